@@ -1,0 +1,62 @@
+// What a kind validator may read besides the object itself: the mesh identity, the MeshConfig and the other objects.
+import type { ClusterView, ObjectKey } from '../cluster/view.js';
+import { monitoredByLabel, type MeshIdentity } from '../mesh/flavor.js';
+import { isRecord, type KubeObject } from '../mesh/objects.js';
+
+export class ValidationContext {
+  private meshConfigCache: KubeObject | null | undefined;
+
+  constructor(
+    readonly mesh: MeshIdentity,
+    readonly view: ClusterView,
+    /** the object under validation: cross-object checks never compare it with (an older version of) itself */
+    readonly self: ObjectKey,
+    readonly operation: string = 'CREATE',
+  ) {}
+
+  /** Other objects of a kind (any group), optionally in one namespace, excluding the object being validated. */
+  others(kind: string, namespace?: string): KubeObject[] {
+    return this.view
+      .list(kind, namespace)
+      .filter((o) => !(kind === this.self.kind && (o.metadata?.namespace ?? '') === this.self.namespace && o.metadata?.name === this.self.name));
+  }
+
+  get(kind: string, namespace: string, name: string): KubeObject | undefined {
+    if (kind === this.self.kind && namespace === this.self.namespace && name === this.self.name) return undefined;
+    return this.view.get(kind, namespace, name);
+  }
+
+  /** The mesh's MeshConfig: `<p>-mesh-config` in the mesh namespace, else the only MeshConfig known. */
+  meshConfig(): KubeObject | undefined {
+    if (this.meshConfigCache === undefined) {
+      const { flavor, meshNamespace } = this.mesh;
+      const exact = this.view.get('MeshConfig', meshNamespace, flavor.meshConfigName);
+      const all = this.view.list('MeshConfig');
+      this.meshConfigCache = exact ?? (all.length === 1 ? all[0] : undefined) ?? null;
+    }
+    return this.meshConfigCache ?? undefined;
+  }
+
+  meshConfigSpec(): Record<string, unknown> | undefined {
+    const spec = this.meshConfig()?.spec;
+    return isRecord(spec) ? spec : undefined;
+  }
+
+  /** `<namespace>/<name>` of the MeshConfig, for messages. */
+  meshConfigRef(): string {
+    const mc = this.meshConfig();
+    return mc ? `${mc.metadata?.namespace ?? ''}/${mc.metadata?.name ?? ''}` : `${this.mesh.meshNamespace}/${this.mesh.flavor.meshConfigName}`;
+  }
+
+  /** A namespace is in the mesh when it carries `<domain>/monitored-by: <meshName>`. */
+  isMonitored(namespace: string): boolean {
+    const ns = this.view.get('Namespace', '', namespace);
+    return ns?.metadata?.labels?.[monitoredByLabel(this.mesh.flavor)] === this.mesh.meshName;
+  }
+
+  /** Permissive mode: every Service in the mesh is reachable by every client. */
+  permissive(): boolean {
+    const traffic = this.meshConfigSpec()?.traffic;
+    return isRecord(traffic) && traffic.enablePermissiveTrafficPolicyMode === true;
+  }
+}

@@ -1,0 +1,12 @@
+// STUB: to be replaced by the real validators of this family.
+import type { KubeObject } from '../mesh/objects.js';
+import type { ValidationContext } from './context.js';
+import type { Findings } from './findings.js';
+
+export function validateTrafficTarget(_obj: KubeObject, _ctx: ValidationContext, _out: Findings): void {}
+
+export function validateHTTPRouteGroup(_obj: KubeObject, _ctx: ValidationContext, _out: Findings): void {}
+
+export function validateTCPRoute(_obj: KubeObject, _ctx: ValidationContext, _out: Findings): void {}
+
+export function validateTrafficSplit(_obj: KubeObject, _ctx: ValidationContext, _out: Findings): void {}

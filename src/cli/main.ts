@@ -1,0 +1,95 @@
+#!/usr/bin/env node
+// The command line: serve, validate, explain and certs.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ManifestError } from '../cluster/manifests.js';
+import { isFlavorName, meshIdentity, type FlavorName } from '../mesh/flavor.js';
+import { ConfigError, startServer } from '../server/run.js';
+import { SERVE_DEFAULTS, type ServeOptions, type SidecarMode } from '../server/options.js';
+import { formatJson, formatText, validateOffline } from './offline.js';
+import { writeCerts } from './certs.js';
+
+const port = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0-65535');
+  return n;
+};
+const flavor = (v: string): FlavorName => {
+  if (!isFlavorName(v)) throw new InvalidArgumentError('must be fsm or osm-edge');
+  return v;
+};
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+const program = new Command()
+  .name('mesh-admission')
+  .description('Admission webhooks for FSM / osm-edge service meshes: sidecar injection and policy validation')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the webhook server (standalone with --cluster-state DIR, live with --kubeconfig or in a pod)')
+  .option('--port <port>', 'HTTPS port of the webhooks', port, SERVE_DEFAULTS.port)
+  .option('--metrics-port <port>', 'HTTP port of /healthz, /readyz and /metrics', port, SERVE_DEFAULTS.metricsPort)
+  .option('--host <addr>', 'address to listen on', SERVE_DEFAULTS.host)
+  .option('--cluster-state <dir>', 'standalone mode: read the cluster view from this folder of manifests')
+  .option('--kubeconfig <file>', 'live mode: watch the cluster this kubeconfig points at')
+  .option('--certs-dir <dir>', 'where generated serving certificates are kept', SERVE_DEFAULTS.certsDir)
+  .option('--tls-cert-file <file>', 'serving certificate (PEM), reloaded when it changes')
+  .option('--tls-key-file <file>', 'serving key (PEM), reloaded when it changes')
+  .option('--secrets-dir <dir>', 'standalone mode: where bootstrap Secrets are written as YAML', SERVE_DEFAULTS.secretsDir)
+  .addOption(new Option('--flavor <flavor>', 'mesh family').choices(['fsm', 'osm-edge']).default(SERVE_DEFAULTS.flavor))
+  .option('--mesh-name <name>', 'mesh name (default: fsm / osm)')
+  .option('--mesh-namespace <ns>', 'mesh control-plane namespace (default: fsm-system / osm-system)')
+  .addOption(new Option('--sidecar-mode <mode>', 'sidecar container mode').choices(['auto', 'classic', 'native']).default(SERVE_DEFAULTS.sidecarMode))
+  .option('--sidecar-image <image>', 'sidecar image (default: from the MeshConfig)')
+  .option('--init-container-image <image>', 'init container image (default: from the MeshConfig)')
+  .option('--register-webhooks <url>', 'live mode: create/update both webhook configurations pointing at this URL')
+  .option('--service-name <name>', 'Service the webhooks are reached through', SERVE_DEFAULTS.serviceName)
+  .option('--shutdown-grace-seconds <n>', 'time in-flight requests get after SIGTERM', (v) => Number(v), SERVE_DEFAULTS.shutdownGraceSeconds)
+  .option('--validation-fail-open', 'admit with a warning when validation cannot finish in time', false)
+  .option('--log-level <level>', 'pino log level', SERVE_DEFAULTS.logLevel)
+  .action(async (o: Record<string, unknown>) => {
+    if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) throw new InvalidArgumentError('--tls-cert-file and --tls-key-file go together');
+    const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), sidecarMode: o.sidecarMode as SidecarMode, flavor: o.flavor as FlavorName };
+    const server = await startServer(opts);
+    let signals = 0;
+    const stop = (signal: string): void => {
+      if (++signals > 1) process.exit(1);
+      server.logger.info({ signal }, 'signal received');
+      void server.shutdown().then(() => process.exit(0));
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program
+  .command('validate')
+  .description('run the validating webhook offline over manifests (exit 0 admitted, 1 denied, 2 unreadable input)')
+  .requiredOption('-f, --filename <path>', 'file or folder of manifests (repeatable)', collect)
+  .option('--cluster-state <dir>', 'other objects to check references and conflicts against')
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+  .addOption(new Option('--flavor <flavor>', 'mesh family').choices(['fsm', 'osm-edge']).default('fsm').argParser(flavor))
+  .option('--mesh-name <name>', 'mesh name')
+  .option('--mesh-namespace <ns>', 'mesh namespace')
+  .action((o: { filename: string[]; clusterState?: string; output: string; flavor: FlavorName; meshName?: string; meshNamespace?: string }) => {
+    const results = validateOffline(o.filename, meshIdentity(o.flavor, o.meshName, o.meshNamespace), o.clusterState);
+    process.stdout.write(o.output === 'json' ? formatJson(results) : formatText(results));
+    process.exitCode = results.some((r) => !r.allowed) ? 1 : 0;
+  });
+
+program
+  .command('certs')
+  .description('write a CA and a serving certificate for the webhook Service')
+  .requiredOption('--out <dir>', 'output folder (ca.crt, ca.key, tls.crt, tls.key)')
+  .option('--dns <name>', 'extra DNS name in the certificate (repeatable)', collect, [])
+  .option('--service-name <name>', 'Service name', SERVE_DEFAULTS.serviceName)
+  .option('--namespace <ns>', 'Service namespace', 'fsm-system')
+  .action(async (o: { out: string; dns: string[]; serviceName: string; namespace: string }) => {
+    const names = await writeCerts(o.out, o.serviceName, o.namespace, o.dns);
+    process.stdout.write(`wrote ${o.out}/ca.crt, tls.crt, tls.key for ${names.join(', ')}\n`);
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  const unreadable = err instanceof ManifestError || err instanceof ConfigError || err instanceof InvalidArgumentError;
+  process.stderr.write(`error: ${(err as Error).message}\n`);
+  process.exit(unreadable ? 2 : 1);
+});

@@ -1,0 +1,29 @@
+// The plain-HTTP side port: liveness, readiness and Prometheus metrics.
+import express, { type Request, type Response } from 'express';
+import type { Metrics } from './metrics.js';
+
+export interface HealthChecks {
+  /** TLS material loaded and the cluster view synced */
+  ready(): { ready: boolean; reasons: string[] };
+}
+
+export function createHealthApp(metrics: Metrics, checks: HealthChecks): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // Liveness only proves the event loop answers: restarting on a slow informer would not help.
+  app.get('/healthz', (_req: Request, res: Response) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req: Request, res: Response) => {
+    const r = checks.ready();
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', reasons: r.reasons });
+  });
+  app.get('/metrics', async (_req: Request, res: Response) => {
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ code: 404, error: `no such path ${JSON.stringify(req.path)}: try /healthz, /readyz or /metrics` });
+  });
+  return app;
+}

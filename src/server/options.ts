@@ -1,0 +1,44 @@
+// Everything `mesh-admission serve` can be told, with the defaults of server.md §6.
+import type { FlavorName } from '../mesh/flavor.js';
+
+export type SidecarMode = 'auto' | 'classic' | 'native';
+
+export interface ServeOptions {
+  port: number;
+  metricsPort: number;
+  host: string;
+  clusterState?: string;
+  kubeconfig?: string;
+  certsDir: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  secretsDir: string;
+  flavor: FlavorName;
+  meshName?: string;
+  meshNamespace?: string;
+  sidecarMode: SidecarMode;
+  sidecarImage?: string;
+  initContainerImage?: string;
+  registerWebhooks?: string;
+  /** the Service the webhooks are reached through (names in the serving certificate) */
+  serviceName: string;
+  /** seconds in-flight requests get to finish after SIGTERM */
+  shutdownGraceSeconds: number;
+  /** admit with a warning instead of denying when validation runs out of time */
+  validationFailOpen: boolean;
+  logLevel: string;
+}
+
+export const SERVE_DEFAULTS: ServeOptions = {
+  port: 9443,
+  metricsPort: 9091,
+  host: '0.0.0.0',
+  certsDir: './certs',
+  secretsDir: './bootstrap-secrets',
+  flavor: 'fsm',
+  sidecarMode: 'auto',
+  serviceName: 'mesh-admission',
+  shutdownGraceSeconds: 20,
+  validationFailOpen: false,
+  logLevel: 'info',
+};

@@ -1,0 +1,60 @@
+// The serving TLS material: generated under --certs-dir, or read from --tls-cert-file/--tls-key-file and reloaded
+// when those files change (a mounted Secret is updated in place), swapped into the running server without restart.
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import type { Server } from 'node:https';
+import type { Logger } from 'pino';
+import { ensureServingCerts } from '../certs/serving.js';
+import type { Metrics } from './metrics.js';
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  /** the CA clients should trust, when this server made it */
+  ca?: string;
+  notAfter: Date;
+}
+
+export function readTlsFiles(certFile: string, keyFile: string): TlsMaterial {
+  const cert = readFileSync(certFile, 'utf8');
+  const key = readFileSync(keyFile, 'utf8');
+  const x = new X509Certificate(cert);
+  if (!x.checkPrivateKey(createPrivateKey(key))) throw new Error(`${keyFile} is not the private key of ${certFile}`);
+  return { cert, key, notAfter: new Date(x.validTo) };
+}
+
+export interface TlsSourceOptions {
+  certsDir: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  serviceName: string;
+  namespace: string;
+}
+
+export async function loadTls(opts: TlsSourceOptions, logger: Logger): Promise<TlsMaterial> {
+  if (opts.tlsCertFile && opts.tlsKeyFile) return readTlsFiles(opts.tlsCertFile, opts.tlsKeyFile);
+  const certs = await ensureServingCerts({ dir: opts.certsDir, service: opts.serviceName, namespace: opts.namespace, standalone: true });
+  logger.info({ dir: opts.certsDir, reused: certs.reused, notAfter: certs.notAfter.toISOString() }, certs.reused ? 'serving certificate reused' : 'serving certificate generated');
+  return { cert: certs.cert, key: certs.key, ca: certs.ca, notAfter: certs.notAfter };
+}
+
+/** Polls the certificate files (inotify misses the symlink swap of a Secret volume) and swaps the context on change. */
+export function watchTlsFiles(server: Server, certFile: string, keyFile: string, logger: Logger, metrics: Metrics, intervalMs = 2000): () => void {
+  const reload = (): void => {
+    try {
+      const m = readTlsFiles(certFile, keyFile);
+      server.setSecureContext({ cert: m.cert, key: m.key });
+      metrics.certificateExpiry.set({ cert: 'serving' }, m.notAfter.getTime() / 1000);
+      logger.info({ certFile, notAfter: m.notAfter.toISOString() }, 'serving certificate reloaded');
+    } catch (err) {
+      // Half-written files are common during an update: keep serving the old pair and try again on the next change.
+      logger.warn({ err: (err as Error).message, certFile }, 'serving certificate not reloaded');
+    }
+  };
+  watchFile(certFile, { interval: intervalMs }, reload);
+  watchFile(keyFile, { interval: intervalMs }, reload);
+  return () => {
+    unwatchFile(certFile, reload);
+    unwatchFile(keyFile, reload);
+  };
+}

@@ -1,0 +1,314 @@
+// The injector: (pod, namespace, MeshConfig, options) → a decision, a patch and the bootstrap Secret to create.
+// Pure: the UUID comes in as a parameter, the certificate is issued by the caller after the decision, and every
+// annotation is validated before the caller touches anything outside the process.
+import type { V1Container, V1PodDNSConfig, V1PodDNSConfigOption, V1Volume } from '@kubernetes/client-node';
+import type { Operation } from 'fast-json-patch';
+import { isRecord, type KubeObject } from '../mesh/objects.js';
+import {
+  BOOTSTRAP_SECRET_PREFIX,
+  BOOTSTRAP_VOLUME,
+  SIDECAR_CONTAINER,
+  healthcheckContainer,
+  healthPath,
+  initContainer,
+  proxyUuidLabel,
+  sidecarContainer,
+} from './containers.js';
+import { initScript } from './iptables.js';
+import { resolveInterception } from './interception.js';
+import { PatchBuilder } from './patch.js';
+import { PORTS } from './ports.js';
+import { rewriteProbes, type OriginalHealthProbes } from './probes.js';
+import { annotationKeys, resolveSettings, type Annotations, type InjectorOptions, type ObjectRef, type SidecarSettings } from './settings.js';
+import { parseBoolWord, BOOL_WORDS_TEXT } from './words.js';
+import { invalidAnnotation } from './settings.js';
+
+export type SkipReason = 'host-network' | 'system-namespace' | 'not-monitored' | 'not-enabled';
+export type DenyReason = 'invalid-annotation' | 'invalid-pod';
+
+export interface PodAdmission {
+  /** request.object */
+  readonly pod: KubeObject;
+  /** request.namespace (the pod's own metadata.namespace is often empty at admission) */
+  readonly namespace: string;
+  readonly namespaceObject: KubeObject | undefined;
+  readonly meshConfigSpec: Record<string, unknown> | undefined;
+  /** the mesh controller Service (local DNS proxy needs its ClusterIP) */
+  readonly controllerService: KubeObject | undefined;
+  /** a fresh UUID v4 for this injection */
+  readonly uuid: string;
+}
+
+/** What the caller needs to issue the certificate and write the bootstrap Secret. */
+export interface SecretPlan {
+  readonly name: string;
+  readonly namespace: string;
+  readonly uuid: string;
+  readonly serviceAccount: string;
+  /** `<uuid>.sidecar.<sa>.<ns>.<trustDomain>`: certificate CN, DNS SAN and NodeID */
+  readonly commonName: string;
+  readonly labels: Record<string, string>;
+  readonly repoHost: string;
+  readonly repoPort: number;
+  readonly tls: SidecarSettings['tls'];
+  readonly originalHealthProbes: OriginalHealthProbes;
+  readonly keyType: 'ec' | 'rsa';
+  readonly rsaBits?: number;
+  /** kubectl debug --copy-to: the old Secret whose bootstrap.yaml is copied with the new NodeID */
+  readonly copyFrom?: string;
+}
+
+/** What would be added, for logs and `mesh-admission explain`. */
+export interface AddedSummary {
+  readonly mode: 'classic' | 'native';
+  readonly initContainers: string[];
+  readonly containers: string[];
+  readonly volumes: string[];
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+  readonly rewrittenProbes: string[];
+}
+
+export type InjectionPlan =
+  | { readonly action: 'skip'; readonly reason: SkipReason; readonly message: string; readonly warnings: string[] }
+  | { readonly action: 'deny'; readonly reason: DenyReason; readonly message: string; readonly warnings: string[] }
+  | { readonly action: 'noop'; readonly reason: 'already-injected'; readonly message: string; readonly warnings: string[] }
+  | {
+      readonly action: 'inject' | 'reidentify';
+      readonly reason: string;
+      readonly message: string;
+      readonly patch: Operation[];
+      /** undefined when only the label is added (FSM NodeLevel interception) */
+      readonly secret: SecretPlan | undefined;
+      readonly summary: AddedSummary;
+      readonly warnings: string[];
+    };
+
+export const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'] as const;
+
+const arr = <T = unknown>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+const annotationsOf = (o: KubeObject | undefined): Annotations => {
+  const a = o?.metadata?.annotations;
+  return isRecord(a) ? (Object.fromEntries(Object.entries(a).filter(([, v]) => typeof v === 'string')) as Annotations) : {};
+};
+
+export function podLabel(pod: KubeObject, namespace: string): string {
+  const name = pod.metadata?.name || (pod.metadata?.generateName ? `${pod.metadata.generateName}*` : '(unnamed)');
+  return `Pod ${namespace}/${name}`;
+}
+
+/** The containers of a pod as sent; a malformed pod is answered with a reason instead of a crash. */
+function podShape(pod: KubeObject): string | undefined {
+  if (!isRecord(pod.spec)) return 'the pod has no spec';
+  const spec = pod.spec;
+  if (!Array.isArray(spec.containers) || spec.containers.length === 0) return 'the pod has no containers';
+  for (const field of ['containers', 'initContainers'] as const) {
+    const list = spec[field];
+    if (list !== undefined && list !== null && (!Array.isArray(list) || list.some((c) => !isRecord(c) || typeof c.name !== 'string')))
+      return `spec.${field} must be a list of containers with names`;
+  }
+  if (spec.volumes !== undefined && spec.volumes !== null && (!Array.isArray(spec.volumes) || spec.volumes.some((v) => !isRecord(v))))
+    return 'spec.volumes must be a list of volumes';
+  if (pod.metadata !== undefined && !isRecord(pod.metadata)) return 'metadata must be an object';
+  return undefined;
+}
+
+/** DNS settings the local DNS proxy needs, merged into the user's instead of replacing them. */
+function mergeDns(
+  user: V1PodDNSConfig | undefined,
+  ours: { nameservers: string[]; searches: string[]; options: V1PodDNSConfigOption[] },
+): { config: V1PodDNSConfig } | { error: string } {
+  const nameservers = [...new Set([...ours.nameservers, ...arr<string>(user?.nameservers)])];
+  const searches = [...new Set([...ours.searches, ...arr<string>(user?.searches)])];
+  const userOptions = arr<V1PodDNSConfigOption>(user?.options).filter(isRecord);
+  const options = [...userOptions, ...ours.options.filter((o) => !userOptions.some((u) => u.name === o.name))];
+  // Kubernetes rejects more than 3 nameservers or 32 search domains: better a clear denial here than a pod the API refuses.
+  if (nameservers.length > 3) return { error: `the local DNS proxy needs nameserver ${ours.nameservers.join(', ')}, but the pod's dnsConfig already lists ${arr(user?.nameservers).length} nameservers (at most 3 in all)` };
+  if (searches.length > 32) return { error: 'the local DNS proxy search domains and the pod\'s dnsConfig searches exceed 32 entries' };
+  return { config: { nameservers, searches, options } };
+}
+
+function ndots(trustDomain: string): string {
+  return String(trustDomain.split('.').length + 3);
+}
+
+export function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPlan {
+  const { mesh } = opts;
+  const keys = annotationKeys(mesh.flavor);
+  const pod = input.pod;
+  const ns = input.namespace;
+  const podRef: ObjectRef = { label: podLabel(pod, ns), annotations: annotationsOf(pod) };
+  const nsRef: ObjectRef = { label: `Namespace ${ns}`, annotations: annotationsOf(input.namespaceObject) };
+  const podAsked = parseBoolWord(podRef.annotations[keys.injection] ?? '') === true;
+  const skip = (reason: SkipReason, message: string): InjectionPlan => ({ action: 'skip', reason, message, warnings: podAsked ? [`sidecar not injected although ${keys.injection} asks for it: ${message}`] : [] });
+
+  const shapeError = podShape(pod);
+  if (shapeError) return { action: 'deny', reason: 'invalid-pod', message: `${podRef.label}: ${shapeError}`, warnings: [] };
+  const spec = pod.spec as Record<string, unknown>;
+
+  // 1. Interception on a host-network pod would rewrite the node's own iptables.
+  if (spec.hostNetwork === true) return skip('host-network', 'the pod uses the host network');
+  // 2. The control plane and Kubernetes' own namespaces are never meshed.
+  if ((SYSTEM_NAMESPACES as readonly string[]).includes(ns) || ns === mesh.meshNamespace) return skip('system-namespace', `namespace ${ns} is a system or mesh control-plane namespace`);
+  // 3. Only namespaces that joined this mesh.
+  const labels = isRecord(input.namespaceObject?.metadata?.labels) ? input.namespaceObject.metadata.labels : {};
+  if (!input.namespaceObject) return skip('not-monitored', `namespace ${ns} is not known to the webhook`);
+  if (labels[`${mesh.flavor.domain}/monitored-by`] !== mesh.meshName) return skip('not-monitored', `namespace ${ns} is not labelled ${mesh.flavor.domain}/monitored-by=${mesh.meshName}`);
+  if (`${mesh.flavor.domain}/ignore` in labels) return skip('not-monitored', `namespace ${ns} is labelled ${mesh.flavor.domain}/ignore`);
+
+  // 4. The injection annotation: pod wins over namespace; a value that is neither yes nor no is a mistake to report.
+  const errors: string[] = [];
+  const decide = (ref: ObjectRef): boolean | undefined => {
+    const v = ref.annotations[keys.injection];
+    if (v === undefined) return undefined;
+    const b = parseBoolWord(v);
+    if (b === undefined) errors.push(invalidAnnotation(keys.injection, ref, v, BOOL_WORDS_TEXT));
+    return b;
+  };
+  const podWants = decide(podRef);
+  const nsWants = decide(nsRef);
+  if (errors.length > 0) return { action: 'deny', reason: 'invalid-annotation', message: errors.join('; '), warnings: [] };
+  if (!(podWants ?? nsWants)) return skip('not-enabled', podWants === false ? `${keys.injection} is disabled on the pod` : `${keys.injection} is not enabled on the pod or namespace ${ns}`);
+
+  // 5. Already injected: a reinvocation is a no-op; a copy (kubectl debug --copy-to) gets its own identity.
+  const containers = arr<V1Container>(spec.containers);
+  const initContainers = arr<V1Container>(spec.initContainers);
+  const volumes = arr<V1Volume>(spec.volumes);
+  const uuidLabel = proxyUuidLabel(mesh);
+  const podLabels = isRecord(pod.metadata?.labels) ? pod.metadata.labels : undefined;
+  const hasLabel = typeof podLabels?.[uuidLabel] === 'string' && podLabels[uuidLabel] !== '';
+  const hasSidecar = [...containers, ...initContainers].some((c) => c.name === SIDECAR_CONTAINER);
+  const volumeIndex = volumes.findIndex((v) => v.name === BOOTSTRAP_VOLUME);
+  const volume = volumes[volumeIndex];
+  if (volume && !isRecord(volume.secret))
+    return { action: 'deny', reason: 'invalid-pod', message: `${podRef.label}: volume "${BOOTSTRAP_VOLUME}" is reserved for the sidecar's bootstrap Secret, but this pod defines it as another volume type; rename it`, warnings: [] };
+  if (hasSidecar && hasLabel) return { action: 'noop', reason: 'already-injected', message: 'the sidecar and proxy UUID label are present', warnings: [] };
+
+  const settings = resolveSettings(opts, input.meshConfigSpec, podRef, nsRef, errors);
+  const interception = resolveInterception(mesh.flavor, podRef.annotations, input.meshConfigSpec);
+  errors.push(...interception.errors.map((e) => `${e} on ${podRef.label}`));
+  const probes = hasSidecar || volume ? undefined : rewriteProbes(containers, healthPath(mesh));
+  if (probes) errors.push(...probes.errors.map((e) => `${podRef.label}: ${e}`));
+  if (errors.length > 0) return { action: 'deny', reason: 'invalid-annotation', message: errors.join('; '), warnings: [] };
+
+  const uuid = input.uuid;
+  const serviceAccount = (typeof spec.serviceAccountName === 'string' && spec.serviceAccountName) || (typeof spec.serviceAccount === 'string' && spec.serviceAccount) || 'default';
+  const cnPrefix = `${uuid}.sidecar.${serviceAccount}.${ns}`;
+  const secretName = `${BOOTSTRAP_SECRET_PREFIX}${uuid}`;
+  const warnings: string[] = [...(probes?.warnings ?? [])];
+  const patch = new PatchBuilder();
+  const summary: AddedSummary = { mode: settings.mode, initContainers: [], containers: [], volumes: [], labels: { [uuidLabel]: uuid }, annotations: {}, rewrittenProbes: [] };
+  const secret: SecretPlan = {
+    name: secretName,
+    namespace: ns,
+    uuid,
+    serviceAccount,
+    commonName: `${cnPrefix}.${settings.trustDomain}`,
+    labels: { 'app.kubernetes.io/name': mesh.flavor.domain, 'app.kubernetes.io/instance': mesh.meshName, [uuidLabel]: uuid },
+    repoHost: `${mesh.flavor.controllerService}.${mesh.meshNamespace}.svc.cluster.local`,
+    repoPort: settings.repoPort,
+    tls: settings.tls,
+    originalHealthProbes: probes?.original ?? { Liveness: null, Readiness: null, Startup: null },
+    keyType: settings.rsaBits ? 'rsa' : 'ec',
+    ...(settings.rsaBits ? { rsaBits: settings.rsaBits } : {}),
+  };
+
+  if (pod.metadata === undefined) patch.add('/metadata', {});
+  if (hasSidecar || volume) {
+    // The copy keeps its containers and probes; only the identity (label, Secret, volume) is new.
+    patch.setMapEntries('/metadata/labels', podLabels, { [uuidLabel]: uuid });
+    const old = volume?.secret?.secretName;
+    if (volume) patch.replace(`/spec/volumes/${volumeIndex}/secret/secretName`, secretName);
+    else patch.append('/spec/volumes', spec.volumes, [{ name: BOOTSTRAP_VOLUME, secret: { secretName } }]);
+    return {
+      action: 'reidentify',
+      reason: 'copied-pod',
+      message: 'the pod carries a sidecar without its proxy UUID (a copy): new identity and bootstrap Secret',
+      patch: patch.ops,
+      secret: { ...secret, ...(old ? { copyFrom: old } : {}) },
+      summary: { ...summary, volumes: volume ? [] : [BOOTSTRAP_VOLUME] },
+      warnings,
+    };
+  }
+
+  if (settings.labelOnly) {
+    patch.setMapEntries('/metadata/labels', podLabels, { [uuidLabel]: uuid });
+    return { action: 'inject', reason: 'node-level-interception', message: 'NodeLevel interception: proxy UUID label only', patch: patch.ops, secret: undefined, summary, warnings };
+  }
+
+  // Probe replacements use the containers' indices at admission, so they go before anything is inserted.
+  for (const ch of probes?.changes ?? []) {
+    patch.replace(`/spec/containers/${ch.container}/${ch.field}`, ch.probe);
+    summary.rewrittenProbes.push(`${containers[ch.container]?.name ?? ch.container}/${ch.field}`);
+  }
+  patch.setMapEntries('/metadata/labels', podLabels, { [uuidLabel]: uuid });
+
+  if (settings.metrics) {
+    const podAnnotations = isRecord(pod.metadata?.annotations) ? pod.metadata.annotations : undefined;
+    const prom = { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(PORTS.METRICS), 'prometheus.io/path': '/stats/prometheus' };
+    for (const [k, v] of Object.entries(prom))
+      if (typeof podAnnotations?.[k] === 'string' && podAnnotations[k] !== v) warnings.push(`metadata.annotations: ${k} "${podAnnotations[k]}" replaced by "${v}" because namespace ${ns} enables sidecar metrics`);
+    patch.setMapEntries('/metadata/annotations', podAnnotations, prom);
+    Object.assign(summary.annotations, prom);
+  }
+
+  patch.append('/spec/volumes', spec.volumes, [{ name: BOOTSTRAP_VOLUME, secret: { secretName } }]);
+  summary.volumes.push(BOOTSTRAP_VOLUME);
+
+  const pullPolicy = opts.pullPolicy ?? 'IfNotPresent';
+  const sidecar = sidecarContainer(mesh, settings, { cnPrefix, owners: pod.metadata?.ownerReferences, probeKinds: probes?.usedKinds ?? new Set() });
+  const healthcheck = probes?.usesTcp ? healthcheckContainer(mesh, settings, opts.logLevel ?? 'info', pullPolicy) : undefined;
+  const init = settings.initContainer
+    ? (() => {
+        const s = interception.settings;
+        const inbound = [...new Set([...s.inboundPortExclusions, ...(probes?.grpcPorts ?? [])])];
+        return initContainer(mesh, settings, initScript({ ...s, inboundPortExclusions: inbound }), pullPolicy);
+      })()
+    : undefined;
+
+  if (settings.mode === 'native') {
+    // Interception first, then the proxy, both before the pod's own init containers, which then run meshed.
+    const first = [init, sidecar, healthcheck].filter((c): c is V1Container => c !== undefined);
+    patch.prepend('/spec/initContainers', spec.initContainers, first);
+    summary.initContainers.push(...first.map((c) => c.name));
+  } else {
+    if (init) {
+      patch.append('/spec/initContainers', spec.initContainers, [init]);
+      summary.initContainers.push(init.name);
+    }
+    if (settings.holdApplication) patch.prepend('/spec/containers', spec.containers, [sidecar]);
+    else patch.append('/spec/containers', spec.containers, [sidecar]);
+    summary.containers.push(sidecar.name);
+    if (healthcheck) {
+      patch.append('/spec/containers', spec.containers, [healthcheck]);
+      summary.containers.push(healthcheck.name);
+    }
+  }
+
+  if (settings.localDnsProxy.enable) {
+    const dns = dnsSettings(opts, settings, input, ns);
+    if (dns) {
+      const merged = mergeDns(isRecord(spec.dnsConfig) ? (spec.dnsConfig as V1PodDNSConfig) : undefined, dns);
+      if ('error' in merged) return { action: 'deny', reason: 'invalid-pod', message: `${podRef.label}: ${merged.error}`, warnings };
+      if (typeof spec.dnsPolicy === 'string' && spec.dnsPolicy !== 'None') warnings.push(`spec.dnsPolicy ${spec.dnsPolicy} replaced by None: DNS goes through the mesh's local DNS proxy`);
+      if (isRecord(spec.dnsConfig)) warnings.push('spec.dnsConfig merged with the local DNS proxy settings');
+      patch.add('/spec/dnsPolicy', 'None');
+      patch.add('/spec/dnsConfig', merged.config);
+      if (dns.hostAlias) patch.append('/spec/hostAliases', spec.hostAliases, [dns.hostAlias]);
+    } else warnings.push(`local DNS proxy not configured: Service ${mesh.meshNamespace}/${mesh.flavor.controllerService} has no cluster IP in the webhook's view`);
+  }
+
+  return { action: 'inject', reason: settings.mode, message: `sidecar injected (${settings.mode} mode)`, patch: patch.ops, secret, summary, warnings };
+}
+
+function dnsSettings(opts: InjectorOptions, s: SidecarSettings, input: PodAdmission, ns: string) {
+  const { mesh } = opts;
+  const svcSpec = isRecord(input.controllerService?.spec) ? input.controllerService.spec : {};
+  const clusterIP = typeof svcSpec.clusterIP === 'string' && svcSpec.clusterIP !== 'None' && svcSpec.clusterIP !== '' ? svcSpec.clusterIP : undefined;
+  const hostAlias = clusterIP ? { ip: clusterIP, hostnames: [`${mesh.flavor.controllerService}.${mesh.meshNamespace}`] } : undefined;
+  const td = s.trustDomain;
+  const options = [{ name: 'ndots', value: ndots(td) }];
+  if (mesh.flavor.name === 'osm-edge') return { nameservers: ['127.0.0.153'], searches: [`svc.${td}`, td], options, hostAlias };
+  if (!clusterIP) return undefined;
+  return { nameservers: [clusterIP], searches: [`${ns}.svc.${td}`, `svc.${td}`, td], options, hostAlias };
+}

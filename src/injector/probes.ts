@@ -1,0 +1,137 @@
+// Health-probe rewriting: the kubelet's probes go through the sidecar (which forwards them to the app), because
+// iptables sends every inbound connection to the proxy and a plain probe would otherwise hit mTLS and fail.
+import type { V1Container, V1HTTPHeader, V1Probe } from '@kubernetes/client-node';
+import { isRecord } from '../mesh/objects.js';
+import { PORTS } from './ports.js';
+
+export type ProbeKind = 'liveness' | 'readiness' | 'startup';
+
+export const PROBE_KINDS: readonly { kind: ProbeKind; field: 'livenessProbe' | 'readinessProbe' | 'startupProbe'; port: number; record: 'Liveness' | 'Readiness' | 'Startup'; portName: string }[] = [
+  { kind: 'liveness', field: 'livenessProbe', port: PORTS.LIVENESS, record: 'Liveness', portName: 'liveness-port' },
+  { kind: 'readiness', field: 'readinessProbe', port: PORTS.READINESS, record: 'Readiness', portName: 'readiness-port' },
+  { kind: 'startup', field: 'startupProbe', port: PORTS.STARTUP, record: 'Startup', portName: 'startup-port' },
+];
+
+/** What bootstrap.yaml records of a rewritten probe (Go field names, Timeout in nanoseconds). */
+export interface OriginalProbe {
+  Path: string;
+  Port: number;
+  Timeout: number;
+  IsHTTP: boolean;
+  IsTCPSocket: boolean;
+}
+
+export interface OriginalHealthProbes {
+  Liveness: OriginalProbe | null;
+  Readiness: OriginalProbe | null;
+  Startup: OriginalProbe | null;
+}
+
+export interface ProbeChange {
+  /** index in spec.containers at admission */
+  readonly container: number;
+  readonly field: 'livenessProbe' | 'readinessProbe' | 'startupProbe';
+  readonly probe: V1Probe;
+}
+
+export interface ProbeRewrite {
+  readonly changes: ProbeChange[];
+  readonly original: OriginalHealthProbes;
+  /** the sidecar exposes these probe ports */
+  readonly usedKinds: ReadonlySet<ProbeKind>;
+  /** a TCP or HTTPS probe was rewritten: the healthcheck container is needed */
+  readonly usesTcp: boolean;
+  /** gRPC probe ports: the kubelet must reach them directly, so they bypass interception */
+  readonly grpcPorts: number[];
+  readonly errors: string[];
+  readonly warnings: string[];
+}
+
+const NS_PER_SECOND = 1_000_000_000;
+
+/** An integer port is used as is; a name must be one of the same container's ports. */
+function resolvePort(c: V1Container, port: unknown): number | undefined {
+  if (typeof port === 'number') return Number.isInteger(port) && port >= 1 && port <= 65535 ? port : undefined;
+  if (typeof port !== 'string') return undefined;
+  if (/^\d+$/.test(port)) return resolvePort(c, Number(port));
+  const match = (Array.isArray(c.ports) ? c.ports : []).find((p) => isRecord(p) && p.name === port);
+  return match && typeof match.containerPort === 'number' ? match.containerPort : undefined;
+}
+
+/** A probe this server (or the Go injector) already rewrote: rewriting it again would stack headers and ports. */
+export function isRewritten(probe: V1Probe, healthPath: string): boolean {
+  const get = probe.httpGet;
+  if (!get || get.path !== healthPath) return false;
+  return ([PORTS.LIVENESS, PORTS.READINESS, PORTS.STARTUP, PORTS.HEALTHCHECK] as number[]).includes(Number(get.port));
+}
+
+const header = (name: string, value: number | string): V1HTTPHeader => ({ name, value: String(value) });
+
+export function rewriteProbes(containers: readonly V1Container[], healthPath: string): ProbeRewrite {
+  const changes: ProbeChange[] = [];
+  const original: OriginalHealthProbes = { Liveness: null, Readiness: null, Startup: null };
+  const usedKinds = new Set<ProbeKind>();
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const grpcPorts: number[] = [];
+  let usesTcp = false;
+
+  containers.forEach((c, index) => {
+    for (const k of PROBE_KINDS) {
+      const probe = c[k.field];
+      if (!isRecord(probe)) continue;
+      if (isRewritten(probe, healthPath)) continue;
+      const where = `container "${c.name}" ${k.kind} probe`;
+      const timeout = (typeof probe.timeoutSeconds === 'number' && probe.timeoutSeconds > 0 ? probe.timeoutSeconds : 1) * NS_PER_SECOND;
+      let rewritten: V1Probe | undefined;
+      let record: OriginalProbe | undefined;
+
+      if (isRecord(probe.httpGet)) {
+        const get = probe.httpGet;
+        const port = resolvePort(c, get.port);
+        // Port 0 (the Go injector's fallback) makes the sidecar probe nothing and the pod never become ready.
+        if (port === undefined) {
+          errors.push(`${where} uses port ${JSON.stringify(get.port)}, which does not resolve to a port of that container (declare it in the container's ports or use a number)`);
+          continue;
+        }
+        if (get.host) warnings.push(`${where} sets httpGet.host "${get.host}": the kubelet will probe that host directly, bypassing the sidecar`);
+        const https = typeof get.scheme === 'string' && get.scheme.toUpperCase() === 'HTTPS';
+        const headers = Array.isArray(get.httpHeaders) ? [...get.httpHeaders] : [];
+        if (https) {
+          // The sidecar cannot terminate the app's TLS: it checks the port is open through the healthcheck helper.
+          rewritten = { ...probe, httpGet: { ...get, port: k.port, path: healthPath, scheme: 'HTTP', httpHeaders: [...headers, header('Original-Tcp-Port', port)] } };
+          record = { Path: healthPath, Port: port, Timeout: timeout, IsHTTP: false, IsTCPSocket: true };
+          usesTcp = true;
+        } else {
+          const path = typeof get.path === 'string' ? get.path : '';
+          rewritten = { ...probe, httpGet: { ...get, port: k.port, path: healthPath, httpHeaders: [...headers, header('Original-Http-Port', port), header('Original-Http-Path', path)] } };
+          record = { Path: path, Port: port, Timeout: timeout, IsHTTP: true, IsTCPSocket: false };
+        }
+        usedKinds.add(k.kind);
+      } else if (isRecord(probe.tcpSocket)) {
+        const port = resolvePort(c, probe.tcpSocket.port);
+        if (port === undefined) {
+          errors.push(`${where} uses port ${JSON.stringify(probe.tcpSocket.port)}, which does not resolve to a port of that container (declare it in the container's ports or use a number)`);
+          continue;
+        }
+        const { tcpSocket: _dropped, ...rest } = probe;
+        rewritten = { ...rest, httpGet: { port: PORTS.HEALTHCHECK, path: healthPath, httpHeaders: [header('Original-Tcp-Port', port)] } };
+        record = { Path: healthPath, Port: port, Timeout: timeout, IsHTTP: false, IsTCPSocket: true };
+        usesTcp = true;
+      } else if (isRecord(probe.grpc)) {
+        const port = probe.grpc.port;
+        if (typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65535 && !grpcPorts.includes(port)) {
+          grpcPorts.push(port);
+          warnings.push(`${where} is gRPC on port ${port}: that port is excluded from inbound interception so the kubelet can reach it`);
+        }
+        continue;
+      } else continue; // exec probes run inside the container and need nothing
+
+      changes.push({ container: index, field: k.field, probe: rewritten });
+      // The sidecar forwards one probe of each kind (osm#4948): keep the first and say so for the others.
+      if (original[k.record] === null) original[k.record] = record;
+      else warnings.push(`${where}: only one ${k.kind} probe per pod is forwarded by the sidecar; the first container's is used`);
+    }
+  });
+  return { changes, original, usedKinds, usesTcp, grpcPorts, errors, warnings };
+}

@@ -7,6 +7,7 @@ import { ConfigError, startServer } from '../server/run.js';
 import { SERVE_DEFAULTS, type ServeOptions, type SidecarMode } from '../server/options.js';
 import { formatJson, formatText, validateOffline } from './offline.js';
 import { writeCerts } from './certs.js';
+import { explain, formatExplainText } from './explain.js';
 
 const port = (v: string): number => {
   const n = Number(v);
@@ -74,6 +75,24 @@ program
     const results = validateOffline(o.filename, meshIdentity(o.flavor, o.meshName, o.meshNamespace), o.clusterState);
     process.stdout.write(o.output === 'json' ? formatJson(results) : formatText(results));
     process.exitCode = results.some((r) => !r.allowed) ? 1 : 0;
+  });
+
+program
+  .command('explain')
+  .description('what the mutating webhook would do to a pod created from each Pod or pod template (exit 1 if any would be denied)')
+  .requiredOption('-f, --filename <path>', 'file or folder of manifests (repeatable)', collect)
+  .option('--cluster-state <dir>', 'namespaces, MeshConfig and Services to decide against')
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+  .addOption(new Option('--flavor <flavor>', 'mesh family').choices(['fsm', 'osm-edge']).default('fsm').argParser(flavor))
+  .option('--mesh-name <name>', 'mesh name')
+  .option('--mesh-namespace <ns>', 'mesh namespace')
+  .addOption(new Option('--sidecar-mode <mode>', 'sidecar container mode').choices(['auto', 'classic', 'native']).default('auto'))
+  .option('--sidecar-image <image>', 'sidecar image when the MeshConfig names none')
+  .option('--init-container-image <image>', 'init container image when the MeshConfig names none')
+  .action((o: { filename: string[]; clusterState?: string; output: string; flavor: FlavorName; meshName?: string; meshNamespace?: string; sidecarMode: SidecarMode; sidecarImage?: string; initContainerImage?: string }) => {
+    const results = explain(o.filename, meshIdentity(o.flavor, o.meshName, o.meshNamespace), { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage }, o.clusterState);
+    process.stdout.write(o.output === 'json' ? JSON.stringify(results, null, 2) + '\n' : formatExplainText(results));
+    process.exitCode = results.some((r) => r.decision === 'deny') ? 1 : 0;
   });
 
 program

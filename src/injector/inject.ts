@@ -67,6 +67,8 @@ export interface AddedSummary {
   readonly labels: Record<string, string>;
   readonly annotations: Record<string, string>;
   readonly rewrittenProbes: string[];
+  /** image of each added container */
+  readonly images: Record<string, string>;
 }
 
 export type InjectionPlan =
@@ -197,7 +199,7 @@ export function planInjection(opts: InjectorOptions, input: PodAdmission): Injec
   const secretName = `${BOOTSTRAP_SECRET_PREFIX}${uuid}`;
   const warnings: string[] = [...(probes?.warnings ?? [])];
   const patch = new PatchBuilder();
-  const summary: AddedSummary = { mode: settings.mode, initContainers: [], containers: [], volumes: [], labels: { [uuidLabel]: uuid }, annotations: {}, rewrittenProbes: [] };
+  const summary: AddedSummary = { mode: settings.mode, initContainers: [], containers: [], volumes: [], labels: { [uuidLabel]: uuid }, annotations: {}, rewrittenProbes: [], images: {} };
   const secret: SecretPlan = {
     name: secretName,
     namespace: ns,
@@ -266,6 +268,7 @@ export function planInjection(opts: InjectorOptions, input: PodAdmission): Injec
       })()
     : undefined;
 
+  for (const c of [init, sidecar, healthcheck]) if (c?.image) summary.images[c.name] = c.image;
   if (settings.mode === 'native') {
     // Interception first, then the proxy, both before the pod's own init containers, which then run meshed.
     const first = [init, sidecar, healthcheck].filter((c): c is V1Container => c !== undefined);

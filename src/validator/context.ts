@@ -1,4 +1,5 @@
 // What a kind validator may read besides the object itself: the mesh identity, the MeshConfig and the other objects.
+import { meshConfigObject } from '../cluster/mesh-config.js';
 import type { ClusterView, ObjectKey } from '../cluster/view.js';
 import { monitoredByLabel, type MeshIdentity } from '../mesh/flavor.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
@@ -28,12 +29,7 @@ export class ValidationContext {
 
   /** The mesh's MeshConfig: `<p>-mesh-config` in the mesh namespace, else the only MeshConfig known. */
   meshConfig(): KubeObject | undefined {
-    if (this.meshConfigCache === undefined) {
-      const { flavor, meshNamespace } = this.mesh;
-      const exact = this.view.get('MeshConfig', meshNamespace, flavor.meshConfigName);
-      const all = this.view.list('MeshConfig');
-      this.meshConfigCache = exact ?? (all.length === 1 ? all[0] : undefined) ?? null;
-    }
+    if (this.meshConfigCache === undefined) this.meshConfigCache = meshConfigObject(this.view, this.mesh) ?? null;
     return this.meshConfigCache ?? undefined;
   }
 

@@ -2,12 +2,12 @@
 import type { V1Container, V1ContainerPort, V1EnvVar, V1OwnerReference } from '@kubernetes/client-node';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { PORTS } from './ports.js';
+export { BOOTSTRAP_SECRET_PREFIX } from './bootstrap.js';
 import { PROBE_KINDS, type ProbeKind } from './probes.js';
 import type { SidecarSettings } from './settings.js';
 
 export const SIDECAR_CONTAINER = 'sidecar';
 export const BOOTSTRAP_VOLUME = 'sidecar-bootstrap-config-volume';
-export const BOOTSTRAP_SECRET_PREFIX = 'sidecar-bootstrap-config-';
 export const BOOTSTRAP_MOUNT_PATH = '/etc/pipy';
 
 export const initContainerName = (mesh: MeshIdentity): string => `${mesh.flavor.prefix}-init`;

@@ -18,7 +18,8 @@ import { initScript } from './iptables.js';
 import { resolveInterception } from './interception.js';
 import { PatchBuilder } from './patch.js';
 import { PORTS } from './ports.js';
-import { rewriteProbes, type OriginalHealthProbes } from './probes.js';
+import { rewriteProbes } from './probes.js';
+import type { OriginalHealthProbes } from './bootstrap.js';
 import { annotationKeys, resolveSettings, type Annotations, type InjectorOptions, type ObjectRef, type SidecarSettings } from './settings.js';
 import { parseBoolWord, BOOL_WORDS_TEXT } from './words.js';
 import { invalidAnnotation } from './settings.js';
@@ -210,7 +211,7 @@ export function planInjection(opts: InjectorOptions, input: PodAdmission): Injec
     repoHost: `${mesh.flavor.controllerService}.${mesh.meshNamespace}.svc.cluster.local`,
     repoPort: settings.repoPort,
     tls: settings.tls,
-    originalHealthProbes: probes?.original ?? { Liveness: null, Readiness: null, Startup: null },
+    originalHealthProbes: probes?.original ?? { liveness: null, readiness: null, startup: null },
     keyType: settings.rsaBits ? 'rsa' : 'ec',
     ...(settings.rsaBits ? { rsaBits: settings.rsaBits } : {}),
   };

@@ -2,30 +2,16 @@
 // iptables sends every inbound connection to the proxy and a plain probe would otherwise hit mTLS and fail.
 import type { V1Container, V1HTTPHeader, V1Probe } from '@kubernetes/client-node';
 import { isRecord } from '../mesh/objects.js';
+import type { OriginalHealthProbe, OriginalHealthProbes } from './bootstrap.js';
 import { PORTS } from './ports.js';
 
-export type ProbeKind = 'liveness' | 'readiness' | 'startup';
+export type ProbeKind = keyof OriginalHealthProbes;
 
-export const PROBE_KINDS: readonly { kind: ProbeKind; field: 'livenessProbe' | 'readinessProbe' | 'startupProbe'; port: number; record: 'Liveness' | 'Readiness' | 'Startup'; portName: string }[] = [
-  { kind: 'liveness', field: 'livenessProbe', port: PORTS.LIVENESS, record: 'Liveness', portName: 'liveness-port' },
-  { kind: 'readiness', field: 'readinessProbe', port: PORTS.READINESS, record: 'Readiness', portName: 'readiness-port' },
-  { kind: 'startup', field: 'startupProbe', port: PORTS.STARTUP, record: 'Startup', portName: 'startup-port' },
+export const PROBE_KINDS: readonly { kind: ProbeKind; field: 'livenessProbe' | 'readinessProbe' | 'startupProbe'; port: number; portName: string }[] = [
+  { kind: 'liveness', field: 'livenessProbe', port: PORTS.LIVENESS, portName: 'liveness-port' },
+  { kind: 'readiness', field: 'readinessProbe', port: PORTS.READINESS, portName: 'readiness-port' },
+  { kind: 'startup', field: 'startupProbe', port: PORTS.STARTUP, portName: 'startup-port' },
 ];
-
-/** What bootstrap.yaml records of a rewritten probe (Go field names, Timeout in nanoseconds). */
-export interface OriginalProbe {
-  Path: string;
-  Port: number;
-  Timeout: number;
-  IsHTTP: boolean;
-  IsTCPSocket: boolean;
-}
-
-export interface OriginalHealthProbes {
-  Liveness: OriginalProbe | null;
-  Readiness: OriginalProbe | null;
-  Startup: OriginalProbe | null;
-}
 
 export interface ProbeChange {
   /** index in spec.containers at admission */
@@ -36,7 +22,8 @@ export interface ProbeChange {
 
 export interface ProbeRewrite {
   readonly changes: ProbeChange[];
-  readonly original: OriginalHealthProbes;
+  /** what bootstrap.yaml records (OriginalHealthProbes) */
+  readonly original: Record<ProbeKind, OriginalHealthProbe | null>;
   /** the sidecar exposes these probe ports */
   readonly usedKinds: ReadonlySet<ProbeKind>;
   /** a TCP or HTTPS probe was rewritten: the healthcheck container is needed */
@@ -47,7 +34,6 @@ export interface ProbeRewrite {
   readonly warnings: string[];
 }
 
-const NS_PER_SECOND = 1_000_000_000;
 
 /** An integer port is used as is; a name must be one of the same container's ports. */
 function resolvePort(c: V1Container, port: unknown): number | undefined {
@@ -69,7 +55,7 @@ const header = (name: string, value: number | string): V1HTTPHeader => ({ name, 
 
 export function rewriteProbes(containers: readonly V1Container[], healthPath: string): ProbeRewrite {
   const changes: ProbeChange[] = [];
-  const original: OriginalHealthProbes = { Liveness: null, Readiness: null, Startup: null };
+  const original: Record<ProbeKind, OriginalHealthProbe | null> = { liveness: null, readiness: null, startup: null };
   const usedKinds = new Set<ProbeKind>();
   const errors: string[] = [];
   const warnings: string[] = [];
@@ -82,9 +68,9 @@ export function rewriteProbes(containers: readonly V1Container[], healthPath: st
       if (!isRecord(probe)) continue;
       if (isRewritten(probe, healthPath)) continue;
       const where = `container "${c.name}" ${k.kind} probe`;
-      const timeout = (typeof probe.timeoutSeconds === 'number' && probe.timeoutSeconds > 0 ? probe.timeoutSeconds : 1) * NS_PER_SECOND;
+      const timeoutSeconds = typeof probe.timeoutSeconds === 'number' && probe.timeoutSeconds > 0 ? probe.timeoutSeconds : 1;
       let rewritten: V1Probe | undefined;
-      let record: OriginalProbe | undefined;
+      let record: OriginalHealthProbe | undefined;
 
       if (isRecord(probe.httpGet)) {
         const get = probe.httpGet;
@@ -100,12 +86,12 @@ export function rewriteProbes(containers: readonly V1Container[], healthPath: st
         if (https) {
           // The sidecar cannot terminate the app's TLS: it checks the port is open through the healthcheck helper.
           rewritten = { ...probe, httpGet: { ...get, port: k.port, path: healthPath, scheme: 'HTTP', httpHeaders: [...headers, header('Original-Tcp-Port', port)] } };
-          record = { Path: healthPath, Port: port, Timeout: timeout, IsHTTP: false, IsTCPSocket: true };
+          record = { path: '', port, timeoutSeconds, isHTTP: false, isTCPSocket: true };
           usesTcp = true;
         } else {
           const path = typeof get.path === 'string' ? get.path : '';
           rewritten = { ...probe, httpGet: { ...get, port: k.port, path: healthPath, httpHeaders: [...headers, header('Original-Http-Port', port), header('Original-Http-Path', path)] } };
-          record = { Path: path, Port: port, Timeout: timeout, IsHTTP: true, IsTCPSocket: false };
+          record = { path, port, timeoutSeconds, isHTTP: true, isTCPSocket: false };
         }
         usedKinds.add(k.kind);
       } else if (isRecord(probe.tcpSocket)) {
@@ -116,7 +102,7 @@ export function rewriteProbes(containers: readonly V1Container[], healthPath: st
         }
         const { tcpSocket: _dropped, ...rest } = probe;
         rewritten = { ...rest, httpGet: { port: PORTS.HEALTHCHECK, path: healthPath, httpHeaders: [header('Original-Tcp-Port', port)] } };
-        record = { Path: healthPath, Port: port, Timeout: timeout, IsHTTP: false, IsTCPSocket: true };
+        record = { path: '', port, timeoutSeconds, isHTTP: false, isTCPSocket: true };
         usesTcp = true;
       } else if (isRecord(probe.grpc)) {
         const port = probe.grpc.port;
@@ -129,7 +115,7 @@ export function rewriteProbes(containers: readonly V1Container[], healthPath: st
 
       changes.push({ container: index, field: k.field, probe: rewritten });
       // The sidecar forwards one probe of each kind (osm#4948): keep the first and say so for the others.
-      if (original[k.record] === null) original[k.record] = record;
+      if (original[k.kind] === null) original[k.kind] = record;
       else warnings.push(`${where}: only one ${k.kind} probe per pod is forwarded by the sidecar; the first container's is used`);
     }
   });

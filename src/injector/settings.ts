@@ -3,6 +3,7 @@
 import type { V1ResourceRequirements } from '@kubernetes/client-node';
 import type { Flavor, MeshIdentity } from '../mesh/flavor.js';
 import { isRecord } from '../mesh/objects.js';
+import { DEFAULT_REPO_PORT, DEFAULT_TRUST_DOMAIN } from './bootstrap.js';
 import { BOOL_WORDS_TEXT, isQuantity, parseBoolWord } from './words.js';
 
 export type SidecarMode = 'classic' | 'native';
@@ -29,7 +30,6 @@ export const DEFAULT_IMAGES: Readonly<Record<Flavor['name'], { sidecar: string; 
   'osm-edge': { sidecar: 'flomesh/pipy:0.90.3-38', init: 'flomesh/osm-edge-sidecar-init:1.3.9', healthcheck: 'flomesh/osm-edge-healthcheck:1.3.9' },
 };
 
-export const DEFAULT_REPO_PORT = 6060;
 export const DEFAULT_LOG_LEVEL = 'error';
 export const NATIVE_SIDECAR_MINOR = 33;
 
@@ -198,7 +198,7 @@ export function resolveSettings(opts: InjectorOptions, meshConfigSpec: Record<st
     labelOnly,
     localDnsProxy: { enable: dns.enable === true, primary: str(dns.primaryUpstreamDNSServerIPAddr), secondary: str(dns.secondaryUpstreamDNSServerIPAddr) },
     metrics,
-    trustDomain: opts.trustDomain ?? 'cluster.local',
+    trustDomain: opts.trustDomain ?? DEFAULT_TRUST_DOMAIN,
     tls: { min: str(sidecar.tlsMinProtocolVersion), max: str(sidecar.tlsMaxProtocolVersion), cipherSuites: stringList(sidecar.cipherSuites), ecdhCurves: stringList(sidecar.ecdhCurves) },
     rsaBits: typeof cert.certKeyBitSize === 'number' && cert.certKeyBitSize > 0 && isRecord(spec.certificate) && cert.keyType === 'rsa' ? cert.certKeyBitSize : undefined,
   };

@@ -215,9 +215,9 @@ describe('probes (§5)', () => {
     expect(names(out.spec?.containers)).toEqual(['app', 'sidecar', 'fsm-healthcheck']);
     expect(out.spec?.containers[1]?.ports?.map((x) => x.name)).toEqual(['proxy-admin', 'proxy-inbound', 'proxy-metrics', 'liveness-port', 'startup-port']);
     expect(r.secret?.originalHealthProbes).toEqual({
-      Liveness: { Path: '/live', Port: 8080, Timeout: 2_000_000_000, IsHTTP: true, IsTCPSocket: false },
-      Readiness: { Path: '/fsm-healthcheck', Port: 8080, Timeout: 1_000_000_000, IsHTTP: false, IsTCPSocket: true },
-      Startup: { Path: '/fsm-healthcheck', Port: 8443, Timeout: 1_000_000_000, IsHTTP: false, IsTCPSocket: true },
+      liveness: { path: '/live', port: 8080, timeoutSeconds: 2, isHTTP: true, isTCPSocket: false },
+      readiness: { path: '', port: 8080, timeoutSeconds: 1, isHTTP: false, isTCPSocket: true },
+      startup: { path: '', port: 8443, timeoutSeconds: 1, isHTTP: false, isTCPSocket: true },
     });
   });
 

@@ -1,15 +1,117 @@
-// The mutating webhook's handler until the injector lands: every pod is admitted unchanged, and the reason is logged.
-import type { AdmissionHandler } from '../admission/handler.js';
+// The mutating webhook: a Pod CREATE in, the injector's decision out. Everything is decided and validated first; only
+// then is the certificate issued and the bootstrap Secret written, and only then is the patch returned — a failure
+// at any step is a denial with the reason, never a half-injected pod.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AdmissionHandler, AdmissionOutcome, HandlerContext } from '../admission/handler.js';
 import { allow, deny } from '../admission/response.js';
+import type { AdmissionRequest } from '../admission/review.js';
+import type { BootstrapIssuer } from '../certs/bootstrap-issuer.js';
+import { meshConfigOf } from '../cluster/mesh-config.js';
+import type { ClusterView } from '../cluster/view.js';
+import { BOOTSTRAP_KEYS, buildBootstrapSecret, decodeSecretValue, rebootstrapSecret, type BootstrapSecret } from '../injector/bootstrap.js';
+import { planInjection, type SecretPlan } from '../injector/inject.js';
+import type { InjectorOptions } from '../injector/settings.js';
+import type { KubeObject } from '../mesh/objects.js';
+import type { Metrics } from './metrics.js';
+import type { SecretStore } from './secret-store.js';
+import { requestObject } from './validate-handler.js';
 
-export function passThroughMutateHandler(): AdmissionHandler {
+export interface MutateHandlerOptions {
+  readonly injector: InjectorOptions;
+  readonly view: ClusterView;
+  readonly issuer: BootstrapIssuer;
+  readonly secrets: SecretStore;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** live mode: a namespace missing from the cache is fetched once (it may have been labelled a moment ago) */
+  readonly fetchNamespace?: (name: string) => Promise<KubeObject | undefined>;
+  readonly uuid?: () => string;
+}
+
+const denied = (uid: string, code: number, reason: string, message: string, why: string, warnings: readonly string[] = []): AdmissionOutcome => ({
+  response: deny(uid, { code, reason, message }, warnings),
+  decision: 'denied',
+  reason: why,
+});
+
+async function bootstrapSecret(opts: MutateHandlerOptions, plan: SecretPlan, ctx: HandlerContext, warnings: string[]): Promise<BootstrapSecret> {
+  const { mesh } = opts.injector;
+  const cert = await opts.issuer.issue({ commonName: plan.commonName, keyType: plan.keyType, ...(plan.rsaBits ? { rsaBits: plan.rsaBits } : {}), deadline: ctx.deadline });
+  const certificate = { caBundle: cert.caBundle, cert: cert.cert, key: cert.key };
+  const common = { mesh, uuid: plan.uuid, namespace: plan.namespace, commonName: plan.commonName, certificate };
+  if (plan.copyFrom) {
+    const old = await opts.secrets.get(plan.namespace, plan.copyFrom);
+    const text = decodeSecretValue(old?.data, BOOTSTRAP_KEYS.config);
+    if (text) {
+      try {
+        return rebootstrapSecret(text, common);
+      } catch (err) {
+        warnings.push(`bootstrap Secret ${plan.namespace}/${plan.copyFrom} of the original pod is unreadable (${(err as Error).message}); a fresh bootstrap config was written`);
+      }
+    } else warnings.push(`bootstrap Secret ${plan.namespace}/${plan.copyFrom} of the original pod was not found; a fresh bootstrap config was written`);
+  }
+  return buildBootstrapSecret({
+    ...common,
+    repoPort: plan.repoPort,
+    sidecar: { tlsMinProtocolVersion: plan.tls.min, tlsMaxProtocolVersion: plan.tls.max, cipherSuites: plan.tls.cipherSuites ?? null, ecdhCurves: plan.tls.ecdhCurves ?? null },
+    probes: plan.originalHealthProbes,
+  });
+}
+
+export function mutateHandler(opts: MutateHandlerOptions): AdmissionHandler {
+  const { metrics } = opts;
+  const count = (result: string, reason: string): void => metrics.injections.inc({ result, reason });
   return {
     webhook: 'mutate',
-    handle: (req) => ({ response: allow(req.uid), decision: 'allowed', reason: 'injector not enabled in this build: pod admitted unchanged' }),
-    timedOut: (req, seconds) => ({
-      response: deny(req.uid, { code: 504, reason: 'Timeout', message: `sidecar injection did not finish within ${seconds}s; the pod was not admitted half-injected, try again` }),
-      decision: 'denied',
-      reason: 'timeout',
-    }),
+    async handle(req: AdmissionRequest, ctx: HandlerContext): Promise<AdmissionOutcome> {
+      // Only pod creation is ours; anything else the configuration might route here passes untouched.
+      if (req.kind.kind !== 'Pod' || req.kind.group !== '' || req.operation !== 'CREATE' || req.subResource)
+        return { response: allow(req.uid), decision: 'allowed', reason: `not a Pod CREATE (${req.kind.kind || '?'} ${req.operation || '?'})` };
+      const pod = requestObject(req);
+      if (!pod) return denied(req.uid, 400, 'BadRequest', 'request.object is missing for CREATE', 'no object');
+      const namespace = req.namespace || pod.metadata?.namespace || '';
+      if (!namespace) return denied(req.uid, 400, 'BadRequest', 'the request names no namespace for the pod', 'no namespace');
+      const namespaceObject = opts.view.get('Namespace', '', namespace) ?? (await opts.fetchNamespace?.(namespace));
+      const { mesh } = opts.injector;
+      const plan = planInjection(opts.injector, {
+        pod,
+        namespace,
+        namespaceObject,
+        meshConfigSpec: meshConfigOf(opts.view, mesh),
+        controllerService: opts.view.get('Service', mesh.meshNamespace, mesh.flavor.controllerService),
+        uuid: (opts.uuid ?? randomUUID)(),
+      });
+      switch (plan.action) {
+        case 'skip':
+          count('skipped', plan.reason);
+          return { response: allow(req.uid, plan.warnings), decision: 'skipped', reason: `${plan.reason}: ${plan.message}` };
+        case 'noop':
+          count('skipped', plan.reason);
+          return { response: allow(req.uid, plan.warnings), decision: 'allowed', reason: plan.reason };
+        case 'deny':
+          count('denied', plan.reason);
+          return denied(req.uid, 400, 'BadRequest', plan.message, plan.reason, plan.warnings);
+      }
+      const warnings = [...plan.warnings];
+      // dryRun: the same answer, but no certificate is issued and nothing is written.
+      if (plan.secret && !req.dryRun) {
+        try {
+          const secret = await bootstrapSecret(opts, plan.secret, ctx, warnings);
+          if (ctx.signal.aborted) throw new Error('the request deadline passed');
+          await opts.secrets.create(secret);
+        } catch (err) {
+          count('denied', 'bootstrap-secret');
+          opts.logger.error({ err: (err as Error).message, uid: req.uid, namespace, secret: plan.secret.name }, 'bootstrap Secret not created');
+          return denied(req.uid, 500, 'InternalError', `sidecar injection failed: could not create bootstrap Secret ${namespace}/${plan.secret.name}: ${(err as Error).message}; the pod was not admitted, retry`, 'bootstrap-secret');
+        }
+      }
+      count('injected', plan.reason);
+      return { response: allow(req.uid, warnings, plan.patch), decision: 'patched', reason: `${plan.action} (${plan.reason})` };
+    },
+    timedOut(req: AdmissionRequest, seconds: number): AdmissionOutcome {
+      count('denied', 'timeout');
+      return denied(req.uid, 504, 'Timeout', `sidecar injection did not finish within ${seconds}s; the pod was not admitted half-injected, retry`, 'timeout');
+    },
   };
 }

@@ -12,7 +12,10 @@ import { meshIdentity, type MeshIdentity } from '../mesh/flavor.js';
 import { createWebhookApp } from './app.js';
 import { createHealthApp } from './health.js';
 import { Metrics } from './metrics.js';
-import { passThroughMutateHandler } from './mutate-handler.js';
+import { mutateHandler } from './mutate-handler.js';
+import { BootstrapIssuer } from '../certs/bootstrap-issuer.js';
+import { loadOrCreateMeshCA } from '../certs/mesh-ca.js';
+import { FileSecretStore } from './secret-store.js';
 import type { ServeOptions } from './options.js';
 import { loadTls, watchTlsFiles, type TlsMaterial } from './tls.js';
 import { validateHandler } from './validate-handler.js';
@@ -85,7 +88,21 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
 
   let draining = false;
   let inFlight = 0;
-  const handlers = deps.handlers ?? [validateHandler({ mesh, view, failOpen: opts.validationFailOpen }), passThroughMutateHandler()];
+  const meshCA = loadOrCreateMeshCA(opts.certsDir, mesh.flavor, new Date());
+  logger.info({ dir: opts.certsDir, reused: meshCA.reused, notAfter: meshCA.notAfter.toISOString() }, meshCA.reused ? 'mesh CA reused' : 'mesh CA created');
+  metrics.certificateExpiry.set({ cert: 'mesh-ca' }, meshCA.notAfter.getTime() / 1000);
+  const issuer = new BootstrapIssuer(meshCA, { onPoolError: (err) => logger.warn({ err: err.message }, 'key pool worker failed; restarting') });
+  const injector = {
+    mesh,
+    sidecarMode: opts.sidecarMode,
+    logLevel: opts.logLevel,
+    ...(opts.sidecarImage ? { sidecarImage: opts.sidecarImage } : {}),
+    ...(opts.initContainerImage ? { initContainerImage: opts.initContainerImage } : {}),
+  };
+  const handlers = deps.handlers ?? [
+    validateHandler({ mesh, view, failOpen: opts.validationFailOpen }),
+    mutateHandler({ injector, view, issuer, secrets: new FileSecretStore(opts.secretsDir), metrics, logger }),
+  ];
   const app = createWebhookApp({ handlers, logger, metrics, draining: () => draining });
   const https = createHttpsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, app);
   https.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
@@ -146,6 +163,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
         while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
         https.closeAllConnections();
         await closed;
+        await issuer.close();
         health.closeAllConnections();
         await closeServer(health);
         logger.info('shut down');

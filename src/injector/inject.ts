@@ -128,7 +128,8 @@ function mergeDns(
   // Kubernetes rejects more than 3 nameservers or 32 search domains: better a clear denial here than a pod the API refuses.
   if (nameservers.length > 3) return { error: `the local DNS proxy needs nameserver ${ours.nameservers.join(', ')}, but the pod's dnsConfig already lists ${arr(user?.nameservers).length} nameservers (at most 3 in all)` };
   if (searches.length > 32) return { error: 'the local DNS proxy search domains and the pod\'s dnsConfig searches exceed 32 entries' };
-  return { config: { nameservers, searches, options } };
+  // Fields of dnsConfig this server does not know are kept as the user wrote them.
+  return { config: { ...(user ?? {}), nameservers, searches, options } };
 }
 
 function ndots(trustDomain: string): string {

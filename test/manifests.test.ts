@@ -1,0 +1,185 @@
+// manifests/ as `kubectl apply -k manifests/` sees it: rendered with `kubectl kustomize`, every object checked for the
+// properties of server.md §7, every field name checked against the Kubernetes API models, and the generated files
+// checked to be what `npm run manifests` writes from the kind table today.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+// the generated model serializer of @kubernetes/client-node: drops every field its typed models do not know
+import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
+import { generateManifests, INSTALL, REPO_ROOT } from '../scripts/manifests.js';
+import { meshIdentity } from '../src/mesh/flavor.js';
+import { clusterRole, meshNamespaceRole, webhookConfigurations } from '../src/server/webhook-config.js';
+
+type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
+
+function findKubectl(): string | undefined {
+  for (const p of [process.env.KUBECTL, '/usr/bin/kubectl', '/usr/local/bin/kubectl']) if (p && existsSync(p)) return p;
+  try {
+    return execFileSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const KUBECTL = findKubectl();
+const NS = INSTALL.namespace;
+const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Namespace']);
+
+describe('generated manifests', () => {
+  it('are up to date with the kind table (run `npm run manifests` if this fails)', () => {
+    for (const [path, text] of Object.entries(generateManifests())) {
+      expect(readFileSync(join(REPO_ROOT, path), 'utf8'), `${path} is stale: run npm run manifests`).toBe(text);
+    }
+  });
+});
+
+if (!KUBECTL) {
+  describe('manifests/ (kubectl kustomize)', () => {
+    it.skip('kubectl is not installed: kubectl kustomize manifests/ was not checked', () => undefined);
+  });
+} else {
+  const rendered = execFileSync(KUBECTL, ['kustomize', join(REPO_ROOT, 'manifests')], { encoding: 'utf8' });
+  const docs = parseAllDocuments(rendered).map((d) => d.toJSON() as Obj).filter(Boolean);
+  const one = (kind: string): Obj => {
+    const found = docs.filter((d) => d.kind === kind);
+    expect(found, kind).toHaveLength(1);
+    return found[0]!;
+  };
+  const mesh = meshIdentity(INSTALL.flavor);
+
+  describe('manifests/ (kubectl kustomize)', () => {
+    it('renders exactly the install: no Namespace (it belongs to the mesh), every namespaced object in the mesh namespace', () => {
+      expect(docs.map((d) => d.kind).sort()).toEqual(
+        ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration'].sort(),
+      );
+      for (const d of docs) {
+        if (CLUSTER_SCOPED.has(d.kind)) expect(d.metadata.namespace, `${d.kind} is cluster-scoped`).toBeUndefined();
+        else expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).toBe(NS);
+        expect(d.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'fsm' });
+      }
+      for (const b of [one('ClusterRoleBinding'), one('RoleBinding')]) expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'mesh-admission', namespace: NS }]);
+    });
+
+    it('every field is known to the Kubernetes API models (a stand-in for kubectl apply --dry-run=client, which needs a cluster)', () => {
+      const sorted = (v: unknown): unknown =>
+        Array.isArray(v) ? v.map(sorted) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().filter((k) => (v as any)[k] !== undefined).map((k) => [k, sorted((v as any)[k])])) : v;
+      for (const d of docs) {
+        const type = `V1${d.kind}`;
+        const back = ObjectSerializer.serialize(ObjectSerializer.deserialize(d, type, ''), type, '');
+        expect(sorted(back), `${d.kind}/${d.metadata.name}: a field the API does not know`).toEqual(sorted(d));
+      }
+    });
+
+    it('Deployment: 2 replicas, spread, no unavailability on rollout, probes, preStop, grace', () => {
+      const dep = one('Deployment');
+      expect(dep.spec.replicas).toBe(2);
+      expect(dep.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+      const pod = dep.spec.template.spec;
+      expect(dep.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'fsm' });
+      expect(dep.spec.template.metadata.labels).toMatchObject(dep.spec.selector.matchLabels);
+      const anti = pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
+      expect(anti).toEqual([{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: dep.spec.selector.matchLabels } } }]);
+      expect(pod.serviceAccountName).toBe('mesh-admission');
+      expect(pod.containers).toHaveLength(1);
+      const c = pod.containers[0];
+      expect(c.image).toBe('mesh-admission:latest');
+      const ports = Object.fromEntries(c.ports.map((p: any) => [p.name, p.containerPort]));
+      expect(ports).toEqual({ webhook: 9443, metrics: 9091 });
+      expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics', scheme: 'HTTP' });
+      expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics', scheme: 'HTTP' });
+      // preStop: an exec of a sleep binary the image has; the grace period covers it plus the server's own drain
+      const cmd: string[] = c.lifecycle.preStop.exec.command;
+      expect(cmd[0]).toBe('/bin/sleep');
+      const preStop = Number(cmd[1]);
+      expect(preStop).toBeGreaterThanOrEqual(5);
+      const args: string[] = c.args;
+      const arg = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+      expect(args[0]).toBe('serve');
+      expect(arg('--flavor')).toBe('fsm');
+      expect(arg('--mesh-namespace')).toBe('$(POD_NAMESPACE)');
+      expect(arg('--port')).toBe('9443');
+      expect(arg('--metrics-port')).toBe('9091');
+      const grace = Number(arg('--shutdown-grace-seconds') ?? '20');
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStop + grace);
+      expect(c.env).toContainEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
+      // writable paths are all under the mounted emptyDir
+      const mounts: string[] = c.volumeMounts.map((m: any) => m.mountPath);
+      for (const dir of [arg('--certs-dir'), arg('--secrets-dir')]) {
+        expect(dir, 'certs/secrets dirs must be set explicitly').toBeDefined();
+        expect(mounts.some((m) => dir!.startsWith(m + '/')), `${dir} on a mounted volume`).toBe(true);
+      }
+      const tmp = c.volumeMounts.find((m: any) => m.mountPath === '/tmp');
+      expect(pod.volumes.find((v: any) => v.name === tmp.name).emptyDir).toBeDefined();
+    });
+
+    it('Deployment: non-root numeric user, read-only root, no capabilities, RuntimeDefault seccomp, resources', () => {
+      const pod = one('Deployment').spec.template.spec;
+      const c = pod.containers[0];
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(c.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      expect(Number.isInteger(c.securityContext.runAsUser ?? pod.securityContext.runAsUser)).toBe(true);
+      expect(c.securityContext.capabilities.add).toBeUndefined();
+      for (const k of ['requests', 'limits']) {
+        expect(c.resources[k].cpu, `${k}.cpu`).toBeDefined();
+        expect(c.resources[k].memory, `${k}.memory`).toBeDefined();
+      }
+    });
+
+    it('PodDisruptionBudget maxUnavailable 1 over the Deployment’s pods', () => {
+      const pdb = one('PodDisruptionBudget');
+      expect(pdb.apiVersion).toBe('policy/v1');
+      expect(pdb.spec.maxUnavailable).toBe(1);
+      expect(pdb.spec.minAvailable).toBeUndefined();
+      expect(pdb.spec.selector.matchLabels).toEqual(one('Deployment').spec.selector.matchLabels);
+    });
+
+    it('Service: 443 → webhook port, and the metrics port, selecting the Deployment’s pods', () => {
+      const svc = one('Service');
+      expect(svc.metadata.name).toBe(INSTALL.serviceName);
+      expect(svc.spec.selector).toEqual(one('Deployment').spec.selector.matchLabels);
+      const byName = Object.fromEntries(svc.spec.ports.map((p: any) => [p.name, p]));
+      expect(byName.webhook).toMatchObject({ port: 443, targetPort: 'webhook' });
+      expect(byName.metrics).toMatchObject({ port: 9091, targetPort: 'metrics' });
+    });
+
+    it('RBAC: no wildcard anywhere; the ClusterRole and Role are the generated ones', () => {
+      for (const d of docs.filter((x) => x.kind === 'ClusterRole' || x.kind === 'Role')) {
+        for (const r of d.rules) {
+          for (const s of [...(r.apiGroups ?? []), ...(r.resources ?? []), ...(r.verbs ?? []), ...(r.resourceNames ?? []), ...(r.nonResourceURLs ?? [])]) {
+            expect(s, `${d.kind} rule ${JSON.stringify(r)}`).not.toContain('*');
+          }
+        }
+      }
+      expect(one('ClusterRole')).toEqual(clusterRole(mesh));
+      expect(one('Role')).toEqual(meshNamespaceRole(mesh));
+      expect(one('ClusterRoleBinding').roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mesh-admission' });
+      expect(one('RoleBinding').roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'mesh-admission' });
+    });
+
+    it('webhook configurations: as built from the kind table, through the Service, without caBundle', () => {
+      const { mutating, validating } = webhookConfigurations(mesh, { target: { service: { name: INSTALL.serviceName, namespace: NS, port: INSTALL.port } } });
+      const m = one('MutatingWebhookConfiguration');
+      const v = one('ValidatingWebhookConfiguration');
+      expect(m).toEqual(mutating);
+      expect(v).toEqual(validating);
+      expect(m.webhooks[0]).toMatchObject({ name: 'inject.flomesh.io', failurePolicy: 'Fail', sideEffects: 'NoneOnDryRun', timeoutSeconds: 10, reinvocationPolicy: 'IfNeeded', admissionReviewVersions: ['v1', 'v1beta1'] });
+      expect(m.webhooks[0].namespaceSelector.matchExpressions[0]).toEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', NS] });
+      expect(v.webhooks.map((w: any) => [w.name, w.failurePolicy, w.timeoutSeconds])).toEqual([
+        ['validate.flomesh.io', 'Fail', 5],
+        ['validate-services.flomesh.io', 'Ignore', 5],
+      ]);
+      for (const w of [...m.webhooks, ...v.webhooks]) {
+        expect(w.clientConfig.caBundle).toBeUndefined();
+        expect(w.clientConfig.service).toMatchObject({ name: one('Service').metadata.name, namespace: NS, port: 443 });
+      }
+    });
+  });
+}

@@ -1,0 +1,391 @@
+// LiveView against the in-process fake API server: sync, events, bookmarks, 410 Gone, dropped connections, failing
+// lists, late CRDs, event ages, fetchNamespace, stop().
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { Gauge, Registry } from 'prom-client';
+import { CORE_RESOURCES, FakeApiServer, waitFor, type FakeApiServerOptions, type ResourceDef } from '../support/fake-apiserver.js';
+import { LiveView, defaultResources, type LiveViewOptions } from '../../src/cluster/live.js';
+import { KubeApiError, KubeConfigError, loadKubeConfig } from '../../src/cluster/kube.js';
+
+const EGRESS_FSM: ResourceDef = { group: 'policy.flomesh.io', version: 'v1alpha1', plural: 'egresses', kind: 'Egress', namespaced: true };
+const EGRESS_OSM: ResourceDef = { group: 'policy.openservicemesh.io', version: 'v1alpha1', plural: 'egresses', kind: 'Egress', namespaced: true };
+const MESHCONFIG: ResourceDef = { group: 'config.flomesh.io', version: 'v1alpha3', plural: 'meshconfigs', kind: 'MeshConfig', namespaced: true };
+const PLUGIN: ResourceDef = { group: 'plugin.flomesh.io', version: 'v1alpha1', plural: 'plugins', kind: 'Plugin', namespaced: false };
+const SPLIT: ResourceDef = { group: 'split.smi-spec.io', version: 'v1alpha4', plural: 'trafficsplits', kind: 'TrafficSplit', namespaced: true };
+
+interface Harness {
+  server: FakeApiServer;
+  view: LiveView;
+  logs: Array<Record<string, unknown>>;
+  clock?: { now: number };
+}
+
+const running: Harness[] = [];
+
+afterEach(async () => {
+  for (const h of running.splice(0)) {
+    await h.view.stop();
+    await h.server.close();
+  }
+});
+
+async function setup(opts: { server?: FakeApiServerOptions; view?: Partial<LiveViewOptions>; seed?: (s: FakeApiServer) => void; start?: boolean; clock?: boolean } = {}): Promise<Harness> {
+  const server = await FakeApiServer.start({ resources: [...CORE_RESOURCES, EGRESS_FSM, EGRESS_OSM, MESHCONFIG, PLUGIN], ...opts.server });
+  opts.seed?.(server);
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const clock = opts.clock ? { now: 1_000_000 } : undefined;
+  const view = new LiveView({
+    kubeConfig: server.kubeConfig(),
+    logger,
+    backoff: { initialMs: 10, maxMs: 40 },
+    relistIntervalMs: 60_000,
+    discoveryIntervalMs: 60_000,
+    watchTimeoutSeconds: 60,
+    minWatchMs: 200,
+    ...(clock ? { now: () => clock.now } : {}),
+    ...opts.view,
+  });
+  const h: Harness = { server, view, logs, ...(clock ? { clock } : {}) };
+  running.push(h);
+  if (opts.start !== false) view.start();
+  return h;
+}
+
+function seedBasics(s: FakeApiServer): void {
+  s.addObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'app', labels: { 'flomesh.io/monitored-by': 'fsm' } } });
+  s.addObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'fsm-system' } });
+  s.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'app' }, spec: { ports: [{ port: 80 }] } });
+  s.addObject({ apiVersion: 'policy.flomesh.io/v1alpha1', kind: 'Egress', metadata: { name: 'out', namespace: 'app' }, spec: { from: 'fsm' } });
+  s.addObject({ apiVersion: 'policy.openservicemesh.io/v1alpha1', kind: 'Egress', metadata: { name: 'out', namespace: 'app' }, spec: { from: 'osm' } });
+  s.addObject({ apiVersion: 'config.flomesh.io/v1alpha3', kind: 'MeshConfig', metadata: { name: 'fsm-mesh-config', namespace: 'fsm-system' }, spec: { sidecar: {} } });
+  s.addObject({ apiVersion: 'plugin.flomesh.io/v1alpha1', kind: 'Plugin', metadata: { name: 'p1' }, spec: { priority: 1 } });
+}
+
+const watchesOn = (s: FakeApiServer, plural: string): number => s.watchCount(plural);
+
+describe('LiveView', () => {
+  it('is not synced before the first lists, then shows every object by Kind with apiVersion and kind set', async () => {
+    const { server, view } = await setup({ seed: seedBasics, start: false });
+    expect(view.synced()).toBe(false);
+    view.start();
+    expect(view.synced()).toBe(false);
+    expect(await view.waitForSync(3000)).toBe(true);
+    expect(view.synced()).toBe(true);
+
+    expect(view.get('Namespace', '', 'app')?.metadata?.labels).toEqual({ 'flomesh.io/monitored-by': 'fsm' });
+    expect(view.get('Namespace', '', 'app')).toMatchObject({ apiVersion: 'v1', kind: 'Namespace' });
+    expect(view.get('Service', 'app', 'web')).toMatchObject({ apiVersion: 'v1', kind: 'Service', spec: { ports: [{ port: 80 }] } });
+    // same Kind, same namespace/name, two groups: both kept
+    const egresses = view.list('Egress', 'app');
+    expect(egresses.map((e) => e.apiVersion).sort()).toEqual(['policy.flomesh.io/v1alpha1', 'policy.openservicemesh.io/v1alpha1']);
+    expect(view.list('Egress', 'other')).toEqual([]);
+    expect(view.get('MeshConfig', 'fsm-system', 'fsm-mesh-config')).toMatchObject({ apiVersion: 'config.flomesh.io/v1alpha3', kind: 'MeshConfig' });
+    expect(view.get('Plugin', '', 'p1')?.kind).toBe('Plugin');
+    expect(view.list('TrafficSplit')).toEqual([]);
+
+    // lists over all namespaces, watches from the list's resourceVersion with bookmarks
+    const svcWatch = server.requestsFor({ verb: 'watch', resource: 'services' })[0];
+    expect(svcWatch?.path).toBe('/api/v1/services');
+    expect(svcWatch?.query).toMatchObject({ allowWatchBookmarks: 'true', watch: 'true' });
+    expect(svcWatch?.query.resourceVersion).toMatch(/^\d+$/);
+    // CRDs that are not installed are never listed and do not block readiness
+    expect(server.requests.some((r) => r.path.includes('split.smi-spec.io'))).toBe(false);
+    expect(server.requestsFor({ verb: 'list', resource: 'trafficsplits' })).toHaveLength(0);
+    expect(view.informerStatus().map((i) => `${i.plural}.${i.group}`).sort()).toEqual(
+      ['egresses.policy.flomesh.io', 'egresses.policy.openservicemesh.io', 'meshconfigs.config.flomesh.io', 'namespaces.', 'plugins.plugin.flomesh.io', 'services.'].sort(),
+    );
+    expect(server.requests[0]?.authorization).toBe('Bearer test-token');
+  });
+
+  it('applies ADDED, MODIFIED and DELETED events', async () => {
+    const { server, view } = await setup({ seed: seedBasics });
+    await view.waitForSync(3000);
+    await waitFor(() => watchesOn(server, 'services') === 1 && watchesOn(server, 'egresses') === 2);
+
+    server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'app' }, spec: { ports: [{ port: 8080 }] } });
+    await waitFor(() => view.get('Service', 'app', 'api'));
+    expect(view.get('Service', 'app', 'api')?.kind).toBe('Service');
+
+    server.modifyObject('v1', 'Service', 'app', 'api', (o) => void ((o.spec as { ports: unknown[] }).ports = [{ port: 9090 }]));
+    await waitFor(() => (view.get('Service', 'app', 'api')?.spec as { ports: Array<{ port: number }> }).ports[0]?.port === 9090);
+
+    server.deleteObject('policy.openservicemesh.io/v1alpha1', 'Egress', 'app', 'out');
+    await waitFor(() => view.list('Egress').length === 1);
+    expect(view.list('Egress')[0]?.apiVersion).toBe('policy.flomesh.io/v1alpha1');
+
+    server.deleteObject('v1', 'Service', 'app', 'api');
+    await waitFor(() => !view.get('Service', 'app', 'api'));
+    // no relist was needed
+    expect(server.requestsFor({ verb: 'list', resource: 'services' })).toHaveLength(1);
+  });
+
+  it('a BOOKMARK moves the resourceVersion and leaves the objects alone', async () => {
+    const { server, view } = await setup({ seed: seedBasics });
+    await view.waitForSync(3000);
+    await waitFor(() => watchesOn(server, 'services') === 1);
+    const before = view.list('Service');
+    const rv = server.bookmark('services');
+    await waitFor(() => view.informerStatus().find((i) => i.plural === 'services')?.resourceVersion === rv);
+    expect(view.list('Service')).toEqual(before);
+    expect(view.get('Service', 'app', 'web')).toBe(before[0]);
+    // the next watch resumes from the bookmark
+    server.dropWatches('services');
+    await waitFor(() => server.requestsFor({ verb: 'watch', resource: 'services' }).length === 2);
+    expect(server.requestsFor({ verb: 'watch', resource: 'services' })[1]?.query.resourceVersion).toBe(rv);
+    expect(server.requestsFor({ verb: 'list', resource: 'services' })).toHaveLength(1);
+  });
+
+  it('an ERROR 410 event makes it relist; changes missed meanwhile are correct afterwards', async () => {
+    const { server, view } = await setup({ seed: seedBasics });
+    await view.waitForSync(3000);
+    await waitFor(() => watchesOn(server, 'services') === 1);
+    server.silently(() => {
+      server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'missed', namespace: 'app' } });
+      server.deleteObject('v1', 'Service', 'app', 'web');
+    });
+    expect(view.get('Service', 'app', 'web')).toBeDefined();
+    server.sendWatchError({ plural: 'services' });
+    await waitFor(() => server.requestsFor({ verb: 'list', resource: 'services' }).length === 2);
+    await waitFor(() => view.get('Service', 'app', 'missed') && !view.get('Service', 'app', 'web'));
+    await waitFor(() => watchesOn(server, 'services') === 1);
+    // and it keeps following events
+    server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'after', namespace: 'app' } });
+    await waitFor(() => view.get('Service', 'app', 'after'));
+  });
+
+  for (const mode of ['event', 'status'] as const) {
+    it(`a watch from an expired resourceVersion (410 as ${mode}) relists`, async () => {
+      const { server, view, logs } = await setup({ seed: seedBasics, server: { expiredWatch: mode } });
+      await view.waitForSync(3000);
+      await waitFor(() => watchesOn(server, 'namespaces') === 1);
+      server.silently(() => {
+        server.modifyObject('v1', 'Namespace', undefined, 'app', (o) => void (o.metadata!.labels = { changed: 'yes' }));
+      });
+      server.expireResourceVersions();
+      server.dropWatches('namespaces');
+      await waitFor(() => view.get('Namespace', '', 'app')?.metadata?.labels?.changed === 'yes');
+      const watches = server.requestsFor({ verb: 'watch', resource: 'namespaces' });
+      expect(watches.length).toBeGreaterThanOrEqual(3); // first, the expired re-watch, the one after the relist
+      expect(server.requestsFor({ verb: 'list', resource: 'namespaces' })).toHaveLength(2);
+      expect(logs.some((l) => String(l.msg).includes('410'))).toBe(true);
+    });
+  }
+
+  it('reconnects after the connections drop, from the last resourceVersion, without relisting', async () => {
+    const { server, view } = await setup({ seed: seedBasics });
+    await view.waitForSync(3000);
+    await waitFor(() => server.watchCount() === 6);
+    server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'one', namespace: 'app' } });
+    await waitFor(() => view.get('Service', 'app', 'one'));
+    const lastRv = view.informerStatus().find((i) => i.plural === 'services')?.resourceVersion;
+    expect(server.dropWatches()).toBe(6);
+    // an event while disconnected is replayed from history on re-watch
+    server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'two', namespace: 'app' } });
+    await waitFor(() => server.watchCount() === 6);
+    await waitFor(() => view.get('Service', 'app', 'two'));
+    expect(server.requestsFor({ verb: 'watch', resource: 'services' })[1]?.query.resourceVersion).toBe(lastRv);
+    expect(server.requestsFor({ verb: 'list' })).toHaveLength(6);
+  });
+
+  it('retries failing lists with backoff and stays unsynced until they succeed', async () => {
+    const { server, view, logs } = await setup({ seed: seedBasics, start: false, view: { backoff: { initialMs: 40, maxMs: 200 } } });
+    server.failLists(3, { resource: 'services' });
+    const t0 = Date.now();
+    view.start();
+    await waitFor(() => server.requestsFor({ verb: 'list', resource: 'namespaces' }).length === 1 && server.requestsFor({ verb: 'list', resource: 'services' }).length >= 2);
+    expect(view.synced()).toBe(false);
+    expect(view.get('Namespace', '', 'app')).toBeDefined(); // other informers are not held back
+    expect(await view.waitForSync(3000)).toBe(true);
+    const lists = server.requestsFor({ verb: 'list', resource: 'services' });
+    expect(lists).toHaveLength(4);
+    // 3 failures: at least 20 + 40 + 80 ms (equal jitter: half of 40, 80, 160) between tries
+    expect(lists[3]!.at - lists[0]!.at).toBeGreaterThanOrEqual(140);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    const gaps = lists.slice(1).map((l, i) => l.at - lists[i]!.at);
+    expect(gaps[2]!).toBeGreaterThanOrEqual(gaps[0]! - 5);
+    expect(logs.filter((l) => l.msg === 'list failed; retrying')).toHaveLength(3);
+    expect(view.get('Service', 'app', 'web')).toBeDefined();
+  });
+
+  it('keeps retrying discovery until the API answers', async () => {
+    const { server, view } = await setup({ seed: seedBasics, start: false });
+    server.failRequests({ count: 2, verb: 'discovery', status: 503 });
+    view.start();
+    expect(await view.waitForSync(3000)).toBe(true);
+    expect(server.requestsFor({ verb: 'discovery' }).filter((r) => r.path === '/apis').length).toBe(3);
+    expect(view.get('Egress', 'app', 'out')).toBeDefined();
+  });
+
+  it('picks up a CRD installed later (periodic discovery) and drops one that is removed', async () => {
+    const { server, view } = await setup({ seed: seedBasics, view: { discoveryIntervalMs: 50 } });
+    expect(await view.waitForSync(3000)).toBe(true);
+    expect(view.list('TrafficSplit')).toEqual([]);
+    server.addResource(SPLIT);
+    server.addObject({ apiVersion: 'split.smi-spec.io/v1alpha4', kind: 'TrafficSplit', metadata: { name: 's', namespace: 'app' }, spec: { service: 'web' } });
+    await waitFor(() => view.get('TrafficSplit', 'app', 's'));
+    expect(view.get('TrafficSplit', 'app', 's')?.apiVersion).toBe('split.smi-spec.io/v1alpha4');
+    expect(view.synced()).toBe(true);
+    server.addObject({ apiVersion: 'split.smi-spec.io/v1alpha4', kind: 'TrafficSplit', metadata: { name: 't', namespace: 'app' } });
+    await waitFor(() => view.get('TrafficSplit', 'app', 't'));
+
+    server.removeResource('split.smi-spec.io', 'v1alpha4', 'trafficsplits');
+    await waitFor(() => view.list('TrafficSplit').length === 0);
+    expect(view.informerStatus().some((i) => i.plural === 'trafficsplits')).toBe(false);
+  });
+
+  it('follows the preferred version of a group', async () => {
+    const v1 = { ...MESHCONFIG, version: 'v1alpha2' };
+    const { server, view } = await setup({ server: { resources: [...CORE_RESOURCES, v1, MESHCONFIG] }, view: { discoveryIntervalMs: 50 } });
+    // v1alpha2 registered first: preferred
+    await view.waitForSync(3000);
+    expect(view.informerStatus().find((i) => i.plural === 'meshconfigs')?.version).toBe('v1alpha2');
+    server.addObject({ apiVersion: 'config.flomesh.io/v1alpha3', kind: 'MeshConfig', metadata: { name: 'm', namespace: 'fsm-system' } });
+    server.setPreferredVersion('config.flomesh.io', 'v1alpha3');
+    await waitFor(() => view.get('MeshConfig', 'fsm-system', 'm'));
+    expect(view.get('MeshConfig', 'fsm-system', 'm')?.apiVersion).toBe('config.flomesh.io/v1alpha3');
+  });
+
+  it('relists periodically (heals a watch that silently missed events)', async () => {
+    const { server, view } = await setup({ seed: seedBasics, view: { relistIntervalMs: 40 } });
+    await view.waitForSync(3000);
+    server.silently(() => server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'quiet', namespace: 'app' } }));
+    await waitFor(() => view.get('Service', 'app', 'quiet'));
+    expect(server.requestsFor({ verb: 'list', resource: 'services' }).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('re-makes a watch that received nothing for the idle timeout', async () => {
+    const { server, view } = await setup({ seed: seedBasics, view: { watchIdleTimeoutMs: 60, minWatchMs: 0 } });
+    await view.waitForSync(3000);
+    await waitFor(() => server.requestsFor({ verb: 'watch', resource: 'services' }).length >= 3);
+    expect(server.requestsFor({ verb: 'list', resource: 'services' })).toHaveLength(1);
+  });
+
+  it('pages through long lists', async () => {
+    const { server, view } = await setup({
+      view: { pageSize: 2 },
+      seed: (s) => {
+        for (let i = 0; i < 5; i++) s.addObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns-${i}` } });
+      },
+    });
+    await view.waitForSync(3000);
+    expect(view.list('Namespace')).toHaveLength(5);
+    const lists = server.requestsFor({ verb: 'list', resource: 'namespaces' });
+    expect(lists).toHaveLength(3);
+    expect(lists[0]?.query.limit).toBe('2');
+    expect(lists[1]?.query.continue).toBeTruthy();
+  });
+
+  it('reports the age of the last event per kind (lists and bookmarks count) through the gauge', async () => {
+    const registry = new Registry();
+    const gauge = new Gauge({ name: 'mesh_informer_last_event_age_seconds', help: 'h', labelNames: ['kind'] as const, registers: [registry] });
+    const { server, view, clock } = await setup({ seed: seedBasics, clock: true, view: { eventAgeGauge: gauge } });
+    await view.waitForSync(3000);
+    await waitFor(() => watchesOn(server, 'services') === 1);
+    expect(view.lastEventAges().get('Service')).toBe(0);
+    expect(view.lastEventAges().has('TrafficSplit')).toBe(false);
+    clock!.now += 5000;
+    expect(view.lastEventAges().get('Service')).toBe(5);
+    expect(await registry.metrics()).toContain('mesh_informer_last_event_age_seconds{kind="Service"} 5');
+    server.bookmark('services');
+    await waitFor(() => view.lastEventAges().get('Service') === 0);
+    expect(view.lastEventAges().get('Namespace')).toBe(5);
+    // Egress: two informers, the most recent event wins
+    clock!.now += 1000;
+    server.addObject({ apiVersion: 'policy.openservicemesh.io/v1alpha1', kind: 'Egress', metadata: { name: 'x', namespace: 'app' } });
+    await waitFor(() => view.lastEventAges().get('Egress') === 0);
+    const text = await registry.metrics();
+    expect(text).toContain('mesh_informer_last_event_age_seconds{kind="Namespace"} 6');
+    expect(text).toContain('mesh_informer_last_event_age_seconds{kind="Egress"} 0');
+    await view.stop();
+    // the collect hook is gone after stop
+    expect((gauge as unknown as { collect?: unknown }).collect).toBeUndefined();
+  });
+
+  it('fetchNamespace GETs a namespace missing from the cache and caches it', async () => {
+    const { server, view } = await setup({ seed: seedBasics });
+    await view.waitForSync(3000);
+    server.silently(() => server.addObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'fresh', labels: { a: 'b' } } }));
+    expect(view.get('Namespace', '', 'fresh')).toBeUndefined();
+    const ns = await view.fetchNamespace('fresh');
+    expect(ns).toMatchObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'fresh', labels: { a: 'b' } } });
+    expect(view.get('Namespace', '', 'fresh')).toEqual(ns);
+    expect(server.requestsFor({ verb: 'get', resource: 'namespaces' }).map((r) => r.path)).toEqual(['/api/v1/namespaces/fresh']);
+
+    expect(await view.fetchNamespace('absent')).toBeUndefined();
+    server.failRequests({ count: 1, verb: 'get', status: 500 });
+    await expect(view.fetchNamespace('app')).rejects.toBeInstanceOf(KubeApiError);
+  });
+
+  it('stop() ends every watch and timer; nothing is called afterwards', async () => {
+    const { server, view } = await setup({ seed: seedBasics, view: { relistIntervalMs: 30, discoveryIntervalMs: 30 } });
+    await view.waitForSync(3000);
+    await waitFor(() => server.watchCount() === 6);
+    await view.stop();
+    await waitFor(() => server.watchCount() === 0);
+    const n = server.requests.length;
+    await new Promise((r) => setTimeout(r, 150));
+    expect(server.requests.length).toBe(n);
+    expect(await view.waitForSync(10)).toBe(true);
+  });
+
+  it('stop() while lists are failing and the server hangs returns promptly', async () => {
+    const { server, view } = await setup({ seed: seedBasics, start: false, view: { backoff: { initialMs: 5000, maxMs: 5000 } } });
+    server.failLists(10);
+    view.start();
+    await waitFor(() => server.requestsFor({ verb: 'list' }).length >= 2);
+    const t0 = Date.now();
+    await view.stop();
+    expect(Date.now() - t0).toBeLessThan(500);
+    expect(view.synced()).toBe(false);
+  });
+
+  it('watches Namespaces, Services and every kind of the KINDS table in every group by default', () => {
+    const names = defaultResources().map((r) => `${r.plural}.${r.group}`);
+    expect(names).toContain('namespaces.');
+    expect(names).toContain('services.');
+    expect(names).toContain('meshconfigs.config.flomesh.io');
+    expect(names).toContain('meshconfigs.config.openservicemesh.io');
+    expect(names).toContain('egresses.policy.openservicemesh.io');
+    expect(names).toContain('serviceimports.multicluster.flomesh.io');
+    expect(names).toContain('clusters.flomesh.io');
+    expect(new Set(names).size).toBe(names.length);
+  });
+});
+
+describe('loadKubeConfig', () => {
+  it('loads an explicit file, and never falls back to $HOME', async () => {
+    const server = await FakeApiServer.start();
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+      const file = join(dir, 'config');
+      writeFileSync(file, server.kubeConfigYaml('abc'));
+      const kc = loadKubeConfig({ kubeconfig: file, env: {} });
+      expect(kc?.getCurrentCluster()?.server).toBe(server.url);
+      // nothing asked for, not in a pod: standalone, even with KUBECONFIG / HOME pointing at a config
+      expect(loadKubeConfig({ env: { KUBECONFIG: file, HOME: dir }, serviceAccountDir: join(dir, 'none') })).toBeUndefined();
+      expect(() => loadKubeConfig({ kubeconfig: join(dir, 'missing') })).toThrow(KubeConfigError);
+      expect(() => loadKubeConfig({ kubeconfig: file, context: 'nope' })).toThrow(KubeConfigError);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('detects in-cluster credentials from the environment and the mounted service account', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sa-'));
+    writeFileSync(join(dir, 'token'), 'tok');
+    writeFileSync(join(dir, 'ca.crt'), 'ca');
+    writeFileSync(join(dir, 'namespace'), 'fsm-system\n');
+    const env = { KUBERNETES_SERVICE_HOST: '10.0.0.1', KUBERNETES_SERVICE_PORT: '443' };
+    const kc = loadKubeConfig({ env, serviceAccountDir: dir });
+    expect(kc?.getCurrentCluster()).toMatchObject({ server: 'https://10.0.0.1:443', caFile: join(dir, 'ca.crt') });
+    expect(kc?.getContextObject(kc.getCurrentContext())?.namespace).toBe('fsm-system');
+    expect(kc?.getCurrentUser()?.authProvider?.config?.tokenFile).toBe(join(dir, 'token'));
+    expect(loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' }, serviceAccountDir: dir })?.getCurrentCluster()?.server).toBe('https://[fd00::1]:6443');
+    expect(loadKubeConfig({ env: {}, serviceAccountDir: dir })).toBeUndefined();
+    expect(loadKubeConfig({ env, serviceAccountDir: dir, inCluster: false })).toBeUndefined();
+  });
+});

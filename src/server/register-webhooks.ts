@@ -1,0 +1,103 @@
+// `serve --register-webhooks URL` (server.md §6): create or update both webhook configurations so that the API server
+// calls this process at `clientConfig.url` = URL + path, trusting the current caBundle — the way to run the server on a
+// workstation against a development cluster. The objects come from webhook-config.ts (rules from the kind table).
+// Updates keep the server's resourceVersion (get → put); a 409 (someone else wrote in between) is retried.
+import pino, { type Logger } from 'pino';
+import type { KubeHttp } from '../cluster/kube.js';
+import type { MeshIdentity } from '../mesh/flavor.js';
+import { webhookConfigurationPath, type WebhookConfigurationKind } from '../certs/ca-bundle.js';
+import { apiErrorText, isApiStatus } from './api-secret-store.js';
+import { encodeCaBundle, webhookConfigurations, type WebhookNames } from './webhook-config.js';
+
+export interface RegisterWebhooksOptions {
+  readonly http: KubeHttp;
+  readonly mesh: MeshIdentity;
+  /** base URL, e.g. `https://127.0.0.1:9443` (the webhook paths are appended) */
+  readonly url: string;
+  /** PEM bundle of the CAs that sign the serving certificate */
+  readonly caBundle: string;
+  readonly names?: Partial<WebhookNames>;
+  readonly logger?: Logger;
+  /** attempts per object on 409 (default 5) */
+  readonly attempts?: number;
+  readonly requestTimeoutMs?: number;
+}
+
+export interface RegisteredConfiguration {
+  readonly kind: WebhookConfigurationKind;
+  readonly name: string;
+  readonly action: 'created' | 'updated';
+}
+
+/** Checks the URL: absolute https (the API server calls webhooks over TLS only), no query or fragment. */
+export function registrationBaseUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new Error(`--register-webhooks ${url}: not a URL`);
+  }
+  if (u.protocol !== 'https:') throw new Error(`--register-webhooks ${url}: the API server calls webhooks over https only`);
+  if (u.search || u.hash) throw new Error(`--register-webhooks ${url}: no query or fragment allowed`);
+  return url.replace(/\/+$/, '');
+}
+
+interface Stored {
+  metadata?: { resourceVersion?: string; [k: string]: unknown };
+  [k: string]: unknown;
+}
+
+/** Creates or replaces one configuration. */
+export async function upsertWebhookConfiguration(
+  http: KubeHttp,
+  kind: WebhookConfigurationKind,
+  desired: { metadata: { name: string } },
+  opts: { attempts?: number; requestTimeoutMs?: number } = {},
+): Promise<'created' | 'updated'> {
+  const name = desired.metadata.name;
+  const timeoutMs = opts.requestTimeoutMs ?? 10_000;
+  let lastErr: unknown;
+  for (let attempt = 0; attempt < (opts.attempts ?? 5); attempt++) {
+    let existing: Stored | undefined;
+    try {
+      existing = await http.json<Stored>({ path: webhookConfigurationPath(kind, name), timeoutMs });
+    } catch (err) {
+      if (!isApiStatus(err, 404)) throw new Error(`${kind} ${name}: ${apiErrorText(err)}`);
+    }
+    try {
+      if (!existing) {
+        await http.json({ method: 'POST', path: webhookConfigurationPath(kind), query: { fieldManager: 'mesh-admission' }, body: desired, timeoutMs });
+        return 'created';
+      }
+      const body = { ...desired, metadata: { ...existing.metadata, ...desired.metadata, resourceVersion: existing.metadata?.resourceVersion } };
+      await http.json({ method: 'PUT', path: webhookConfigurationPath(kind, name), query: { fieldManager: 'mesh-admission' }, body, timeoutMs });
+      return 'updated';
+    } catch (err) {
+      // 409: created or changed by someone else since the read; read again
+      if (!isApiStatus(err, 409)) throw new Error(`${kind} ${name}: ${apiErrorText(err)}`);
+      lastErr = err;
+    }
+  }
+  throw new Error(`${kind} ${name}: still conflicting after ${opts.attempts ?? 5} attempts: ${apiErrorText(lastErr)}`);
+}
+
+/** Both configurations, pointing at `url` with `caBundle`. Throws with the reason (the caller logs and exits non-zero or carries on). */
+export async function registerWebhooks(opts: RegisterWebhooksOptions): Promise<RegisteredConfiguration[]> {
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const url = registrationBaseUrl(opts.url);
+  const { mutating, validating } = webhookConfigurations(opts.mesh, {
+    target: { url },
+    caBundle: encodeCaBundle(opts.caBundle),
+    ...(opts.names ? { names: opts.names } : {}),
+  });
+  const out: RegisteredConfiguration[] = [];
+  for (const [kind, obj] of [
+    ['MutatingWebhookConfiguration', mutating],
+    ['ValidatingWebhookConfiguration', validating],
+  ] as const) {
+    const action = await upsertWebhookConfiguration(opts.http, kind, obj, { ...(opts.attempts ? { attempts: opts.attempts } : {}), ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}) });
+    logger.info({ kind, name: obj.metadata.name, url, action }, `webhook configuration ${action}`);
+    out.push({ kind, name: obj.metadata.name, action });
+  }
+  return out;
+}

@@ -36,6 +36,7 @@ program
   .option('--certs-dir <dir>', 'where generated serving certificates are kept', SERVE_DEFAULTS.certsDir)
   .option('--tls-cert-file <file>', 'serving certificate (PEM), reloaded when it changes')
   .option('--tls-key-file <file>', 'serving key (PEM), reloaded when it changes')
+  .option('--tls-ca-file <file>', 'live mode with --tls-cert-file: CA bundle to publish as the webhooks\' caBundle')
   .option('--secrets-dir <dir>', 'standalone mode: where bootstrap Secrets are written as YAML', SERVE_DEFAULTS.secretsDir)
   .addOption(new Option('--flavor <flavor>', 'mesh family').choices(['fsm', 'osm-edge']).default(SERVE_DEFAULTS.flavor))
   .option('--mesh-name <name>', 'mesh name (default: fsm / osm)')

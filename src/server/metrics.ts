@@ -45,6 +45,11 @@ export class Metrics {
     help: 'Bootstrap Secrets deleted because their pod never appeared',
     registers: [this.registry],
   });
+  readonly secretsAdopted = new Counter({
+    name: 'mesh_bootstrap_secrets_owner_added_total',
+    help: 'Bootstrap Secrets given an ownerReference to their pod (deleted with it by Kubernetes)',
+    registers: [this.registry],
+  });
   readonly badRequests = new Counter({
     name: 'mesh_admission_bad_requests_total',
     help: 'Requests refused before reaching a webhook (HTTP status)',

@@ -12,6 +12,8 @@ export interface ServeOptions {
   certsDir: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  /** live mode with certificate files: the CA to publish in the webhook configurations' caBundle */
+  tlsCaFile?: string;
   secretsDir: string;
   flavor: FlavorName;
   meshName?: string;

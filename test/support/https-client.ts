@@ -8,11 +8,11 @@ export interface HttpResult {
   json(): unknown;
 }
 
-export function client(ca: string, port: number, host = '127.0.0.1') {
+export function client(ca: string, port: number, host = '127.0.0.1', servername?: string) {
   const agent = new Agent({ ca, keepAlive: true, maxSockets: 16 });
   const send = (method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<HttpResult> =>
     new Promise((resolve, reject) => {
-      const req = request({ host, port, method, path, agent, ca, servername: host === '127.0.0.1' ? undefined : host, headers: body !== undefined && !('content-type' in headers) ? { 'content-type': 'application/json', ...headers } : headers }, (res) => {
+      const req = request({ host, port, method, path, agent, ca, servername: servername ?? (host === '127.0.0.1' ? undefined : host), headers: body !== undefined && !('content-type' in headers) ? { 'content-type': 'application/json', ...headers } : headers }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {

@@ -1,0 +1,36 @@
+// What differs between standalone and live mode, behind one shape: where the cluster view, the mesh CA, the serving
+// certificate and the bootstrap Secrets come from, and what runs beside the HTTPS server.
+import type { Server as HttpsServer } from 'node:https';
+import type { Logger } from 'pino';
+import type { MeshCA } from '../certs/mesh-ca.js';
+import type { ClusterView } from '../cluster/view.js';
+import type { MeshIdentity } from '../mesh/flavor.js';
+import type { KubeObject } from '../mesh/objects.js';
+import type { Metrics } from './metrics.js';
+import type { ServeOptions } from './options.js';
+import type { SecretStore } from './secret-store.js';
+import type { TlsMaterial } from './tls.js';
+
+export interface Environment {
+  readonly mode: 'standalone' | 'live';
+  readonly view: ClusterView;
+  readonly meshCA: MeshCA;
+  readonly secrets: SecretStore;
+  /** the serving certificate to start with */
+  readonly tls: TlsMaterial;
+  readonly fetchNamespace?: (name: string) => Promise<KubeObject | undefined>;
+  /** minor version of the API server (native sidecars from 1.33) */
+  readonly kubernetesMinor?: number;
+  /** starts what needs the running HTTPS server (certificate swaps, caBundle patching, watches) */
+  attach(https: HttpsServer): Promise<void>;
+  /** reasons the server is not ready, empty when it is */
+  notReady(): string[];
+  stop(): Promise<void>;
+}
+
+export interface EnvironmentContext {
+  readonly opts: ServeOptions;
+  readonly mesh: MeshIdentity;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}

@@ -1,0 +1,37 @@
+// Standalone mode: the cluster view from a folder, certificates under --certs-dir, Secrets as YAML under --secrets-dir.
+import type { Server as HttpsServer } from 'node:https';
+import { loadOrCreateMeshCA } from '../certs/mesh-ca.js';
+import { MemoryView } from '../cluster/memory.js';
+import { loadStaticView } from '../cluster/static.js';
+import type { Environment, EnvironmentContext } from './environment.js';
+import { FileSecretStore } from './secret-store.js';
+import { loadTls, watchTlsFiles } from './tls.js';
+
+export async function standaloneEnvironment({ opts, mesh, logger, metrics }: EnvironmentContext): Promise<Environment> {
+  let view: MemoryView;
+  if (opts.clusterState) {
+    view = loadStaticView(opts.clusterState);
+    logger.info({ dir: opts.clusterState, objects: view.all().length }, 'cluster state loaded');
+  } else {
+    view = new MemoryView();
+    logger.warn('no --cluster-state given: the cluster view is empty');
+  }
+  const meshCA = loadOrCreateMeshCA(opts.certsDir, mesh.flavor, new Date());
+  logger.info({ dir: opts.certsDir, reused: meshCA.reused, notAfter: meshCA.notAfter.toISOString() }, meshCA.reused ? 'mesh CA reused' : 'mesh CA created');
+  const tls = await loadTls({ certsDir: opts.certsDir, tlsCertFile: opts.tlsCertFile, tlsKeyFile: opts.tlsKeyFile, serviceName: opts.serviceName, namespace: mesh.meshNamespace }, logger);
+  let stopWatch = (): void => {};
+  return {
+    mode: 'standalone',
+    view,
+    meshCA,
+    secrets: new FileSecretStore(opts.secretsDir),
+    tls,
+    async attach(https: HttpsServer) {
+      if (opts.tlsCertFile && opts.tlsKeyFile) stopWatch = watchTlsFiles(https, opts.tlsCertFile, opts.tlsKeyFile, logger, metrics);
+    },
+    notReady: () => [],
+    async stop() {
+      stopWatch();
+    },
+  };
+}

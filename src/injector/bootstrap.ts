@@ -16,7 +16,6 @@
 //   MeshConfig comes from a file without them, e.g. standalone mode).
 // - CipherSuites, ECDHCurves: null (the CRD has no default, and a nil Go slice marshals to null); an explicit [] is
 //   kept as [].
-import { stringify } from 'yaml';
 import type { MeshIdentity } from '../mesh/flavor.js';
 
 export const BOOTSTRAP_SECRET_PREFIX = 'sidecar-bootstrap-config-';
@@ -364,7 +363,26 @@ export function decodeSecretValue(data: Readonly<Record<string, string>> | undef
   return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
 }
 
-/** The Secret as a YAML manifest (standalone mode writes it under --secrets-dir). */
+const PLAIN_SCALAR = /^[A-Za-z][A-Za-z0-9._/+=-]*$/;
+const YAML_WORDS = /^(true|false|null|yes|no|on|off|y|n|~)$/i;
+
+/** A string as a YAML scalar: plain when it cannot be read as anything else, else double-quoted (JSON's quoting). */
+function yamlScalar(v: string): string {
+  return PLAIN_SCALAR.test(v) && !YAML_WORDS.test(v) ? v : JSON.stringify(v);
+}
+
+/**
+ * The Secret as a YAML manifest (standalone mode writes it under --secrets-dir). Written by hand for this fixed shape:
+ * it sits on the admission path, where the general-purpose YAML serializer cost more than signing the certificate.
+ */
 export function bootstrapSecretManifest(secret: BootstrapSecret): string {
-  return stringify(secret, { lineWidth: 0 });
+  const map = (indent: string, m: Record<string, string>): string =>
+    Object.entries(m)
+      .map(([k, v]) => `${indent}${yamlScalar(k)}: ${yamlScalar(v)}\n`)
+      .join('');
+  const { name, namespace, labels } = secret.metadata;
+  return (
+    `apiVersion: ${secret.apiVersion}\nkind: ${secret.kind}\nmetadata:\n  name: ${yamlScalar(name)}\n  namespace: ${yamlScalar(namespace)}\n` +
+    `  labels:\n${map('    ', labels)}type: ${secret.type}\ndata:\n${map('  ', secret.data)}`
+  );
 }

@@ -1,5 +1,7 @@
-// The HTTPS application: the two webhook paths behind one adapter that turns any input into an answer.
-import express, { type NextFunction, type Request, type Response } from 'express';
+// The HTTPS side: the two webhook paths behind one adapter that turns any input into an answer. A plain node:http
+// listener rather than Express: this is the hot path, and Express's router, body parser and response helpers cost
+// more CPU per request than the whole validator (measured in bench/: about 170 µs of 220 µs for a no-op handler).
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AdmissionHandler, AdmissionOutcome } from '../admission/handler.js';
 import { deny, reviewOf } from '../admission/response.js';
@@ -38,17 +40,22 @@ export function budgetMs(timeoutParam: unknown, maxSeconds: number): number {
 
 function isJsonContentType(ct: string | undefined): boolean {
   if (!ct) return false;
-  const type = ct.split(';')[0]?.trim().toLowerCase();
-  return type === 'application/json';
+  const semi = ct.indexOf(';');
+  return (semi < 0 ? ct : ct.slice(0, semi)).trim().toLowerCase() === 'application/json';
 }
 
-function httpError(res: Response, metrics: Metrics, code: number, message: string): void {
-  metrics.badRequests.inc({ code: String(code) });
-  if (!res.headersSent) res.status(code).json({ code, error: message });
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(text);
 }
 
-async function runWithDeadline(handler: AdmissionHandler, req: AdmissionRequest, budget: number): Promise<AdmissionOutcome> {
+/** Runs a handler; only an asynchronous one needs a deadline timer (a synchronous answer is already complete). */
+function run(handler: AdmissionHandler, req: AdmissionRequest, budget: number): AdmissionOutcome | Promise<AdmissionOutcome> {
   const controller = new AbortController();
+  const result = handler.handle(req, { deadline: Date.now() + budget, signal: controller.signal });
+  if (!(result instanceof Promise)) return result;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<AdmissionOutcome>((resolve) => {
     timer = setTimeout(() => {
@@ -56,64 +63,57 @@ async function runWithDeadline(handler: AdmissionHandler, req: AdmissionRequest,
       resolve(handler.timedOut(req, Math.round(budget / 100) / 10));
     }, budget);
   });
-  try {
-    return await Promise.race([Promise.resolve().then(() => handler.handle(req, { deadline: Date.now() + budget, signal: controller.signal })), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return Promise.race([result, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function createWebhookApp(opts: WebhookAppOptions): express.Express {
+/** Reads the body up to the limit; resolves undefined (after answering 413) when it is larger. */
+function readBody(req: IncomingMessage, res: ServerResponse, tooLarge: () => void): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = (v: Buffer | undefined): void => {
+      if (done) return;
+      done = true;
+      resolve(v);
+    };
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        tooLarge();
+        // Stop reading: the connection is closed after the answer instead of draining megabytes nobody wants.
+        res.once('finish', () => req.destroy());
+        finish(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => finish(Buffer.concat(chunks, size)));
+    req.on('error', () => finish(undefined));
+    req.on('aborted', () => finish(undefined));
+  });
+}
+
+export function createWebhookApp(opts: WebhookAppOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { logger, metrics } = opts;
   const maxTimeout = opts.maxTimeoutSeconds ?? 30;
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('query parser', 'simple');
+  const byPath = new Map(opts.handlers.map((h) => [WEBHOOK_PATHS[h.webhook] as string, h]));
+  const logInfo = logger.isLevelEnabled('info');
 
-  const rawBody = express.raw({ type: () => true, limit: MAX_BODY_BYTES });
+  const httpError = (res: ServerResponse, code: number, message: string, headers: Record<string, string> = {}): void => {
+    metrics.badRequests.inc({ code: String(code) });
+    send(res, code, { code, error: message }, headers);
+  };
 
-  for (const handler of opts.handlers) {
-    const path = WEBHOOK_PATHS[handler.webhook];
-    app.all(path, (req: Request, res: Response, next: NextFunction) => {
-      if (opts.draining?.()) res.setHeader('Connection', 'close');
-      if (req.method !== 'POST') {
-        res.setHeader('Allow', 'POST');
-        return httpError(res, metrics, 405, `method ${req.method} not allowed on ${path}: use POST`);
-      }
-      const ct = req.headers['content-type'];
-      if (ct !== undefined && !isJsonContentType(ct)) return httpError(res, metrics, 415, `unsupported Content-Type ${JSON.stringify(ct)}: expected application/json`);
-      next();
-    });
-    app.post(path, rawBody, async (req: Request, res: Response) => {
-      const started = process.hrtime.bigint();
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      if (body.length === 0) return httpError(res, metrics, 400, 'empty request body: expected an AdmissionReview');
-      if (req.headers['content-type'] === undefined) return httpError(res, metrics, 415, 'missing Content-Type: expected application/json');
-      const parsed = parseReview(body.toString('utf8'));
-      if (!parsed.ok) {
-        logger.warn({ webhook: handler.webhook, reason: parsed.reason }, 'bad admission request');
-        return httpError(res, metrics, 400, parsed.reason);
-      }
-      const { apiVersion, request } = parsed.review;
-      let outcome: AdmissionOutcome;
-      try {
-        outcome = await runWithDeadline(handler, request, budgetMs(req.query.timeout, maxTimeout));
-      } catch (err) {
-        // A bug must still produce a readable answer with the uid, never a dropped request.
-        logger.error({ err, uid: request.uid, webhook: handler.webhook }, 'admission handler failed');
-        outcome = {
-          response: deny(request.uid, { code: 500, reason: 'InternalError', message: `internal error in the ${handler.webhook} webhook: ${(err as Error).message ?? String(err)}` }),
-          decision: 'denied',
-          reason: 'internal error',
-        };
-      }
-      const response = { ...outcome.response, uid: request.uid };
-      res.status(200).json(reviewOf(apiVersion, response));
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.duration.observe({ webhook: handler.webhook }, seconds);
-      metrics.requests.inc({ webhook: handler.webhook, kind: request.kind.kind, operation: request.operation, allowed: String(response.allowed), dry_run: String(request.dryRun) });
-      for (const rule of outcome.rules ?? []) metrics.denials.inc({ kind: request.kind.kind, rule });
+  const answer = (res: ServerResponse, handler: AdmissionHandler, apiVersion: Parameters<typeof reviewOf>[0], request: AdmissionRequest, outcome: AdmissionOutcome, started: bigint): void => {
+    const response = { ...outcome.response, uid: request.uid };
+    send(res, 200, reviewOf(apiVersion, response));
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    metrics.duration.observe({ webhook: handler.webhook }, seconds);
+    metrics.requests.inc({ webhook: handler.webhook, kind: request.kind.kind, operation: request.operation, allowed: response.allowed ? 'true' : 'false', dry_run: request.dryRun ? 'true' : 'false' });
+    for (const rule of outcome.rules ?? []) metrics.denials.inc({ kind: request.kind.kind, rule });
+    if (logInfo)
       logger.info(
         {
           uid: request.uid,
@@ -129,18 +129,59 @@ export function createWebhookApp(opts: WebhookAppOptions): express.Express {
         },
         'admission',
       );
+  };
+
+  const failed = (handler: AdmissionHandler, request: AdmissionRequest, err: unknown): AdmissionOutcome => {
+    // A bug must still produce a readable answer with the uid, never a dropped request.
+    logger.error({ err, uid: request.uid, webhook: handler.webhook }, 'admission handler failed');
+    return {
+      response: deny(request.uid, { code: 500, reason: 'InternalError', message: `internal error in the ${handler.webhook} webhook: ${(err as Error)?.message ?? String(err)}` }),
+      decision: 'denied',
+      reason: 'internal error',
+    };
+  };
+
+  return (req, res) => {
+    const started = process.hrtime.bigint();
+    if (opts.draining?.()) res.setHeader('Connection', 'close');
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const handler = byPath.get(path);
+    if (!handler) return void httpError(res, 404, `no such path ${JSON.stringify(path)}: webhooks are ${Object.values(WEBHOOK_PATHS).join(' and ')}`);
+    if (req.method !== 'POST') return void httpError(res, 405, `method ${req.method} not allowed on ${path}: use POST`, { Allow: 'POST' });
+    const ct = req.headers['content-type'];
+    if (ct !== undefined && !isJsonContentType(ct)) return void httpError(res, 415, `unsupported Content-Type ${JSON.stringify(ct)}: expected application/json`);
+    const tooLarge = (): void => httpError(res, 413, `request body larger than ${MAX_BODY_BYTES} bytes (7 MiB)`, { Connection: 'close' });
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > MAX_BODY_BYTES) {
+      tooLarge();
+      res.once('finish', () => req.destroy());
+      return;
+    }
+    void readBody(req, res, tooLarge).then((body) => {
+      if (body === undefined) return;
+      if (body.length === 0) return httpError(res, 400, 'empty request body: expected an AdmissionReview');
+      if (ct === undefined) return httpError(res, 415, 'missing Content-Type: expected application/json');
+      const parsed = parseReview(body.toString('utf8'));
+      if (!parsed.ok) {
+        logger.warn({ webhook: handler.webhook, reason: parsed.reason }, 'bad admission request');
+        return httpError(res, 400, parsed.reason);
+      }
+      const { apiVersion, request } = parsed.review;
+      const timeoutParam = q < 0 ? undefined : new URLSearchParams(url.slice(q + 1)).get('timeout');
+      let outcome: AdmissionOutcome | Promise<AdmissionOutcome>;
+      try {
+        outcome = run(handler, request, budgetMs(timeoutParam, maxTimeout));
+      } catch (err) {
+        outcome = failed(handler, request, err);
+      }
+      if (outcome instanceof Promise)
+        return void outcome.then(
+          (o) => answer(res, handler, apiVersion, request, o, started),
+          (err: unknown) => answer(res, handler, apiVersion, request, failed(handler, request, err), started),
+        );
+      answer(res, handler, apiVersion, request, outcome, started);
     });
-  }
-
-  app.use((req: Request, res: Response) => httpError(res, metrics, 404, `no such path ${JSON.stringify(req.path)}: webhooks are ${Object.values(WEBHOOK_PATHS).join(' and ')}`));
-
-  // Body-reading errors (too large, aborted, bad encoding) become their HTTP status with a JSON reason.
-  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { status?: number; type?: string; message?: string };
-    const status = typeof e.status === 'number' && e.status >= 400 && e.status < 600 ? e.status : 500;
-    const message = e.type === 'entity.too.large' ? `request body larger than ${MAX_BODY_BYTES} bytes (7 MiB)` : (e.message ?? 'bad request');
-    if (status >= 500) logger.error({ err }, 'request failed');
-    httpError(res, metrics, status, message);
-  });
-  return app;
+  };
 }

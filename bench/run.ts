@@ -1,0 +1,365 @@
+// `npm run bench`: the injector's per-pod cost, and the server's throughput and latency for /validate and
+// /mutate-pod-creation over keep-alive TLS against a bare node:https "floor" server, all in one run on this machine.
+// Results are printed and written to bench/RESULTS.md. Exits non-zero only when a request failed (a wrong answer or
+// a transport error); a missed target is reported, not fatal. See bench/README.md.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { parse as parseYaml } from 'yaml';
+import { BootstrapIssuer } from '../src/certs/bootstrap-issuer.js';
+import { createMeshCA } from '../src/certs/mesh-ca.js';
+import { meshConfigOf } from '../src/cluster/mesh-config.js';
+import { loadStaticView } from '../src/cluster/static.js';
+import { buildBootstrapSecret } from '../src/injector/bootstrap.js';
+import { planInjection, type InjectionPlan, type PodAdmission } from '../src/injector/inject.js';
+import type { InjectorOptions } from '../src/injector/settings.js';
+import { meshIdentity } from '../src/mesh/flavor.js';
+import type { KubeObject } from '../src/mesh/objects.js';
+import { SERVE_DEFAULTS } from '../src/server/options.js';
+import { startServer } from '../src/server/run.js';
+import { allow } from '../src/admission/response.js';
+import type { AdmissionHandler } from '../src/admission/handler.js';
+import { BENCH_DIR, bodyTemplate, CLUSTER, ROOT, FIXTURES, MUTATE_FIXTURE, PODS, readReview, machineBusyShare, runLoad, startFloor, VALIDATE_FIXTURES, type ServerSide } from './lib.js';
+import type { LoadResult, LoadScenario } from './loadgen.js';
+
+const CONCURRENCY = 16;
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1000);
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5000);
+/** time spent measuring each pod in part A (after its warm-up) */
+const PART_A_MS = Number(process.env.BENCH_PART_A_MS ?? 400);
+
+/** how long to wait for other work on the machine to stop before measuring */
+const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT_S ?? 30);
+const QUIET_SHARE = 0.15;
+
+/** Waits (up to QUIET_WAIT_S) until the rest of the machine uses under QUIET_SHARE of its cores; returns the last share. */
+async function waitForQuiet(what: string): Promise<number> {
+  const until = Date.now() + QUIET_WAIT_S * 1000;
+  let share = await machineBusyShare();
+  while (share >= QUIET_SHARE && Date.now() < until) {
+    console.log(`  the machine is busy (${Math.round(share * 100)} % of its cores used by other processes); waiting before ${what} …`);
+    share = await machineBusyShare(2000);
+  }
+  return share;
+}
+
+const TARGETS = { validate: 0.5, mutate: 0.3, p99Ms: 25 } as const;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Part A: the injector's per-pod cost.
+
+interface PodCase {
+  readonly label: string;
+  readonly pod: KubeObject;
+  readonly namespace: string;
+}
+
+interface PodTiming {
+  readonly label: string;
+  readonly action: string;
+  readonly planUs: number;
+  /** planInjection + certificate issuance + buildBootstrapSecret; only for pods that get a bootstrap Secret */
+  readonly fullUs?: number;
+}
+
+function podCases(): PodCase[] {
+  const cases: PodCase[] = [];
+  for (const f of readdirSync(FIXTURES).filter((n) => /^pod-.*\.json$/.test(n)).sort()) {
+    const review = readReview(f);
+    const pod = review.request.object;
+    if (pod) cases.push({ label: f, pod, namespace: review.request.namespace || pod.metadata?.namespace || 'default' });
+  }
+  for (const f of readdirSync(PODS).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+    const pod = parseYaml(readFileSync(join(PODS, f), 'utf8')) as KubeObject;
+    cases.push({ label: `examples/pods/${f}`, pod, namespace: pod.metadata?.namespace || 'default' });
+  }
+  return cases;
+}
+
+/** Runs `fn` for `ms` after a warm-up of `ms / 2`; returns mean µs per call. */
+async function timeLoop(ms: number, fn: () => unknown): Promise<number> {
+  const run = async (budget: number): Promise<{ n: number; elapsed: number }> => {
+    let n = 0;
+    const start = performance.now();
+    let now = start;
+    while (now - start < budget) {
+      // batches of 16 between clock reads keep the clock out of the measurement
+      for (let i = 0; i < 16; i++) {
+        const r = fn();
+        if (r instanceof Promise) await r;
+      }
+      n += 16;
+      now = performance.now();
+    }
+    return { n, elapsed: now - start };
+  };
+  await run(ms / 2);
+  const { n, elapsed } = await run(ms);
+  return (elapsed * 1000) / n;
+}
+
+async function partA(): Promise<{ timings: PodTiming[]; planMean: number; planInjectedMean: number; fullMean: number }> {
+  const view = loadStaticView(CLUSTER);
+  const mesh = meshIdentity(SERVE_DEFAULTS.flavor);
+  // the options startServer gives the mutate handler with the defaults of `serve`
+  const injector: InjectorOptions = { mesh, sidecarMode: SERVE_DEFAULTS.sidecarMode, logLevel: SERVE_DEFAULTS.logLevel };
+  const meshConfigSpec = meshConfigOf(view, mesh);
+  const controllerService = view.get('Service', mesh.meshNamespace, mesh.flavor.controllerService);
+  const input = (c: PodCase): PodAdmission => ({
+    pod: c.pod,
+    namespace: c.namespace,
+    namespaceObject: view.get('Namespace', '', c.namespace),
+    meshConfigSpec,
+    controllerService,
+    uuid: randomUUID(),
+  });
+  // ecPool: false — the key is generated on this thread, so the figure is the whole CPU cost of one certificate
+  // (the server's pool only moves key generation to a worker thread).
+  const issuer = new BootstrapIssuer(createMeshCA(mesh.flavor, new Date()), { ecPool: false });
+
+  const cases = podCases();
+  // every pod through planInjection a while first, so the first pod timed does not pay for the JIT
+  const warmUntil = performance.now() + PART_A_MS;
+  while (performance.now() < warmUntil) for (const c of cases) planInjection(injector, input(c));
+  const timings: PodTiming[] = [];
+  for (const c of cases) {
+    const probe = planInjection(injector, input(c));
+    const planUs = await timeLoop(PART_A_MS, () => planInjection(injector, input(c)));
+    let fullUs: number | undefined;
+    if ((probe.action === 'inject' || probe.action === 'reidentify') && probe.secret) {
+      fullUs = await timeLoop(PART_A_MS, async () => {
+        const plan = planInjection(injector, input(c)) as Extract<InjectionPlan, { action: 'inject' | 'reidentify' }>;
+        const s = plan.secret!;
+        const cert = await issuer.issue({ commonName: s.commonName, keyType: s.keyType, ...(s.rsaBits ? { rsaBits: s.rsaBits } : {}), deadline: Date.now() + 10_000 });
+        return buildBootstrapSecret({
+          mesh,
+          uuid: s.uuid,
+          namespace: s.namespace,
+          commonName: s.commonName,
+          certificate: { caBundle: cert.caBundle, cert: cert.cert, key: cert.key },
+          repoPort: s.repoPort,
+          sidecar: { tlsMinProtocolVersion: s.tls.min, tlsMaxProtocolVersion: s.tls.max, cipherSuites: s.tls.cipherSuites ?? null, ecdhCurves: s.tls.ecdhCurves ?? null },
+          probes: s.originalHealthProbes,
+        });
+      });
+    }
+    const action = probe.action === 'skip' || probe.action === 'deny' || probe.action === 'noop' ? `${probe.action} (${probe.reason})` : probe.action;
+    timings.push({ label: c.label, action, planUs, ...(fullUs !== undefined ? { fullUs } : {}) });
+  }
+  await issuer.close();
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const injected = timings.filter((t) => t.fullUs !== undefined);
+  return {
+    timings,
+    planMean: mean(timings.map((t) => t.planUs)),
+    planInjectedMean: mean(injected.map((t) => t.planUs)),
+    fullMean: mean(injected.map((t) => t.fullUs!)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Part B: the servers.
+
+// ---------------------------------------------------------------------------------------------------------------
+// Report.
+
+const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const f0 = (x: number): string => (Number.isFinite(x) ? Math.round(x).toString() : '–');
+
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const machine = {
+    cpu: `${os.cpus()[0]?.model.trim() ?? 'unknown'} × ${os.cpus().length}`,
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+  };
+  console.log(`mesh-admission bench — ${started.toISOString()}\n${machine.cpu}, ${machine.memory}, node ${machine.node}, ${machine.platform}\n`);
+
+  const quietA = await waitForQuiet('part A');
+  console.log('Part A: injector per-pod cost …');
+  const a = await partA();
+  const partATable = table(
+    ['pod', 'decision', 'planInjection µs', 'plan + certificate + Secret µs'],
+    a.timings.map((t) => [t.label, t.action, f1(t.planUs), t.fullUs !== undefined ? f1(t.fullUs) : '–']),
+  );
+  console.log(partATable + '\n');
+  console.log(`planInjection mean over all ${a.timings.length} pods: ${f1(a.planMean)} µs; over injected pods: ${f1(a.planInjectedMean)} µs; with certificate + Secret: ${f1(a.fullMean)} µs\n`);
+
+  const quietB = await waitForQuiet('part B');
+  console.log('Part B: servers …');
+  const dir = mkdtempSync(join(ROOT, '.bench-'));
+  const secretsDir = join(dir, 'secrets');
+  const server = await startServer(
+    { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), secretsDir, clusterState: CLUSTER, logLevel: 'silent' },
+    { logger: pino({ level: 'silent' }) },
+  );
+  // The same server with a handler that admits at once: what the HTTP layer (body reading, parsing,
+  // deadline, metrics, logging call) costs by itself, to tell it apart from the validators' cost.
+  const noop: AdmissionHandler = { webhook: 'validate', handle: (req) => ({ response: allow(req.uid), decision: 'allowed', reason: 'bench' }), timedOut: (req) => ({ response: allow(req.uid), decision: 'allowed', reason: 'bench' }) };
+  const bare = await startServer(
+    { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), secretsDir, clusterState: CLUSTER, logLevel: 'silent' },
+    { logger: pino({ level: 'silent' }), handlers: [noop] },
+  );
+  const ca = server.tls.ca ?? server.tls.cert;
+  const floor = await startFloor(server.tls.cert, server.tls.key);
+  const floorPort = (floor.address() as AddressInfo).port;
+
+  const validateBodies = VALIDATE_FIXTURES.map(bodyTemplate);
+  const podBodies = [bodyTemplate(MUTATE_FIXTURE)];
+  const common = { ca, concurrency: CONCURRENCY, warmupMs: WARMUP_MS, durationMs: DURATION_MS };
+  const scenarios: LoadScenario[] = [
+    { ...common, name: 'floor (validate bodies)', port: floorPort, path: '/validate?timeout=10s', bodies: validateBodies, expectPatch: false },
+    { ...common, name: 'no-op handler', port: bare.port, path: '/validate?timeout=10s', bodies: validateBodies, expectPatch: false },
+    { ...common, name: 'validate', port: server.port, path: '/validate?timeout=10s', bodies: validateBodies, expectPatch: false },
+    { ...common, name: 'floor (pod body)', port: floorPort, path: '/mutate-pod-creation?timeout=10s', bodies: podBodies, expectPatch: false },
+    { ...common, name: 'mutate', port: server.port, path: '/mutate-pod-creation?timeout=10s', bodies: podBodies, expectPatch: true },
+  ];
+  const results = new Map<string, LoadResult & ServerSide>();
+  let secretsWritten = 0;
+  try {
+    for (const s of scenarios) {
+      const r = await runLoad(s);
+      results.set(s.name, r);
+      console.log(`  ${r.name.padEnd(24)} ${f0(r.throughput).padStart(6)} req/s  p50 ${f2(r.p50)} ms  p99 ${f2(r.p99)} ms  max ${f2(r.max)} ms  server ${f0(r.cpuUs / r.completed)} µs CPU/req  errors ${r.errors}`);
+      for (const e of r.errorSamples) console.log(`    error: ${e}`);
+    }
+    try {
+      secretsWritten = readdirSync(join(secretsDir, 'curl')).length;
+    } catch {
+      secretsWritten = 0;
+    }
+  } finally {
+    await server.shutdown(1);
+    await bare.shutdown(1);
+    await new Promise<void>((r) => {
+      floor.closeAllConnections();
+      floor.close(() => r());
+    });
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** CPU used by neither the server nor the load generator during the window, in % of one core */
+  const otherPct = (r: LoadResult & ServerSide): number => Math.max(0, (100 * (r.machineCpuUs - r.cpuUs - r.clientCpuUs)) / (r.seconds * 1e6));
+  const noisy = [...results.values()].filter((r) => otherPct(r) > 20).map((r) => r.name);
+  const quietNote =
+    `Other processes used ${f0(quietA * 100)} % of the machine's cores just before part A and ${f0(quietB * 100)} % just before part B` +
+    (noisy.length ? `; during ${noisy.join(', ')} they used over 20 % of a core (column "other processes CPU %"): **those numbers are disturbed, run again on a quiet machine**.` : '; nothing else ran during the measurements.');
+  const get = (n: string): LoadResult & ServerSide => results.get(n)!;
+  const floorV = get('floor (validate bodies)');
+  const floorP = get('floor (pod body)');
+  const validate = get('validate');
+  const mutate = get('mutate');
+  const vRatio = validate.throughput / floorV.throughput;
+  const mRatio = mutate.throughput / floorP.throughput;
+  const mRatioSmall = mutate.throughput / floorV.throughput;
+  const rows = [
+    [floorV, floorV],
+    [get('no-op handler'), floorV],
+    [validate, floorV],
+    [floorP, floorP],
+    [mutate, floorP],
+  ].map(([r, base]) => [
+    r!.name,
+    f0(r!.throughput),
+    f2(r!.throughput / base!.throughput),
+    f2(r!.p50),
+    f2(r!.p90),
+    f2(r!.p99),
+    f2(r!.max),
+    f0(r!.cpuUs / r!.completed),
+    f0(r!.clientCpuUs / r!.completed),
+    f0((100 * r!.cpuUs) / (r!.seconds * 1e6)),
+    f0(otherPct(r!)),
+    String(r!.requests),
+    String(r!.errors),
+  ]);
+  const partBTable = table(
+    ['scenario', 'req/s', '× floor', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'server CPU µs/req', 'load gen CPU µs/req', 'server CPU %', 'other processes CPU %', 'timed requests', 'errors'],
+    rows,
+  );
+  const mark = (ok: boolean): string => (ok ? '**met**' : '**MISSED**');
+  const targets = [
+    `- validate throughput ≥ ${TARGETS.validate} × floor: ${f2(vRatio)} × — ${mark(vRatio >= TARGETS.validate)}`,
+    `- mutate throughput (certificate issued and Secret written per request) ≥ ${TARGETS.mutate} × floor: ${f2(mRatio)} × the same-body floor (${f2(mRatioSmall)} × the validate-body floor) — ${mark(mRatio >= TARGETS.mutate && mRatioSmall >= TARGETS.mutate)}`,
+    `- validate p99 at ${CONCURRENCY} in flight < ${TARGETS.p99Ms} ms: ${f2(validate.p99)} ms — ${mark(validate.p99 < TARGETS.p99Ms)}`,
+    `- mutate p99 at ${CONCURRENCY} in flight < ${TARGETS.p99Ms} ms: ${f2(mutate.p99)} ms — ${mark(mutate.p99 < TARGETS.p99Ms)}`,
+  ];
+  const totalErrors = [...results.values()].reduce((n, r) => n + r.errors, 0);
+  console.log('\n' + partBTable + '\n\n' + targets.join('\n'));
+  console.log(`\n${quietNote}`);
+  console.log(`bootstrap Secrets written by the mutate scenario (warm-up included): ${secretsWritten}`);
+
+  const md = `# Benchmark results
+
+Written by \`npm run bench\` (bench/run.ts); see bench/README.md for the method. Numbers are for this machine only.
+
+- date: ${started.toISOString()}
+- machine: ${machine.cpu}, ${machine.memory} RAM, ${machine.platform}
+- node: ${machine.node}
+- total errors: ${totalErrors}${totalErrors ? ' — **the run failed**' : ''}
+- ${quietNote}
+
+## Targets
+
+${targets.join('\n')}
+
+## Part A — injector, per pod (one thread, mean over ${PART_A_MS} ms of calls after warm-up)
+
+${partATable}
+
+Mean \`planInjection\` over all ${a.timings.length} pods: **${f1(a.planMean)} µs**; over the pods that get a sidecar:
+**${f1(a.planInjectedMean)} µs**; \`planInjection\` + bootstrap certificate (ECDSA P-256 key generated inline, leaf signed
+by a mesh CA from \`createMeshCA\`) + \`buildBootstrapSecret\`: **${f1(a.fullMean)} µs**.
+
+## Part B — servers over keep-alive TLS, ${CONCURRENCY} requests in flight
+
+${partBTable}
+
+${WARMUP_MS / 1000} s warm-up then ${DURATION_MS / 1000} s measured per scenario. \`req/s\` counts answers completed in the
+window; latencies are of requests that started and finished inside it. \`× floor\` compares with the floor run on the
+same bodies (validate: \`egress-create-http.json\` and \`plugin-create.json\` alternately; mutate:
+\`pod-create-from-replicaset-v1.json\`), each request with a fresh uid. The mutate scenario issued a certificate and
+wrote a bootstrap Secret file for every request (${secretsWritten} Secrets, warm-up included, in a temporary directory
+deleted afterwards). The \`no-op handler\` row is the real server's HTTP layer (Express, body reading, \`parseReview\`,
+deadline, metrics, the logging call) with a handler that admits at once: the difference between it and \`validate\` is
+what validation costs, the difference between it and the floor is what the HTTP layer costs. \`server CPU µs/req\` is
+the server process's CPU time (all its threads, including the key-pool worker) in the window divided by the answers
+completed in it; \`load gen CPU µs/req\` the same for the load generator; \`other processes CPU %\` is what the rest of
+the machine used meanwhile (% of one core; should be near 0).
+
+## Method
+
+- Servers: the floor is a bare \`node:https\` server with the same ECDSA P-256 serving certificate that reads the body,
+  \`JSON.parse\`s it and answers \`{"response":{"uid":…,"allowed":true}}\`; the real server is \`startServer\` with the
+  defaults of \`serve\` (port 0, 127.0.0.1, certificates and Secrets in a temporary directory, cluster state from
+  \`examples/cluster\`, a silent pino logger). Both run in the bench's main process, one under load at a time (the
+  other is idle).
+- Load generator: a separate Node process (\`bench/loadgen.ts\`, forked per scenario) so that it never shares an event
+  loop with the server under test; the two processes share the machine's ${os.cpus().length} cores, as an API server
+  and a webhook would on a small node. It keeps exactly ${CONCURRENCY} requests in flight through one
+  \`https.Agent\` (keep-alive, maxSockets ${CONCURRENCY}) and checks every answer: HTTP 200, \`response.uid\` equal to
+  the request's, \`allowed: true\`, and a patch for mutate. Any other answer or a transport error is an error and fails
+  the run.
+- Part A runs before the servers start, in the main process, with nothing else running.
+`;
+  writeFileSync(join(BENCH_DIR, 'RESULTS.md'), md);
+  console.log(`\nwrote ${join(BENCH_DIR, 'RESULTS.md')}`);
+  if (totalErrors > 0) {
+    console.error(`${totalErrors} request(s) failed`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

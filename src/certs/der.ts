@@ -133,11 +133,6 @@ export function utf8String(s: string): Buffer {
   return tlv(TAG.UTF8_STRING, Buffer.from(s, 'utf8'));
 }
 
-export function printableString(s: string): Buffer {
-  if (!/^[A-Za-z0-9 '()+,\-./:=?]*$/.test(s)) throw new Error(`not a PrintableString: ${JSON.stringify(s)}`);
-  return tlv(TAG.PRINTABLE_STRING, Buffer.from(s, 'latin1'));
-}
-
 /** IA5String (7-bit ASCII), as used by dNSName. */
 export function ia5String(s: string): Buffer {
   // eslint-disable-next-line no-control-regex

@@ -16,10 +16,6 @@ export function asRecord(v: unknown): Record<string, unknown> {
   return isRecord(v) ? v : {};
 }
 
-export function asString(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
 /** Integer in [min, max]; a fraction, NaN, Infinity or a string is a wrong value, not a number to round. */
 export function checkIntRange(out: Findings, field: string, v: unknown, min: number, max: number, rule: string): boolean {
   if (isInteger(v) && v >= min && v <= max) return true;

@@ -58,6 +58,3 @@ const BY_GROUP_KIND = new Map<string, KindEntry>(KINDS.flatMap((k) => k.groups.m
 export function findKind(group: string, kind: string): KindEntry | undefined {
   return BY_GROUP_KIND.get(`${group}/${kind}`);
 }
-
-/** Every group the table knows (the cluster view keeps objects of these groups and the core group). */
-export const KNOWN_GROUPS: ReadonlySet<string> = new Set(KINDS.flatMap((k) => k.groups));

@@ -53,6 +53,9 @@ program
     if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) throw new InvalidArgumentError('--tls-cert-file and --tls-key-file go together');
     const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), sidecarMode: o.sidecarMode as SidecarMode, flavor: o.flavor as FlavorName };
     const server = await startServer(opts);
+    // A failed watch or API call is retried where it happens; if one ever escapes as a rejection, log it rather than
+    // let Node end the process (a webhook down means pods and policies cannot be created at all).
+    process.on('unhandledRejection', (err) => server.logger.error({ err }, 'unhandled rejection'));
     let signals = 0;
     const stop = (signal: string): void => {
       if (++signals > 1) process.exit(1);

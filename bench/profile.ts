@@ -4,7 +4,6 @@
 // bench/run.ts, so the profile written on exit is the server's alone.
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { SERVE_DEFAULTS } from '../src/server/options.js';

@@ -15,7 +15,7 @@
 // served at the worker's generation rate instead of stalling the event loop.
 import { generateKeyPairSync } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { algorithmIdentifier, children, octetString, readTlv, sequence, smallInteger, TAG, toPem, whole } from './der.js';
+import { algorithmIdentifier, children, octetString, oid, readTlv, sequence, smallInteger, TAG, toPem, whole } from './der.js';
 import { KEY_WORKER_SOURCE } from './key-worker.js';
 
 /** A leaf key pair, already encoded the way the signer and the bootstrap Secret need it. */
@@ -32,7 +32,7 @@ export type KeyPair = EncodedKeyPair;
 
 const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 const OID_P256 = '1.2.840.10045.3.1.7';
-const EC_P256_ALG = algorithmIdentifier(OID_EC_PUBLIC_KEY, Buffer.from([0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07]));
+const EC_P256_ALG = algorithmIdentifier(OID_EC_PUBLIC_KEY, oid(OID_P256));
 
 /**
  * Re-encodes a SEC1 ECPrivateKey (P-256, with its public key) as {SPKI, PKCS#8 PEM}. Exported for tests.

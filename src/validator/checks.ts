@@ -1,7 +1,7 @@
 // Field checks shared by every kind family: numbers, ports, names, CIDRs, label selectors. Each returns whether the
 // value passed, so a caller can skip dependent checks on a value that is already reported.
 import { isIP } from 'node:net';
-import { isRecord } from '../mesh/objects.js';
+import { isRecord, type KubeObject } from '../mesh/objects.js';
 import type { Findings } from './findings.js';
 
 export function isInteger(v: unknown): v is number {
@@ -10,6 +10,22 @@ export function isInteger(v: unknown): v is number {
 
 export function asArray(v: unknown): unknown[] {
   return Array.isArray(v) ? v : [];
+}
+
+/**
+ * The object's spec as a map, or undefined after one cause saying why its fields cannot be checked: a spec that is
+ * not an object, or (for kinds that are all spec) a missing one. An absent optional spec reads as empty.
+ */
+export function specOf(obj: KubeObject, out: Findings, opts: { rule: string; required?: boolean }): Record<string, unknown> | undefined {
+  const spec = obj.spec;
+  if (isRecord(spec)) return spec;
+  if (spec === undefined || spec === null) {
+    if (!opts.required) return {};
+    out.required('spec', opts.rule);
+    return undefined;
+  }
+  out.invalid('spec', spec, 'must be an object', opts.rule);
+  return undefined;
 }
 
 export function asRecord(v: unknown): Record<string, unknown> {

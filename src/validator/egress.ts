@@ -4,7 +4,6 @@ import { isIP } from 'node:net';
 import type { Flavor } from '../mesh/flavor.js';
 import { isRecord, namespaceOf, nameOf, type KubeObject } from '../mesh/objects.js';
 import {
-  asArray,
   checkArray,
   checkCidr,
   checkDns1123Label,

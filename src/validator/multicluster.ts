@@ -16,6 +16,7 @@ import {
   isDns1123Label,
   isDns1123Subdomain,
   isInteger,
+  specOf,
 } from './checks.js';
 import type { ValidationContext } from './context.js';
 import { formatValue, type Findings } from './findings.js';
@@ -29,14 +30,6 @@ const KEY_LIST_LIMIT = 10;
 const CLUSTER_KEY_TEXT =
   "must be region/zone/group/cluster: exactly four non-empty '/'-separated segments, each a lowercase RFC 1123 label (e.g. default/default/default/cluster-1)";
 
-/** The object's spec as a record; a spec that is present but not an object is reported once. */
-function specOf(obj: KubeObject, out: Findings): Record<string, unknown> {
-  const spec = obj.spec;
-  if (spec === undefined || spec === null) return {};
-  if (isRecord(spec)) return spec;
-  out.invalid('spec', spec, 'must be an object', 'object-shape');
-  return {};
-}
 
 const isUnset = (v: unknown): boolean => v === undefined || v === null;
 
@@ -211,7 +204,8 @@ function checkClusterKeyReferences(obj: KubeObject, ctx: ValidationContext, out:
 }
 
 export function validateGlobalTrafficPolicy(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
-  const spec = specOf(obj, out);
+  const spec = specOf(obj, out, { rule: 'object-shape' });
+  if (!spec) return;
   const lbType = readLbType(spec.lbType, out);
 
   const targetsOk = isUnset(spec.targets) || checkArray(out, 'spec.targets', spec.targets, 'gtp-target');
@@ -309,7 +303,8 @@ function checkPathRewrite(out: Findings, v: unknown): void {
 }
 
 export function validateServiceExport(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
-  const spec = specOf(obj, out);
+  const spec = specOf(obj, out, { rule: 'object-shape' });
+  if (!spec) return;
   const namespace = namespaceOf(obj);
   const serviceRef = `${namespace}/${nameOf(obj)}`;
   const service = ctx.get('Service', namespace, nameOf(obj));
@@ -406,7 +401,8 @@ function checkSessionAffinity(out: Findings, spec: Record<string, unknown>): voi
 }
 
 export function validateServiceImport(obj: KubeObject, _ctx: ValidationContext, out: Findings): void {
-  const spec = specOf(obj, out);
+  const spec = specOf(obj, out, { rule: 'object-shape' });
+  if (!spec) return;
 
   // An import without ports has nothing to route: the Service it stands for is unreachable.
   if (checkArray(out, 'spec.ports', spec.ports, 'serviceimport-ports', { required: true, minItems: 1 })) {
@@ -509,7 +505,8 @@ function checkKubeconfig(out: Findings, kubeconfig: unknown, remote: boolean): v
 }
 
 export function validateCluster(obj: KubeObject, _ctx: ValidationContext, out: Findings): void {
-  const spec = specOf(obj, out);
+  const spec = specOf(obj, out, { rule: 'object-shape' });
+  if (!spec) return;
   const remote = !isLocalCluster(obj, spec, out);
 
   checkGatewayHost(out, spec.gatewayHost, remote);

@@ -11,6 +11,7 @@ import {
   checkLabelSelector,
   checkRequiredString,
   checkUnique,
+  specOf,
 } from './checks.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
@@ -171,13 +172,6 @@ function checkPluginPolicyEnabled(ctx: ValidationContext, out: Findings): void {
     );
 }
 
-/** The spec as a map; a spec that is not an object is one cause (its fields cannot be checked). */
-function specOf(obj: KubeObject, out: Findings): Record<string, unknown> | undefined {
-  if (obj.spec === undefined || obj.spec === null) return {};
-  if (isRecord(obj.spec)) return obj.spec;
-  out.invalid('spec', obj.spec, 'must be an object', 'spec-shape');
-  return undefined;
-}
 
 // ---- Plugin ------------------------------------------------------------------------------------------------------
 
@@ -219,7 +213,7 @@ function warnPlacement(ctx: ValidationContext, out: Findings, name: string, prio
 
 export function validatePlugin(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
   checkPluginPolicyEnabled(ctx, out);
-  const spec = specOf(obj, out);
+  const spec = specOf(obj, out, { rule: 'spec-shape' });
   if (!spec) return;
   const name = nameOf(obj);
   checkScript(out, spec.pipyscript, name);
@@ -321,7 +315,7 @@ function warnChainPlugins(ctx: ValidationContext, out: Findings, entries: readon
 
 export function validatePluginChain(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
   checkPluginPolicyEnabled(ctx, out);
-  const spec = specOf(obj, out);
+  const spec = specOf(obj, out, { rule: 'spec-shape' });
   if (!spec) return;
   const entries: ChainEntry[] = [];
   if (checkArray(out, 'spec.chains', spec.chains, 'pluginchain-chains', { required: true, minItems: 1 })) {
@@ -424,7 +418,7 @@ function checkConfig(out: Findings, config: unknown): void {
 
 export function validatePluginConfig(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
   checkPluginPolicyEnabled(ctx, out);
-  const spec = specOf(obj, out);
+  const spec = specOf(obj, out, { rule: 'spec-shape' });
   if (!spec) return;
   const plugin = checkPluginRef(ctx, out, spec.plugin);
   checkDestinationRefs(ctx, out, spec.destinationRefs, plugin);

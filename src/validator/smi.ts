@@ -13,6 +13,7 @@ import {
   checkRequiredString,
   checkUnique,
   isInteger,
+  specOf,
 } from './checks.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
@@ -38,15 +39,6 @@ function shown(pattern: string): string {
   return pattern.length > MAX_SHOWN_PATTERN ? `${pattern.slice(0, MAX_SHOWN_PATTERN - 3)}...` : pattern;
 }
 
-/** `spec` as a map, or undefined after reporting why it cannot be checked. */
-function specOf(obj: KubeObject, out: Findings): Record<string, unknown> | undefined {
-  const spec = obj.spec;
-  if (isRecord(spec)) return spec;
-  // Every SMI kind is all spec: without one the mesh drops the object and nothing it was meant to do happens.
-  if (spec === undefined || spec === null) out.required('spec', 'smi-spec');
-  else out.invalid('spec', spec, 'must be an object', 'smi-spec');
-  return undefined;
-}
 
 /** An element that must be a map, or undefined after reporting it. */
 function entryOf(out: Findings, field: string, v: unknown, rule: string): Record<string, unknown> | undefined {
@@ -159,7 +151,7 @@ function warnOrphanedTargetMatches(obj: KubeObject, ctx: ValidationContext, out:
 }
 
 export function validateHTTPRouteGroup(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
-  const spec = specOf(obj, out);
+  const spec = specOf(obj, out, { rule: 'smi-spec', required: true });
   if (!spec) return;
   // A group without matches selects no traffic: every TrafficTarget rule naming it grants nothing.
   if (!checkArray(out, 'spec.matches', spec.matches, 'httproutegroup-matches', { required: true, minItems: 1 })) return;
@@ -282,7 +274,7 @@ function checkRules(out: Findings, ctx: ValidationContext, namespace: string, ru
 }
 
 export function validateTrafficTarget(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
-  const spec = specOf(obj, out);
+  const spec = specOf(obj, out, { rule: 'smi-spec', required: true });
   if (!spec) return;
   const namespace = namespaceOf(obj);
   checkDestination(out, namespace, spec.destination);
@@ -294,7 +286,7 @@ export function validateTrafficTarget(obj: KubeObject, ctx: ValidationContext, o
 // TCPRoute
 
 export function validateTCPRoute(obj: KubeObject, _ctx: ValidationContext, out: Findings): void {
-  const spec = specOf(obj, out);
+  const spec = specOf(obj, out, { rule: 'smi-spec', required: true });
   if (!spec) return;
   // No matches or no ports: the route covers every port, which is allowed.
   if (spec.matches === undefined || spec.matches === null) return;
@@ -358,7 +350,7 @@ function checkBackend(out: Findings, ctx: ValidationContext, namespace: string, 
 }
 
 export function validateTrafficSplit(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
-  const spec = specOf(obj, out);
+  const spec = specOf(obj, out, { rule: 'smi-spec', required: true });
   if (!spec) return;
   const namespace = namespaceOf(obj);
   // The apex is what clients address; without it the split applies to nothing.

@@ -479,10 +479,7 @@ describe('Cluster', () => {
   });
 
   it('never throws on a spec of the wrong shape', () => {
-    expect(causes(check(clusterObj('remote')))).toEqual([
-      'spec: Invalid value: "remote": must be an object',
-      'spec.gatewayHost: Required value: GatewayHost is required in OutCluster mode (other clusters reach this cluster through its gateway)',
-      'spec.kubeconfig: Required value: kubeconfig must be set in OutCluster mode',
-    ]);
+    // One cause: the fields of a spec that is not an object cannot be checked one by one.
+    expect(causes(check(clusterObj('remote')))).toEqual(['spec: Invalid value: "remote": must be an object']);
   });
 });

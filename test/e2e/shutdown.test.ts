@@ -28,6 +28,10 @@ describe('graceful shutdown', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(server.inFlight()).toBe(1);
     const stopped = server.shutdown(5);
+    // While it drains, readiness fails so the Service stops sending it new calls.
+    const ready = await fetch(`http://127.0.0.1:${server.metricsPort}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'not ready', reasons: ['shutting down'] });
     const res = await inFlight;
     expect(res.status).toBe(200);
     expect((res.json() as { response: { uid: string; allowed: boolean } }).response).toEqual({ uid: fx.review.request.uid, allowed: true });

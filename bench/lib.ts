@@ -11,7 +11,7 @@ import type { LoadResult, LoadScenario, WindowMark } from './loadgen.js';
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(BENCH_DIR, '..');
-export const FIXTURES = process.env.MESH_ADMISSION_FIXTURES ?? join(ROOT, '..', 'shared', 'fixtures', 'admission');
+export const FIXTURES = process.env.MESH_ADMISSION_FIXTURES ?? join(ROOT, 'test', 'fixtures', 'admission');
 export const CLUSTER = join(ROOT, 'examples', 'cluster');
 export const PODS = join(ROOT, 'examples', 'pods');
 

@@ -13,12 +13,13 @@
 // a CA file (`--tls-ca-file`) when one is given — readCaBundleFile / watchCaBundleFile — and otherwise nothing is
 // patched (whoever issued the certificate owns the caBundle, e.g. cert-manager's cainjector).
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import pino, { type Logger } from 'pino';
 import type { KubeHttp } from '../cluster/kube.js';
 import { apiErrorText, isApiStatus } from '../server/api-secret-store.js';
 import { caBundlePatch, encodeCaBundle, WEBHOOK_CONFIGURATION_NAME } from '../server/webhook-config.js';
 import { fromPemAll, toPem } from './der.js';
+import { watchFileContents } from './file-watch.js';
 
 export type WebhookConfigurationKind = 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration';
 
@@ -270,7 +271,10 @@ function countCerts(pem: string): number {
  * certificates still valid at `now` are kept. Throws when none is left.
  */
 export function readCaBundleFile(path: string, now: Date = new Date()): string {
-  const pem = readFileSync(path, 'utf8');
+  return validCaBundle(readFileSync(path, 'utf8'), path, now);
+}
+
+function validCaBundle(pem: string, path: string, now: Date = new Date()): string {
   const certs = fromPemAll(pem)
     .map((d) => new X509Certificate(d))
     .filter((c) => c.ca && Date.parse(c.validTo) > now.getTime());
@@ -278,12 +282,16 @@ export function readCaBundleFile(path: string, now: Date = new Date()): string {
   return certs.map((c) => toPem('CERTIFICATE', c.raw)).join('');
 }
 
-/** Polls the CA file (a Secret volume updates by symlink swap) and calls `onChange` with its bundle when it changes. */
+/**
+ * Polls the CA file (a Secret volume updates by symlink swap) and calls `onChange` with its bundle now and whenever
+ * it changes. A file that does not hold a valid CA yet (half written) is logged and picked up at its next change.
+ */
 export function watchCaBundleFile(path: string, onChange: (pem: string) => void, logger?: Logger, intervalMs = 2000): () => void {
   let last: string | undefined;
-  const reload = (): void => {
+  const load = (text: string | undefined): void => {
     try {
-      const pem = readCaBundleFile(path);
+      if (text === undefined) throw new Error(`${path}: unreadable`);
+      const pem = validCaBundle(text, path);
       if (pem !== last) {
         last = pem;
         onChange(pem);
@@ -292,7 +300,12 @@ export function watchCaBundleFile(path: string, onChange: (pem: string) => void,
       logger?.warn({ err: (err as Error).message, file: path }, 'CA file not reloaded');
     }
   };
-  reload();
-  watchFile(path, { interval: intervalMs }, reload);
-  return () => unwatchFile(path, reload);
+  let initial: string | undefined;
+  try {
+    initial = readFileSync(path, 'utf8');
+  } catch {
+    initial = undefined;
+  }
+  load(initial);
+  return watchFileContents([path], ([text]) => load(text), { intervalMs, initial: [initial] });
 }

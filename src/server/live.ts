@@ -82,7 +82,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
     ...(minor !== undefined ? { kubernetesMinor: minor } : {}),
     async attach(server: HttpsServer) {
       https = server;
-      if (opts.tlsCertFile && opts.tlsKeyFile) stops.push(watchTlsFiles(server, opts.tlsCertFile, opts.tlsKeyFile, logger, metrics));
+      if (opts.tlsCertFile && opts.tlsKeyFile) stops.push(watchTlsFiles(server, opts.tlsCertFile, opts.tlsKeyFile, tls, logger, metrics));
       const bundle = serving?.caBundle() ?? tls.ca;
       if (opts.registerWebhooks) {
         if (!bundle) throw new Error('--register-webhooks needs a CA bundle: use the self-managed certificate or --tls-ca-file');

@@ -27,7 +27,7 @@ export async function standaloneEnvironment({ opts, mesh, logger, metrics }: Env
     secrets: new FileSecretStore(opts.secretsDir),
     tls,
     async attach(https: HttpsServer) {
-      if (opts.tlsCertFile && opts.tlsKeyFile) stopWatch = watchTlsFiles(https, opts.tlsCertFile, opts.tlsKeyFile, logger, metrics);
+      if (opts.tlsCertFile && opts.tlsKeyFile) stopWatch = watchTlsFiles(https, opts.tlsCertFile, opts.tlsKeyFile, tls, logger, metrics);
     },
     notReady: () => [],
     async stop() {

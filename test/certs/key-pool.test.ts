@@ -66,23 +66,21 @@ describe('KeyPool (RSA)', () => {
   });
 
   it('takeWithin rejects with a clear error after its deadline', async () => {
-    const p = pool({ bits: 4096, target: 0 }); // ~0.5–2 s per key: the deadline wins
-    const t = Date.now();
+    const p = pool({ bits: 16384, target: 0 }); // minutes per key: only the deadline can end this wait
     await expect(p.takeWithin(20)).rejects.toThrow(KeyPoolTimeoutError);
-    expect(Date.now() - t).toBeLessThan(400);
-    await expect(p.takeWithin(1)).rejects.toThrow(/no RSA-4096 key became available within 1 ms/);
+    await expect(p.takeWithin(1)).rejects.toThrow(/no RSA-16384 key became available within 1 ms/);
     expect(p.stats().waiting).toBe(0);
   });
 
   it('close() rejects waiters, stops the worker and refuses later takes', async () => {
-    const p = pool({ bits: 4096, target: 0 });
-    const waiting = p.takeWithin(60_000).then(
+    // An RSA-16384 key takes minutes: close() returning within the test's timeout shows it does not wait for it.
+    const p = pool({ bits: 16384, target: 0 });
+    const waiting = p.takeWithin(600_000).then(
       () => 'resolved',
       (e: unknown) => e,
     );
-    const t = Date.now();
     await p.close();
-    expect(Date.now() - t).toBeLessThan(1000); // does not wait for the key being generated
+    expect(p.stats().generated).toBe(0);
     expect(await waiting).toBeInstanceOf(KeyPoolClosedError);
     expect(() => p.take()).toThrow(KeyPoolClosedError);
     await expect(p.takeWithin(1)).rejects.toThrow(KeyPoolClosedError);
@@ -110,16 +108,6 @@ describe('KeyPool (EC)', () => {
     const x = new X509Certificate(issued.cert);
     expect(x.verify(new X509Certificate(ca.cert).publicKey)).toBe(true);
     expect(x.checkPrivateKey(createPrivateKey(issued.key))).toBe(true);
-
-    // request-path cost with pooled EC keys (after a JIT warm-up)
-    const opts = { commonName: 'a.sidecar.sa.ns.cluster.local', dnsNames: ['a.sidecar.sa.ns.cluster.local'], notBefore: new Date('2025-01-01Z'), notAfter: new Date('2035-01-01Z') };
-    for (let i = 0; i < 300; i++) signer.issue(opts);
-    await p.ready(256);
-    const n = 200;
-    const pooled = Array.from({ length: n }, () => p.take() ?? generateEcKey());
-    const t = performance.now();
-    for (const k of pooled) signer.issue({ commonName: 'a.sidecar.sa.ns.cluster.local', dnsNames: ['a.sidecar.sa.ns.cluster.local'], notBefore: new Date('2025-01-01Z'), notAfter: new Date('2035-01-01Z'), keyPair: k });
-    console.log(`[key-pool] per certificate with a pooled P-256 key: ${((performance.now() - t) / n).toFixed(3)} ms`);
   });
 });
 
@@ -127,9 +115,8 @@ describe('KeyPool worker lifecycle', () => {
   it('does not keep the process alive without close() (worker is unref\'d), from TypeScript via tsx with --input-type=module', () => {
     const mod = fileURLToPath(new URL('../../src/certs/key-pool.ts', import.meta.url));
     const script = `import { KeyPool } from ${JSON.stringify(mod)}; const p = new KeyPool({ bits: 1024, target: 2 }); const k = await p.takeWithin(20000); console.log(k.kind);`;
-    const t = Date.now();
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    // execFileSync's timeout kills a process kept alive by the worker (and the test then fails)
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
     expect(out.trim()).toBe('rsa');
-    expect(Date.now() - t).toBeLessThan(30_000);
   });
 });

@@ -9,29 +9,42 @@ import type { AdmissionHandler } from '../../src/admission/handler.js';
 import { allow, deny } from '../../src/admission/response.js';
 import { SERVE_DEFAULTS } from '../../src/server/options.js';
 import { startServer } from '../../src/server/run.js';
+import { waitFor } from '../support/fake-apiserver.js';
 import { client } from '../support/https-client.js';
 import { loadFixture, REPO_ROOT } from '../support/fixtures.js';
 
-const slowHandler = (ms: number): AdmissionHandler => ({
-  webhook: 'validate',
-  handle: (req) => new Promise((resolve) => setTimeout(() => resolve({ response: allow(req.uid), decision: 'allowed', reason: 'slow' }), ms)),
-  timedOut: (req) => ({ response: deny(req.uid, { code: 504, reason: 'Timeout', message: 'late' }), decision: 'denied', reason: 'timeout' }),
-});
+/** A handler that answers only when the test says so: the test controls what is in flight, not the clock. */
+function gatedHandler(): { handler: AdmissionHandler; release: () => void } {
+  const waiting: Array<() => void> = [];
+  let open = false;
+  const handler: AdmissionHandler = {
+    webhook: 'validate',
+    handle: (req) =>
+      new Promise((resolve) => {
+        const answer = (): void => resolve({ response: allow(req.uid), decision: 'allowed', reason: 'released' });
+        if (open) answer();
+        else waiting.push(answer);
+      }),
+    timedOut: (req) => ({ response: deny(req.uid, { code: 504, reason: 'Timeout', message: 'late' }), decision: 'denied', reason: 'timeout' }),
+  };
+  return { handler, release: () => ((open = true), waiting.splice(0).forEach((a) => a())) };
+}
 
 describe('graceful shutdown', () => {
   it('finishes an in-flight request, then refuses new connections', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-shutdown-'));
-    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: dir }, { logger: pino({ level: 'silent' }), handlers: [slowHandler(400)] });
+    const gate = gatedHandler();
+    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: dir }, { logger: pino({ level: 'silent' }), handlers: [gate.handler] });
     const http = client(readFileSync(join(dir, 'ca.crt'), 'utf8'), server.port);
     const fx = loadFixture('plugin-create.json');
     const inFlight = http.post('/validate', fx.raw);
-    await new Promise((r) => setTimeout(r, 100));
-    expect(server.inFlight()).toBe(1);
-    const stopped = server.shutdown(5);
+    await waitFor(() => server.inFlight() === 1, { what: 'the request to reach the handler' });
+    const stopped = server.shutdown(30);
     // While it drains, readiness fails so the Service stops sending it new calls.
     const ready = await fetch(`http://127.0.0.1:${server.metricsPort}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ status: 'not ready', reasons: ['shutting down'] });
+    gate.release();
     const res = await inFlight;
     expect(res.status).toBe(200);
     expect((res.json() as { response: { uid: string; allowed: boolean } }).response).toEqual({ uid: fx.review.request.uid, allowed: true });
@@ -44,11 +57,10 @@ describe('graceful shutdown', () => {
 
   it('answers with the deadline reason when the handler is slower than ?timeout=', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-deadline-'));
-    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: dir }, { logger: pino({ level: 'silent' }), handlers: [slowHandler(3000)] });
+    // The handler never answers: only the deadline taken from ?timeout= can produce this answer.
+    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: dir }, { logger: pino({ level: 'silent' }), handlers: [gatedHandler().handler] });
     const http = client(readFileSync(join(dir, 'ca.crt'), 'utf8'), server.port);
-    const started = Date.now();
     const res = await http.post('/validate?timeout=1s', loadFixture('plugin-create.json').raw);
-    expect(Date.now() - started).toBeLessThan(2500);
     expect((res.json() as { response: { allowed: boolean; status: { message: string } } }).response).toMatchObject({ allowed: false, status: { message: 'late' } });
     http.close();
     await server.shutdown(0);
@@ -60,15 +72,10 @@ describe('graceful shutdown', () => {
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    await new Promise<void>((resolve, reject) => {
-      const t = setInterval(() => {
-        if (out.includes('mesh-admission serving')) {
-          clearInterval(t);
-          resolve();
-        }
-      }, 50);
-      child.once('exit', () => reject(new Error(`exited early: ${out}`)));
-    });
+    let exited = false;
+    child.once('exit', () => (exited = true));
+    await waitFor(() => out.includes('mesh-admission serving') || exited, { timeoutMs: 30_000, what: 'the server to start' });
+    expect(exited, out).toBe(false);
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     expect(code).toBe(0);

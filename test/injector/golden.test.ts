@@ -36,7 +36,9 @@ function golden(name: string, pod: KubeObject, namespace: string): void {
   };
   const file = join(GOLDEN, `${name}.json`);
   const text = JSON.stringify(actual, null, 2) + '\n';
-  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) writeFileSync(file, text);
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, text);
+  // A missing file is a failure, not a silent first write: a new case needs its output reviewed once.
+  if (!existsSync(file)) throw new Error(`golden file ${file} is missing: run UPDATE_GOLDEN=1 npx vitest run test/injector/golden.test.ts and review it`);
   expect(JSON.parse(text)).toEqual(JSON.parse(readFileSync(file, 'utf8')));
 }
 

@@ -30,13 +30,15 @@ describe('serving certificate from files', () => {
     const keyFile = join(dir, 'tls.key');
     writeFileSync(certFile, a.cert);
     writeFileSync(keyFile, a.key);
-    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), tlsCertFile: certFile, tlsKeyFile: keyFile }, { logger: pino({ level: 'silent' }) });
+    const logs: Array<{ msg?: string }> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as { msg?: string }) });
+    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), tlsCertFile: certFile, tlsKeyFile: keyFile }, { logger });
     try {
       expect(await servedFingerprint(server.port, a.ca)).toBe(new X509Certificate(a.cert).fingerprint256);
       // A new leaf from the same CA: clients keep trusting it, the server serves it after the next poll.
       const b = await ensureServingCerts({ dir: join(dir, 'a'), service: 'mesh-admission', namespace: 'fsm-system', standalone: true, extraDns: ['renewed.example.com'] });
       writeFileSync(keyFile, 'half written');
-      await new Promise((r) => setTimeout(r, 2500));
+      await waitFor(() => logs.some((l) => l.msg === 'serving certificate not reloaded'), { timeoutMs: 15_000, what: 'the broken pair to be tried' });
       expect(await servedFingerprint(server.port, a.ca)).toBe(new X509Certificate(a.cert).fingerprint256);
       writeFileSync(certFile, b.cert);
       writeFileSync(keyFile, b.key);

@@ -1,12 +1,11 @@
-// The captured AdmissionReview requests of ../shared/fixtures/admission.
+// The captured AdmissionReview requests kept in test/fixtures/admission (provenance in its README).
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(here, '../..');
-export const SHARED = resolve(REPO_ROOT, '../shared');
-export const FIXTURES_DIR = join(SHARED, 'fixtures/admission');
+export const FIXTURES_DIR = join(REPO_ROOT, 'test/fixtures/admission');
 
 export interface Fixture {
   file: string;
@@ -25,3 +24,8 @@ export function loadFixture(file: string): Fixture {
 
 /** Pod requests go to the mutating webhook, everything else to the validating one. */
 export const webhookPathFor = (file: string): string => (file.startsWith('pod-') ? '/mutate-pod-creation' : '/validate');
+
+/** `request.object` of a captured review, as the validator's unit tests take it. */
+export function fixtureObject<T = Record<string, unknown>>(file: string): T {
+  return loadFixture(file).review.request.object as T;
+}

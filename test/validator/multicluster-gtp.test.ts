@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { fixtureObject } from '../support/fixtures.js';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { KubeObject } from '../../src/mesh/objects.js';
@@ -46,9 +46,7 @@ spec:
   - clusterKey: default/default/default/cluster-3
 `) as KubeObject;
 
-const fixtureGtp = (JSON.parse(readFileSync(new URL('../../../shared/fixtures/admission/globaltrafficpolicy-create.json', import.meta.url), 'utf8')) as {
-  request: { object: KubeObject };
-}).request.object;
+const fixtureGtp = fixtureObject<KubeObject>('globaltrafficpolicy-create.json');
 
 const cluster = (name: string, spec: Record<string, unknown> = {}): KubeObject => ({
   apiVersion: 'multicluster.flomesh.io/v1alpha1',

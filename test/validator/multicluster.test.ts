@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { fixtureObject } from '../support/fixtures.js';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../src/mesh/objects.js';
 import { causes, check } from './helpers.js';
 
-const fixtureExport = (JSON.parse(readFileSync(new URL('../../../shared/fixtures/admission/serviceexport-create.json', import.meta.url), 'utf8')) as {
-  request: { object: KubeObject };
-}).request.object;
+const fixtureExport = fixtureObject<KubeObject>('serviceexport-create.json');
 
 // Seed 002: the httpbin Service of cluster-1 and the two ServiceExports of each guide (serviceAccountName "httpbin"
 // in the access-control guide, "*" in the discovery guide).

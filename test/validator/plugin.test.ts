@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { fixtureObject } from '../support/fixtures.js';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { MemoryView } from '../../src/cluster/memory.js';
@@ -9,7 +9,7 @@ import { builtinChains } from '../../src/validator/plugin.js';
 import { causes, check, meshConfig } from './helpers.js';
 
 const fixture = (file: string): KubeObject =>
-  (JSON.parse(readFileSync(new URL(`../../../shared/fixtures/admission/${file}`, import.meta.url), 'utf8')) as { request: { object: KubeObject } }).request.object;
+  fixtureObject<KubeObject>(file);
 
 // Seed 003 (osm-edge 1.3.0 plugin demo), indentation restored: two Plugins, their chains and configs, as applied.
 const seed = parseAllDocuments(`

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { fixtureObject } from '../support/fixtures.js';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../src/mesh/objects.js';
 import { causes, check, monitoredNamespace } from './helpers.js';
 
 const fixture = (file: string): KubeObject =>
-  (JSON.parse(readFileSync(new URL(`../../../shared/fixtures/admission/${file}`, import.meta.url), 'utf8')) as { request: { object: KubeObject } }).request.object;
+  fixtureObject<KubeObject>(file);
 
 const docs = (text: string, namespace: string): KubeObject[] =>
   parseAllDocuments(text).map((d) => {

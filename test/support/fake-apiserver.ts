@@ -1,17 +1,32 @@
-// An in-process fake Kubernetes API server (plain HTTP) speaking enough of the REST protocol for client-node's
-// generated clients and our own list/watch loop: discovery, list (with limit/continue), get, create, update, patch,
-// delete, and watch streams with bookmarks, 410 Gone and abrupt disconnects. Tests drive it through the control API
+// An in-process fake Kubernetes API server speaking enough of the REST protocol for client-node's generated clients
+// and our own list/watch loop: discovery and /version, list (with limit/continue), get, create, update, patch, delete,
+// and watch streams with bookmarks, 410 Gone and abrupt disconnects. Tests drive it through the control API
 // (addObject / modifyObject / deleteObject / bookmark / sendWatchError / expireResourceVersions / dropWatches /
-// failRequests) and assert on `requests`.
+// failRequests / restart / dropConnections / authorize / setLatency) and assert on `requests`.
 //
-// Not modelled: authentication, admission, field managers, conversion between versions (each version of a resource
-// is a separate store), strategic-merge and apply semantics (both are treated as JSON merge patches), finalizers.
+// Where a webhook server's client can tell the difference, it behaves like a real kube-apiserver: plain HTTP or HTTPS
+// with its own CA (connections and TLS handshakes counted, so connection reuse can be checked), a per-request latency,
+// restarts that cut every connection and reset the watch cache, optimistic concurrency and delete preconditions with
+// the real Status messages, RBAC over the request attributes the apiserver derives (RequestInfo), and optionally the
+// garbage collector of kube-controller-manager.
+//
+// Not modelled: authentication (any token is accepted as the policy's user), admission, field managers, conversion
+// between versions (each version of a resource is a separate store, so core/v1 and events.k8s.io/v1 Events are
+// separate too), strategic-merge and apply semantics (both are treated as JSON merge patches), finalizers and
+// foreground deletion, RBAC nonResourceURLs rules (discovery and health paths are always allowed, other non-resource
+// paths never).
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import https from 'node:https';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import fastJsonPatch from 'fast-json-patch';
+import selfsigned from 'selfsigned';
 import { parse as parseYaml } from 'yaml';
 import { KubeConfig } from '@kubernetes/client-node';
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Public types
 
 export interface ResourceDef {
   readonly group: string;
@@ -44,7 +59,16 @@ export interface RecordedRequest {
   readonly authorization?: string;
   /** classification: discovery, list, watch, get, create, update, patch, delete, deletecollection, other */
   readonly verb: string;
+  /** the plural of a resource request (also when the resource is not served) */
   readonly resource?: string;
+  // The attributes RBAC sees (see requestAttributes): present for resource requests only; namespace, name and
+  // subresource only when not empty. For a list or watch with a `metadata.name=` field selector, name is that name.
+  readonly apiGroup?: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly subresource?: string;
+  /** false when the policy given to authorize() refused the request (it was answered 403) */
+  readonly allowed: boolean;
   readonly at: number;
 }
 
@@ -62,6 +86,72 @@ export interface FailureRule {
   message?: string;
 }
 
+/** Same shape as a rbac.authorization.k8s.io/v1 PolicyRule (resource rules only); subresources as `pods/status`. */
+export interface PolicyRule {
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+  readonly resourceNames?: readonly string[];
+}
+
+export interface AuthorizationPolicy {
+  /** the user every request is made as (default DEFAULT_USER) */
+  readonly user?: string;
+  /** what ClusterRoleBindings grant: applies to every namespace and to cluster-scoped resources */
+  readonly clusterRules: readonly PolicyRule[];
+  /** what RoleBindings grant, per namespace: only applies to requests in that namespace */
+  readonly namespaceRules?: Readonly<Record<string, readonly PolicyRule[]>>;
+}
+
+/** Request attributes as kube-apiserver's RequestInfoFactory derives them from a request ('' when absent). */
+export interface RequestAttributes {
+  readonly resourceRequest: boolean;
+  /** get, list, watch, create, update, patch, delete, deletecollection, proxy; the lowercase method otherwise */
+  readonly verb: string;
+  readonly path: string;
+  readonly apiGroup: string;
+  readonly apiVersion: string;
+  readonly resource: string;
+  readonly subresource: string;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export interface KubernetesVersion {
+  readonly major?: string | number;
+  /** e.g. 28, or '28+' as some distributions report it */
+  readonly minor: string | number;
+}
+
+export interface RestartOptions {
+  /** how long the listener stays closed (connections refused), in ms (default 0) */
+  readonly downMs?: number;
+  /** stay down until this settles too (lets a test act while the server is down without guessing durations) */
+  readonly until?: Promise<unknown>;
+}
+
+export interface FakeApiServerOptions {
+  /** resources served from the start (default CORE_RESOURCES) */
+  readonly resources?: readonly ResourceDef[];
+  /** answer a watch from an expired resourceVersion with an ERROR event in a 200 stream (default, like a real
+   * API server) or with an HTTP 410 */
+  readonly expiredWatch?: 'event' | 'status';
+  /** serve HTTPS with a CA of its own (kubeConfig() then trusts exactly that CA); default plain HTTP */
+  readonly tls?: boolean;
+  /** delay before every request is answered, in ms (default 0); see setLatency */
+  readonly latencyMs?: number;
+  /** what /version reports (default 1.28) */
+  readonly kubernetesVersion?: KubernetesVersion;
+  /** delete objects whose owners are all gone, like kube-controller-manager's garbage collector (default false) */
+  readonly garbageCollect?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Resources
+
+export const LEASES: ResourceDef = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true, status: false };
+export const EVENTS_V1: ResourceDef = { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, status: false };
+
 export const CORE_RESOURCES: readonly ResourceDef[] = [
   { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
   { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
@@ -74,9 +164,18 @@ export const CORE_RESOURCES: readonly ResourceDef[] = [
   { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', namespaced: false, status: false },
   { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true },
   { group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet', namespaced: true },
+  LEASES,
+  EVENTS_V1,
 ];
 
+/** The in-cluster identity of mesh-admission, the user requests are made as when a policy names none. */
+export const DEFAULT_USER = 'system:serviceaccount:fsm-system:mesh-admission';
+
+const DEFAULT_VERSION: KubernetesVersion = { major: '1', minor: '28' };
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Helpers
 
 interface Resource {
   readonly def: ResourceDef;
@@ -101,10 +200,40 @@ interface Watcher {
   timer?: NodeJS.Timeout;
 }
 
+interface Route {
+  readonly verb: string;
+  readonly discovery?: unknown;
+  readonly resource?: Resource;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly subresource?: string;
+}
+
+interface TlsMaterial {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+interface OwnerReference {
+  readonly uid?: unknown;
+}
+
 const resKey = (group: string, version: string, plural: string): string => `${group}/${version}/${plural}`;
 const objKey = (namespace: string | undefined, name: string): string => `${namespace ?? ''}/${name}`;
 const clone = <T>(v: T): T => structuredClone(v);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Go's %q for the plain strings Kubernetes messages quote */
+const q = (s: string): string => JSON.stringify(s);
+/** schema.GroupResource.String(): `plural.group`, just `plural` for the core group */
+const groupResource = (group: string, resource: string): string => (group ? `${resource}.${group}` : resource);
+/** metav1.StatusDetails, whose fields are all omitempty */
+const statusDetails = (group: string, kind: string, name: string): Record<string, unknown> => ({ ...(name ? { name } : {}), ...(group ? { group } : {}), ...(kind ? { kind } : {}) });
+/** at least `ms` by performance.now(), which a bare setTimeout can undercut by a fraction of a millisecond */
+async function sleepAtLeast(ms: number): Promise<void> {
+  const due = performance.now() + ms;
+  for (let left = ms; left > 0; left = due - performance.now()) await new Promise((resolve) => setTimeout(resolve, Math.ceil(left)));
+}
 
 export function status(code: number, reason: string, message: string, details?: Record<string, unknown>): Obj {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code, ...(details ? { details } : {}) };
@@ -150,17 +279,158 @@ function matchFields(obj: Obj, selector: string | undefined): boolean {
   });
 }
 
-export interface FakeApiServerOptions {
-  /** resources served from the start (default CORE_RESOURCES) */
-  readonly resources?: readonly ResourceDef[];
-  /** answer a watch from an expired resourceVersion with an ERROR event in a 200 stream (default, like a real
-   * API server) or with an HTTP 410 */
-  readonly expiredWatch?: 'event' | 'status';
+function ownerReferences(o: Obj): OwnerReference[] {
+  const refs = o.metadata?.ownerReferences;
+  return Array.isArray(refs) ? refs.filter(isObject) : [];
 }
+
+/** the object with these owner references (none: the field goes, as omitempty drops it) */
+function withOwners(o: Obj, refs: OwnerReference[]): Obj {
+  const { ownerReferences: _old, ...meta } = o.metadata ?? {};
+  return { ...o, metadata: refs.length > 0 ? { ...meta, ownerReferences: refs } : meta };
+}
+
+async function issueServingCertificate(): Promise<TlsMaterial> {
+  // Back-dated like a real cluster CA, so a client clock slightly behind still accepts it.
+  const notBeforeDate = new Date(Date.now() - 60 * 60 * 1000);
+  const notAfterDate = new Date(Date.now() + 7 * 24 * 60 * 60 * 1000);
+  const common = { keyType: 'ec', curve: 'P-256', algorithm: 'sha256', notBeforeDate, notAfterDate } as const;
+  const ca = await selfsigned.generate([{ name: 'commonName', value: 'fake-kubernetes-ca' }], {
+    ...common,
+    extensions: [
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+    ],
+  });
+  const leaf = await selfsigned.generate([{ name: 'commonName', value: 'kube-apiserver' }], {
+    ...common,
+    ca: { key: ca.private, cert: ca.cert },
+    extensions: [
+      { name: 'basicConstraints', cA: false, critical: true },
+      { name: 'keyUsage', digitalSignature: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 2, value: 'kubernetes.default.svc' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
+    ],
+  });
+  return { ca: ca.cert, cert: leaf.cert, key: leaf.private };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Request attributes and RBAC, ported from k8s.io/apiserver (endpoints/request/requestinfo.go) and
+// k8s.io/kubernetes (plugin/pkg/auth/authorizer/rbac): pure functions, so a test can check them directly.
+
+const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize']);
+/** what the system:discovery and system:public-info-viewer ClusterRoles grant every authenticated user */
+const ALWAYS_ALLOWED_PATH = /^\/(?:(?:api|apis|openapi)(?:\/.*)?|version\/?|healthz|livez|readyz)$/;
+
+/** Go's query parameter to bool conversion (runtime.Convert_Slice_string_To_bool) */
+function queryBool(v: string | undefined): boolean {
+  if (v === undefined) return false;
+  return !['0', 'f', 'false', 'n', 'no'].includes(v.toLowerCase());
+}
+
+/** fields.Selector.RequiresExactMatch(field) over a comma-separated (AND) field selector */
+function exactFieldMatch(selector: string | undefined, field: string): string | undefined {
+  for (const term of (selector ?? '').split(',')) {
+    const m = term.trim().match(/^([^!=]+?)\s*(==|=)\s*(.*)$/);
+    if (m && m[1] === field) return m[3];
+  }
+  return undefined;
+}
+
+/** path.IsValidPathSegmentName */
+const validPathSegment = (s: string): boolean => s !== '.' && s !== '..' && !s.includes('/') && !s.includes('%');
+
+/** The attributes kube-apiserver derives from a request (its RequestInfo), which RBAC decides on. */
+export function requestAttributes(method: string, pathname: string, query: Readonly<Record<string, string>> = {}): RequestAttributes {
+  const nonResource: RequestAttributes = { resourceRequest: false, verb: method.toLowerCase(), path: pathname, apiGroup: '', apiVersion: '', resource: '', subresource: '', namespace: '', name: '' };
+  let parts = pathname.split('/').filter(Boolean);
+  if (parts.length < 3 || (parts[0] !== 'api' && parts[0] !== 'apis')) return nonResource;
+  let apiGroup = '';
+  if (parts[0] === 'apis') {
+    if (parts.length < 4) return nonResource;
+    apiGroup = parts[1]!;
+    parts = parts.slice(2);
+  } else parts = parts.slice(1);
+  const apiVersion = parts[0]!;
+  parts = parts.slice(1);
+
+  let verb: string;
+  if (parts[0] === 'watch' || parts[0] === 'proxy') {
+    if (parts.length < 2) return nonResource;
+    verb = parts[0];
+    parts = parts.slice(1);
+  } else {
+    const byMethod: Record<string, string> = { POST: 'create', GET: 'get', HEAD: 'get', PUT: 'update', PATCH: 'patch', DELETE: 'delete' };
+    verb = byMethod[method.toUpperCase()] ?? '';
+  }
+
+  let namespace = '';
+  // /namespaces/<ns>/<resource>/...; /namespaces/<name>[/status|/finalize] is the Namespace itself, in namespace <name>
+  if (parts[0] === 'namespaces' && parts.length > 1) {
+    namespace = parts[1]!;
+    if (parts.length > 2 && !NAMESPACE_SUBRESOURCES.has(parts[2]!)) parts = parts.slice(2);
+  }
+  const resource = parts[0] ?? '';
+  let name = parts[1] ?? '';
+  const subresource = parts.length >= 3 && verb !== 'proxy' ? parts[2]! : '';
+
+  // Only a GET without a name becomes list or watch, and only then does a metadata.name field selector name the
+  // object (so the legacy /watch/ prefix never gets a name from a selector).
+  if (name === '' && verb === 'get') {
+    verb = queryBool(query.watch) ? 'watch' : 'list';
+    const selected = exactFieldMatch(query.fieldSelector, 'metadata.name');
+    if (selected !== undefined && validPathSegment(selected)) name = selected;
+  }
+  if (name === '' && verb === 'delete') verb = 'deletecollection';
+  return { resourceRequest: true, verb, path: pathname, apiGroup, apiVersion, resource, subresource, namespace, name };
+}
+
+function ruleAllows(rule: PolicyRule, a: RequestAttributes): boolean {
+  const combined = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const verbOk = rule.verbs.includes('*') || rule.verbs.includes(a.verb);
+  const groupOk = rule.apiGroups.includes('*') || rule.apiGroups.includes(a.apiGroup);
+  const resourceOk = rule.resources.some((r) => r === '*' || r === combined || (a.subresource !== '' && r === `*/${a.subresource}`));
+  // a rule naming objects never matches a request without a name (create, an unfiltered list or watch)
+  const nameOk = !rule.resourceNames || rule.resourceNames.length === 0 || rule.resourceNames.includes(a.name);
+  return verbOk && groupOk && resourceOk && nameOk;
+}
+
+/** RBAC's decision for these attributes (undefined policy: everything allowed). */
+export function isAllowed(policy: AuthorizationPolicy | undefined, a: RequestAttributes): boolean {
+  if (!policy) return true;
+  if (!a.resourceRequest) return ALWAYS_ALLOWED_PATH.test(a.path);
+  const rules = [...policy.clusterRules, ...(a.namespace ? (policy.namespaceRules?.[a.namespace] ?? []) : [])];
+  return rules.some((rule) => ruleAllows(rule, a));
+}
+
+/** The Status kube-apiserver answers a refused request with (responsewriters.Forbidden + errors.NewForbidden). */
+export function forbidden(user: string, a: RequestAttributes): Obj {
+  if (!a.resourceRequest) return status(403, 'Forbidden', `forbidden: User ${q(user)} cannot ${a.verb} path ${q(a.path)}`, {});
+  const resource = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const scope = a.namespace ? `in the namespace ${q(a.namespace)}` : 'at the cluster scope';
+  const why = `User ${q(user)} cannot ${a.verb} resource ${q(resource)} in API group ${q(a.apiGroup)} ${scope}`;
+  const gr = groupResource(a.apiGroup, a.resource);
+  const message = a.name ? `${gr} ${q(a.name)} is forbidden: ${why}` : `${gr} is forbidden: ${why}`;
+  return status(403, 'Forbidden', message, statusDetails(a.apiGroup, a.resource, a.name));
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The server
 
 export class FakeApiServer {
   readonly requests: RecordedRequest[] = [];
-  private readonly server: http.Server;
+  port = 0;
+  // typed as the common base: the http and https servers' own overloads do not unify
+  private readonly server: NetServer;
+  private readonly tlsMaterial: TlsMaterial | undefined;
   private readonly resources = new Map<string, Resource>();
   /** preferred version per group, in registration order unless set */
   private readonly preferred = new Map<string, string>();
@@ -170,34 +440,66 @@ export class FakeApiServer {
   private rv = 1000;
   /** watches/continues from a resourceVersion below this get 410 */
   private compactedRv = 0;
+  /** the last resourceVersion handed out before the latest restart: nothing up to it is served again */
+  private restartedAtRv = 0;
   private readonly expiredWatch: 'event' | 'status';
-  port = 0;
+  private readonly version: KubernetesVersion;
+  private readonly garbageCollect: boolean;
+  private latency: number;
+  private policy: AuthorizationPolicy | undefined;
+  /** raw TCP sockets and, over HTTPS, the TLS sockets wrapping them */
+  private readonly sockets = new Set<Socket>();
+  private connections = 0;
+  private handshakes = 0;
+  /** requests waiting out the latency */
+  private readonly delayed = new Set<NodeJS.Timeout>();
+  private isListening = false;
+  private closed = false;
 
-  private constructor(opts: FakeApiServerOptions) {
+  private constructor(opts: FakeApiServerOptions, tlsMaterial: TlsMaterial | undefined) {
     for (const d of opts.resources ?? CORE_RESOURCES) this.addResource(d);
     this.expiredWatch = opts.expiredWatch ?? 'event';
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        try {
-          this.handle(req, res, Buffer.concat(chunks).toString('utf8'));
-        } catch (err) {
-          this.send(res, 500, status(500, 'InternalError', `fake apiserver: ${(err as Error).stack ?? String(err)}`));
-        }
+    this.version = opts.kubernetesVersion ?? DEFAULT_VERSION;
+    this.garbageCollect = opts.garbageCollect ?? false;
+    this.latency = opts.latencyMs ?? 0;
+    this.tlsMaterial = tlsMaterial;
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => this.receive(req, res);
+    const track = (socket: Socket): void => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    };
+    if (tlsMaterial) {
+      const s = https.createServer({ cert: tlsMaterial.cert, key: tlsMaterial.key }, onRequest);
+      s.on('secureConnection', (socket) => {
+        this.handshakes++;
+        track(socket);
       });
+      this.server = s;
+    } else this.server = http.createServer(onRequest);
+    this.server.on('connection', (socket: Socket) => {
+      this.connections++;
+      track(socket);
     });
   }
 
   static async start(opts: FakeApiServerOptions = {}): Promise<FakeApiServer> {
-    const s = new FakeApiServer(opts);
-    await new Promise<void>((resolve) => s.server.listen(0, '127.0.0.1', resolve));
-    s.port = (s.server.address() as AddressInfo).port;
+    const s = new FakeApiServer(opts, opts.tls ? await issueServingCertificate() : undefined);
+    await s.listen(0);
     return s;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tlsMaterial ? 'https' : 'http'}://127.0.0.1:${this.port}`;
+  }
+
+  /** The CA (PEM) that signed the serving certificate, in HTTPS mode. */
+  get caPem(): string | undefined {
+    return this.tlsMaterial?.ca;
+  }
+
+  /** False while a restart holds the listener closed. */
+  get listening(): boolean {
+    return this.isListening;
   }
 
   /** The current resourceVersion (the last one handed out). */
@@ -205,7 +507,7 @@ export class FakeApiServer {
     return String(this.rv);
   }
 
-  /** A KubeConfig pointing at this server (http needs insecure-skip-tls-verify in client-node). */
+  /** A KubeConfig pointing at this server (over HTTPS trusting its CA; http needs insecure-skip-tls-verify in client-node). */
   kubeConfig(token = 'test-token'): KubeConfig {
     const kc = new KubeConfig();
     kc.loadFromString(this.kubeConfigYaml(token));
@@ -213,6 +515,7 @@ export class FakeApiServer {
   }
 
   kubeConfigYaml(token = 'test-token'): string {
+    const trust = this.tlsMaterial ? `    certificate-authority-data: ${Buffer.from(this.tlsMaterial.ca).toString('base64')}` : '    insecure-skip-tls-verify: true';
     return [
       'apiVersion: v1',
       'kind: Config',
@@ -220,7 +523,7 @@ export class FakeApiServer {
       '- name: fake',
       '  cluster:',
       `    server: ${this.url}`,
-      '    insecure-skip-tls-verify: true',
+      trust,
       'users:',
       '- name: tester',
       '  user:',
@@ -237,9 +540,89 @@ export class FakeApiServer {
   }
 
   async close(): Promise<void> {
-    for (const w of this.watchers) this.endWatch(w, true);
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.closed = true;
+    for (const t of this.delayed) clearTimeout(t);
+    this.delayed.clear();
+    await this.stopListening();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Control API: transport (connections, latency, restarts)
+
+  /** TCP connections accepted since the start (or resetCounters). */
+  connectionCount(): number {
+    return this.connections;
+  }
+
+  /** TLS handshakes completed since the start (or resetCounters); always 0 over plain HTTP. */
+  tlsHandshakeCount(): number {
+    return this.handshakes;
+  }
+
+  resetCounters(): void {
+    this.connections = 0;
+    this.handshakes = 0;
+  }
+
+  /** Answer every request (discovery and /version too; for a watch, its response headers) `ms` after it arrived. */
+  setLatency(ms: number): void {
+    this.latency = ms;
+  }
+
+  /** Destroy every open connection abruptly (watches cut mid-stream, idle keep-alive ones too); returns how many. */
+  dropConnections(): number {
+    for (const w of [...this.watchers]) this.endWatch(w, true);
+    let n = 0;
+    for (const s of [...this.sockets]) {
+      // over HTTPS the raw socket and its TLS wrapper are both tracked: count connections once
+      if (!('encrypted' in s)) n++;
+      s.destroy();
+    }
+    return n;
+  }
+
+  /**
+   * Simulate a kube-apiserver restart: every connection dies abruptly, the port refuses connections for a while, then
+   * the same port answers again with a fresh watch cache: a watch or list continuation from any resourceVersion
+   * handed out before gets 410 Gone, a fresh list gets a higher resourceVersion. Objects survive (they live in etcd).
+   */
+  async restart(opts: RestartOptions = {}): Promise<void> {
+    if (this.closed) throw new Error('fake apiserver: restart after close');
+    await this.stopListening();
+    this.restartedAtRv = this.rv;
+    this.rv++;
+    this.history.length = 0;
+    if (opts.downMs) await sleepAtLeast(opts.downMs);
+    if (opts.until) await opts.until.catch(() => undefined);
+    if (!this.closed) await this.listen(this.port);
+  }
+
+  private async listen(port: number): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    this.isListening = true;
+  }
+
+  private async stopListening(): Promise<void> {
+    this.isListening = false;
+    // close() first so nothing new is accepted while the open connections are cut
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.dropConnections();
+    await closed;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Control API: authorization
+
+  /** Authorize every request with RBAC rules (undefined, the default: allow everything). Refused requests get 403. */
+  authorize(policy: AuthorizationPolicy | undefined): void {
+    this.policy = policy;
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -394,9 +777,18 @@ export class FakeApiServer {
     this.requests.length = 0;
   }
 
-  /** Recorded requests filtered by verb and/or plural. */
-  requestsFor(filter: { verb?: string; resource?: string; method?: string } = {}): RecordedRequest[] {
-    return this.requests.filter((r) => (!filter.verb || r.verb === filter.verb) && (!filter.resource || r.resource === filter.resource) && (!filter.method || r.method === filter.method));
+  /** Recorded requests filtered by verb, plural, method and the other request attributes. */
+  requestsFor(filter: { verb?: string; resource?: string; method?: string; apiGroup?: string; namespace?: string; name?: string; allowed?: boolean } = {}): RecordedRequest[] {
+    return this.requests.filter(
+      (r) =>
+        (!filter.verb || r.verb === filter.verb) &&
+        (!filter.resource || r.resource === filter.resource) &&
+        (!filter.method || r.method === filter.method) &&
+        (filter.apiGroup === undefined || r.apiGroup === filter.apiGroup) &&
+        (filter.namespace === undefined || r.namespace === filter.namespace) &&
+        (filter.name === undefined || r.name === filter.name) &&
+        (filter.allowed === undefined || r.allowed === filter.allowed),
+    );
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -419,15 +811,43 @@ export class FakeApiServer {
     return clone(obj);
   }
 
-  private remove(r: Resource, key: string): Obj | undefined {
+  private remove(r: Resource, key: string, opts: { orphan?: boolean } = {}): Obj | undefined {
     const existing = r.objects.get(key);
     if (!existing) return undefined;
+    const uid = existing.metadata?.uid;
+    // the orphan finalizer frees the dependents before the owner goes
+    if (opts.orphan && typeof uid === 'string') this.forEachDependent(uid, (dr, dep) => this.store(dr, withOwners(dep, ownerReferences(dep).filter((ref) => ref.uid !== uid)), 'MODIFIED'));
     r.objects.delete(key);
     const rv = ++this.rv;
     const gone = clone(existing);
     gone.metadata!.resourceVersion = String(rv);
     this.emit(r, 'DELETED', gone, rv);
+    if (this.garbageCollect && !opts.orphan && typeof uid === 'string') this.scheduleCollection(uid);
     return clone(gone);
+  }
+
+  // The garbage collector runs apart from the apiserver: dependents go after the owner's DELETE was answered, each with
+  // its own DELETED event, cascading down (background propagation).
+  private scheduleCollection(ownerUid: string): void {
+    setImmediate(() => {
+      if (this.closed) return;
+      this.forEachDependent(ownerUid, (dr, dep, key) => {
+        const alive = ownerReferences(dep).filter((ref) => typeof ref.uid === 'string' && this.uidExists(ref.uid));
+        // another owner still exists: only the dangling references are removed, the object stays
+        if (alive.length > 0) this.store(dr, withOwners(dep, alive), 'MODIFIED');
+        else this.remove(dr, key);
+      });
+    });
+  }
+
+  private forEachDependent(ownerUid: string, fn: (r: Resource, dependent: Obj, key: string) => void): void {
+    for (const r of this.resources.values())
+      for (const [key, o] of [...r.objects]) if (ownerReferences(o).some((ref) => ref.uid === ownerUid)) fn(r, clone(o), key);
+  }
+
+  private uidExists(uid: string): boolean {
+    for (const r of this.resources.values()) for (const o of r.objects.values()) if (o.metadata?.uid === uid) return true;
+    return false;
   }
 
   private emit(r: Resource, type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: Obj, rv: number): void {
@@ -452,6 +872,17 @@ export class FakeApiServer {
     else w.res.end();
   }
 
+  /** Whether a watch (or, stricter, a list continuation) from `rv` can no longer be served. */
+  private expired(rv: number, continuation: boolean): boolean {
+    if (Number.isNaN(rv) || rv <= this.restartedAtRv) return true;
+    return continuation ? rv < this.compactedRv : rv < this.compactedRv - 1;
+  }
+
+  /** the oldest resourceVersion still served, as "too old resource version" messages report it */
+  private get oldestRv(): number {
+    return Math.max(this.compactedRv, this.restartedAtRv + 1);
+  }
+
   // ---------------------------------------------------------------------------------------------------------------
   // HTTP
 
@@ -464,6 +895,42 @@ export class FakeApiServer {
 
   private fail(res: http.ServerResponse, code: number, message: string, details?: Record<string, unknown>): void {
     this.send(res, code, status(code, REASONS[code] ?? 'Unknown', message, details));
+  }
+
+  private notFound(res: http.ServerResponse, def: ResourceDef, name: string): void {
+    this.fail(res, 404, `${groupResource(def.group, def.plural)} ${q(name)} not found`, statusDetails(def.group, def.plural, name));
+  }
+
+  /** errors.NewConflict over the resource, with storage's OptimisticLockErrorMsg */
+  private modified(res: http.ServerResponse, def: ResourceDef, name: string): void {
+    this.fail(res, 409, `Operation cannot be fulfilled on ${groupResource(def.group, def.plural)} ${q(name)}: the object has been modified; please apply your changes to the latest version and try again`, statusDetails(def.group, def.plural, name));
+  }
+
+  private receive(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const run = (): void => {
+        try {
+          this.handle(req, res, Buffer.concat(chunks).toString('utf8'));
+        } catch (err) {
+          this.send(res, 500, status(500, 'InternalError', `fake apiserver: ${(err as Error).stack ?? String(err)}`));
+        }
+      };
+      // like sleepAtLeast, but cancellable by close()
+      const due = performance.now() + this.latency;
+      const wait = (): void => {
+        if (req.socket.destroyed || this.closed) return; // cut by a restart or dropConnections meanwhile
+        const left = due - performance.now();
+        if (left <= 0) return run();
+        const t = setTimeout(() => {
+          this.delayed.delete(t);
+          wait();
+        }, Math.ceil(left));
+        this.delayed.add(t);
+      };
+      wait();
+    });
   }
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string): void {
@@ -480,6 +947,9 @@ export class FakeApiServer {
       }
     }
     const route = this.route(url.pathname, method, query);
+    const attrs = requestAttributes(method, url.pathname, query);
+    const allowed = isAllowed(this.policy, attrs);
+    const resource = route?.resource?.def.plural ?? (attrs.resourceRequest ? attrs.resource : undefined);
     const rec: RecordedRequest = {
       method,
       path: url.pathname,
@@ -487,11 +957,19 @@ export class FakeApiServer {
       body,
       verb: route?.verb ?? 'other',
       at: Date.now(),
+      allowed,
       ...(contentType ? { contentType } : {}),
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
-      ...(route?.resource ? { resource: route.resource.def.plural } : {}),
+      ...(resource ? { resource } : {}),
+      ...(attrs.resourceRequest ? { apiGroup: attrs.apiGroup } : {}),
+      ...(attrs.namespace ? { namespace: attrs.namespace } : {}),
+      ...(attrs.name ? { name: attrs.name } : {}),
+      ...(attrs.subresource ? { subresource: attrs.subresource } : {}),
     };
     this.requests.push(rec);
+
+    // like the real filter chain: authorization before anything reaches storage (or an injected storage failure)
+    if (!allowed) return this.send(res, 403, forbidden(this.policy?.user ?? DEFAULT_USER, attrs));
 
     const failure = this.failures.find(
       (f) =>
@@ -519,7 +997,7 @@ export class FakeApiServer {
         return this.watch(req, res, r, ns, name, query);
       case 'get': {
         const o = r.objects.get(objKey(ns, name!));
-        return o ? this.send(res, 200, o) : this.fail(res, 404, `${r.def.plural} "${name}" not found`, { name, kind: r.def.plural });
+        return o ? this.send(res, 200, o) : this.notFound(res, r.def, name!);
       }
       case 'create':
         return this.create(res, r, ns, body, query);
@@ -527,14 +1005,8 @@ export class FakeApiServer {
         return this.update(res, r, ns, name!, body, route.subresource, query);
       case 'patch':
         return this.patch(res, r, ns, name!, body, contentType, route.subresource, query);
-      case 'delete': {
-        if (query.dryRun) {
-          const o = r.objects.get(objKey(ns, name!));
-          return o ? this.send(res, 200, o) : this.fail(res, 404, `${r.def.plural} "${name}" not found`);
-        }
-        const gone = this.remove(r, objKey(ns, name!));
-        return gone ? this.send(res, 200, gone) : this.fail(res, 404, `${r.def.plural} "${name}" not found`, { name, kind: r.def.plural });
-      }
+      case 'delete':
+        return this.delete(res, r, ns, name!, body, query);
       case 'deletecollection': {
         for (const [key, o] of [...r.objects]) if ((ns === undefined || o.metadata?.namespace === ns) && matchLabels(o.metadata?.labels, query.labelSelector)) this.remove(r, key);
         return this.send(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success' });
@@ -544,11 +1016,7 @@ export class FakeApiServer {
     }
   }
 
-  private route(
-    pathname: string,
-    method: string,
-    query: Record<string, string>,
-  ): { verb: string; discovery?: unknown; resource?: Resource; namespace?: string; name?: string; subresource?: string } | undefined {
+  private route(pathname: string, method: string, query: Record<string, string>): Route | undefined {
     const parts = pathname.split('/').filter(Boolean);
     let group: string;
     let version: string;
@@ -568,7 +1036,7 @@ export class FakeApiServer {
       version = parts[2]!;
       rest = parts.slice(3);
     } else if (parts[0] === 'version' && parts.length === 1) {
-      return { verb: 'discovery', discovery: { major: '1', minor: '30', gitVersion: 'v1.30.0-fake', platform: 'linux/amd64' } };
+      return { verb: 'discovery', discovery: this.versionInfo() };
     } else return undefined;
 
     const inGroup = [...this.resources.values()].filter((r) => r.def.group === group && r.def.version === version);
@@ -610,6 +1078,22 @@ export class FakeApiServer {
     };
   }
 
+  private versionInfo(): Record<string, string> {
+    const major = String(this.version.major ?? '1');
+    const minor = String(this.version.minor);
+    return {
+      major,
+      minor,
+      gitVersion: `v${major}.${Number.parseInt(minor, 10)}.0`,
+      gitCommit: '0000000000000000000000000000000000000000',
+      gitTreeState: 'clean',
+      buildDate: '2024-01-01T00:00:00Z',
+      goVersion: 'go1.22.0',
+      compiler: 'gc',
+      platform: 'linux/amd64',
+    };
+  }
+
   private groupList(): { kind: string; apiVersion: string; groups: Array<{ name: string; versions: Array<{ groupVersion: string; version: string }>; preferredVersion: { groupVersion: string; version: string } }> } {
     const versions = new Map<string, string[]>();
     for (const r of this.resources.values()) {
@@ -646,6 +1130,9 @@ export class FakeApiServer {
     return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources };
   }
 
+  // ---------------------------------------------------------------------------------------------------------------
+  // Verbs
+
   private list(res: http.ServerResponse, r: Resource, ns: string | undefined, query: Record<string, string>): void {
     let items = [...r.objects.values()]
       .filter((o) => ns === undefined || o.metadata?.namespace === ns)
@@ -654,14 +1141,15 @@ export class FakeApiServer {
     let listRv = this.rv;
     let offset = 0;
     if (query.continue) {
+      let token: { rv: number; offset: number };
       try {
-        const token = JSON.parse(Buffer.from(query.continue, 'base64url').toString('utf8')) as { rv: number; offset: number };
-        if (token.rv < this.compactedRv) return this.fail(res, 410, 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
-        listRv = token.rv;
-        offset = token.offset;
+        token = JSON.parse(Buffer.from(query.continue, 'base64url').toString('utf8')) as { rv: number; offset: number };
       } catch {
         return this.fail(res, 400, 'invalid continue token');
       }
+      if (this.expired(token.rv, true)) return this.fail(res, 410, 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      listRv = token.rv;
+      offset = token.offset;
     }
     const limit = query.limit ? Number(query.limit) : 0;
     let next: string | undefined;
@@ -688,8 +1176,9 @@ export class FakeApiServer {
     const fieldSelector = [query.fieldSelector, name ? `metadata.name=${name}` : undefined].filter(Boolean).join(',') || undefined;
     const from = query.resourceVersion;
     const fromNum = from === undefined || from === '' || from === '0' ? undefined : Number(from);
-    if (fromNum !== undefined && (Number.isNaN(fromNum) || fromNum < this.compactedRv - 1) && this.expiredWatch === 'status')
-      return this.fail(res, 410, `too old resource version: ${from} (${this.compactedRv})`);
+    const tooOld = fromNum !== undefined && this.expired(fromNum, false);
+    const tooOldMessage = `too old resource version: ${from} (${this.oldestRv})`;
+    if (tooOld && this.expiredWatch === 'status') return this.fail(res, 410, tooOldMessage);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     res.flushHeaders();
     const w: Watcher = {
@@ -701,8 +1190,8 @@ export class FakeApiServer {
       ...(fieldSelector ? { fieldSelector } : {}),
       ...(query.labelSelector ? { labelSelector: query.labelSelector } : {}),
     };
-    if (fromNum !== undefined && (Number.isNaN(fromNum) || fromNum < this.compactedRv - 1)) {
-      this.write(w, 'ERROR', status(410, 'Expired', `too old resource version: ${from} (${this.compactedRv})`));
+    if (tooOld) {
+      this.write(w, 'ERROR', status(410, 'Expired', tooOldMessage));
       res.end();
       return;
     }
@@ -748,7 +1237,7 @@ export class FakeApiServer {
     delete meta.resourceVersion;
     delete meta.uid;
     if (r.objects.has(objKey(meta.namespace as string | undefined, meta.name)))
-      return this.send(res, 409, status(409, 'AlreadyExists', `${r.def.plural} "${meta.name}" already exists`, { name: meta.name, kind: r.def.plural }));
+      return this.send(res, 409, status(409, 'AlreadyExists', `${groupResource(r.def.group, r.def.plural)} ${q(meta.name)} already exists`, statusDetails(r.def.group, r.def.plural, meta.name)));
     if (query.dryRun) {
       obj.apiVersion = apiVersionOf(r.def);
       obj.kind = r.def.kind;
@@ -761,12 +1250,12 @@ export class FakeApiServer {
     if (!this.validateBody(res, r, body)) return;
     const key = objKey(ns, name);
     const existing = r.objects.get(key);
-    if (!existing) return this.fail(res, 404, `${r.def.plural} "${name}" not found`, { name, kind: r.def.plural });
+    if (!existing) return this.notFound(res, r.def, name);
     const obj = clone(body);
     const meta = (obj.metadata ??= {});
     if (meta.name !== undefined && meta.name !== name) return this.fail(res, 400, 'the name of the object does not match the name on the URL');
-    if (meta.resourceVersion !== undefined && meta.resourceVersion !== existing.metadata?.resourceVersion)
-      return this.fail(res, 409, `Operation cannot be fulfilled on ${r.def.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: r.def.plural });
+    // an update without a resourceVersion is unconditional, as for every built-in resource
+    if (meta.resourceVersion !== undefined && meta.resourceVersion !== existing.metadata?.resourceVersion) return this.modified(res, r.def, name);
     let next: Obj;
     if (subresource === 'status') next = { ...clone(existing), status: obj.status };
     else {
@@ -782,7 +1271,7 @@ export class FakeApiServer {
     const existing = r.objects.get(objKey(ns, name));
     if (!existing) {
       if (contentType === 'application/apply-patch+yaml' && isObject(body)) return this.create(res, r, ns, body, query);
-      return this.fail(res, 404, `${r.def.plural} "${name}" not found`, { name, kind: r.def.plural });
+      return this.notFound(res, r.def, name);
     }
     let next: Obj;
     try {
@@ -795,13 +1284,32 @@ export class FakeApiServer {
     } catch (err) {
       return this.fail(res, 422, `patch failed: ${(err as Error).message}`);
     }
+    // the patched object keeps the stored resourceVersion unless the patch set one: then it is a precondition
     const rvWanted = isObject(next.metadata) ? next.metadata.resourceVersion : undefined;
-    if (contentType !== 'application/json-patch+json' && isObject(body) && isObject(body.metadata) && body.metadata.resourceVersion !== undefined && rvWanted !== existing.metadata?.resourceVersion)
-      return this.fail(res, 409, `Operation cannot be fulfilled on ${r.def.plural} "${name}": the object has been modified`);
+    if (rvWanted !== undefined && rvWanted !== existing.metadata?.resourceVersion) return this.modified(res, r.def, name);
     if (subresource === 'status') next = { ...clone(existing), status: next.status };
     next.metadata = { ...(next.metadata ?? {}), name, uid: existing.metadata?.uid, creationTimestamp: existing.metadata?.creationTimestamp, ...(ns !== undefined ? { namespace: ns } : {}) };
     if (query.dryRun) return this.send(res, 200, next);
     this.send(res, 200, this.store(r, next, 'MODIFIED'));
+  }
+
+  private delete(res: http.ServerResponse, r: Resource, ns: string | undefined, name: string, body: unknown, query: Record<string, string>): void {
+    const key = objKey(ns, name);
+    const existing = r.objects.get(key);
+    if (!existing) return this.notFound(res, r.def, name);
+    const options = isObject(body) ? body : {};
+    // rest.BeforeDelete checks the preconditions first, naming the Kind (not the plural) in its Conflict
+    const pre = isObject(options.preconditions) ? options.preconditions : {};
+    const conflict = (why: string): void => this.fail(res, 409, `Operation cannot be fulfilled on ${groupResource(r.def.group, r.def.kind)} ${q(name)}: ${why}`, statusDetails(r.def.group, r.def.kind, name));
+    const uid = String(existing.metadata?.uid ?? '');
+    if (typeof pre.uid === 'string' && pre.uid !== uid)
+      return conflict(`the UID in the precondition (${pre.uid}) does not match the UID in record (${uid}). The object might have been deleted and then recreated`);
+    const rv = existing.metadata?.resourceVersion ?? '';
+    if (typeof pre.resourceVersion === 'string' && pre.resourceVersion !== rv)
+      return conflict(`the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${rv}). The object might have been modified`);
+    if (query.dryRun) return this.send(res, 200, existing);
+    const orphan = options.propagationPolicy === 'Orphan' || options.orphanDependents === true || query.propagationPolicy === 'Orphan';
+    this.send(res, 200, this.remove(r, key, { orphan }));
   }
 }
 

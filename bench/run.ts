@@ -11,10 +11,9 @@ import pino from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { BootstrapIssuer } from '../src/certs/bootstrap-issuer.js';
 import { createMeshCA } from '../src/certs/mesh-ca.js';
-import { meshConfigOf } from '../src/cluster/mesh-config.js';
 import { loadStaticView } from '../src/cluster/static.js';
 import { buildBootstrapSecret } from '../src/injector/bootstrap.js';
-import { planInjection, type InjectionPlan, type PodAdmission } from '../src/injector/inject.js';
+import { injectPod, type InjectionPlan } from '../src/injector/inject.js';
 import type { InjectorOptions } from '../src/injector/settings.js';
 import { meshIdentity } from '../src/mesh/flavor.js';
 import type { KubeObject } from '../src/mesh/objects.js';
@@ -61,7 +60,7 @@ interface PodTiming {
   readonly label: string;
   readonly action: string;
   readonly planUs: number;
-  /** planInjection + certificate issuance + buildBootstrapSecret; only for pods that get a bootstrap Secret */
+  /** injectPod + certificate issuance + buildBootstrapSecret; only for pods that get a bootstrap Secret */
   readonly fullUs?: number;
 }
 
@@ -106,32 +105,23 @@ async function partA(): Promise<{ timings: PodTiming[]; planMean: number; planIn
   const mesh = meshIdentity(SERVE_DEFAULTS.flavor);
   // the options startServer gives the mutate handler with the defaults of `serve`
   const injector: InjectorOptions = { mesh, sidecarMode: SERVE_DEFAULTS.sidecarMode, logLevel: SERVE_DEFAULTS.logLevel };
-  const meshConfigSpec = meshConfigOf(view, mesh);
-  const controllerService = view.get('Service', mesh.meshNamespace, mesh.flavor.controllerService);
-  const input = (c: PodCase): PodAdmission => ({
-    pod: c.pod,
-    namespace: c.namespace,
-    namespaceObject: view.get('Namespace', '', c.namespace),
-    meshConfigSpec,
-    controllerService,
-    uuid: randomUUID(),
-  });
+  const inject = (c: PodCase): InjectionPlan => injectPod({ pod: c.pod, namespace: c.namespace, uuid: randomUUID() }, view, injector);
   // ecPool: false — the key is generated on this thread, so the figure is the whole CPU cost of one certificate
   // (the server's pool only moves key generation to a worker thread).
   const issuer = new BootstrapIssuer(createMeshCA(mesh.flavor, new Date()), { ecPool: false });
 
   const cases = podCases();
-  // every pod through planInjection a while first, so the first pod timed does not pay for the JIT
+  // every pod through injectPod a while first, so the first pod timed does not pay for the JIT
   const warmUntil = performance.now() + PART_A_MS;
-  while (performance.now() < warmUntil) for (const c of cases) planInjection(injector, input(c));
+  while (performance.now() < warmUntil) for (const c of cases) inject(c);
   const timings: PodTiming[] = [];
   for (const c of cases) {
-    const probe = planInjection(injector, input(c));
-    const planUs = await timeLoop(PART_A_MS, () => planInjection(injector, input(c)));
+    const probe = inject(c);
+    const planUs = await timeLoop(PART_A_MS, () => inject(c));
     let fullUs: number | undefined;
     if ((probe.action === 'inject' || probe.action === 'reidentify') && probe.secret) {
       fullUs = await timeLoop(PART_A_MS, async () => {
-        const plan = planInjection(injector, input(c)) as Extract<InjectionPlan, { action: 'inject' | 'reidentify' }>;
+        const plan = inject(c) as Extract<InjectionPlan, { action: 'inject' | 'reidentify' }>;
         const s = plan.secret!;
         const cert = await issuer.issue({ commonName: s.commonName, keyType: s.keyType, ...(s.rsaBits ? { rsaBits: s.rsaBits } : {}), deadline: Date.now() + 10_000 });
         return buildBootstrapSecret({
@@ -188,11 +178,11 @@ async function main(): Promise<void> {
   console.log('Part A: injector per-pod cost …');
   const a = await partA();
   const partATable = table(
-    ['pod', 'decision', 'planInjection µs', 'plan + certificate + Secret µs'],
+    ['pod', 'decision', 'injectPod µs', 'plan + certificate + Secret µs'],
     a.timings.map((t) => [t.label, t.action, f1(t.planUs), t.fullUs !== undefined ? f1(t.fullUs) : '–']),
   );
   console.log(partATable + '\n');
-  console.log(`planInjection mean over all ${a.timings.length} pods: ${f1(a.planMean)} µs; over injected pods: ${f1(a.planInjectedMean)} µs; with certificate + Secret: ${f1(a.fullMean)} µs\n`);
+  console.log(`injectPod mean over all ${a.timings.length} pods: ${f1(a.planMean)} µs; over injected pods: ${f1(a.planInjectedMean)} µs; with certificate + Secret: ${f1(a.fullMean)} µs\n`);
 
   const quietB = await waitForQuiet('part B');
   console.log('Part B: servers …');
@@ -316,8 +306,8 @@ ${targets.join('\n')}
 
 ${partATable}
 
-Mean \`planInjection\` over all ${a.timings.length} pods: **${f1(a.planMean)} µs**; over the pods that get a sidecar:
-**${f1(a.planInjectedMean)} µs**; \`planInjection\` + bootstrap certificate (ECDSA P-256 key generated inline, leaf signed
+Mean \`injectPod\` over all ${a.timings.length} pods: **${f1(a.planMean)} µs**; over the pods that get a sidecar:
+**${f1(a.planInjectedMean)} µs**; \`injectPod\` + bootstrap certificate (ECDSA P-256 key generated inline, leaf signed
 by a mesh CA from \`createMeshCA\`) + \`buildBootstrapSecret\`: **${f1(a.fullMean)} µs**.
 
 ## Part B — servers over keep-alive TLS, ${CONCURRENCY} requests in flight

@@ -10,7 +10,8 @@ import { parseAllDocuments } from 'yaml';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { generateManifests, INSTALL, REPO_ROOT } from '../scripts/manifests.js';
 import { meshIdentity } from '../src/mesh/flavor.js';
-import { clusterRole, meshNamespaceRole, webhookConfigurations } from '../src/server/webhook-config.js';
+import { clusterRole, meshNamespaceRole } from '../src/install/rbac.js';
+import { webhookConfigurations } from '../src/install/webhook-config.js';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
 

@@ -1,15 +1,13 @@
 // Building AdmissionReview answers. Every answer carries the request's uid and apiVersion.
 import type { Operation } from 'fast-json-patch';
-import { type FieldError, formatInvalidMessage, MAX_WARNING_LENGTH } from '../validator/findings.js';
+import { type FieldError, formatInvalidMessage, oneLine } from '../mesh/field-errors.js';
 import type { AdmissionApiVersion, AdmissionResponse, AdmissionStatus } from './review.js';
 
 /** The API server rejects oversized warning sets; beyond this many, the rest are summarised in one line. */
 export const MAX_WARNINGS = 32;
 
 export function normalizeWarnings(warnings: readonly string[]): string[] | undefined {
-  const unique = [...new Set(warnings.map((w) => w.replace(/[\r\n]+/g, ' ')))].map((w) =>
-    w.length > MAX_WARNING_LENGTH ? `${w.slice(0, MAX_WARNING_LENGTH - 3)}...` : w,
-  );
+  const unique = [...new Set(warnings.map((w) => w.replace(/[\r\n]+/g, ' ')))].map((w) => oneLine(w));
   if (unique.length === 0) return undefined;
   if (unique.length <= MAX_WARNINGS) return unique;
   return [...unique.slice(0, MAX_WARNINGS - 1), `${unique.length - (MAX_WARNINGS - 1)} more warnings not shown`];

@@ -1,18 +1,13 @@
 // AdmissionReview wire types and parsing. Parsing is total: every input ends in a review or a one-line reason.
-import { isRecord, type KubeObject } from '../mesh/objects.js';
+import { isRecord, type GroupVersionKind, type KubeObject } from '../mesh/objects.js';
 
 export const ADMISSION_VERSIONS = ['admission.k8s.io/v1', 'admission.k8s.io/v1beta1'] as const;
 export type AdmissionApiVersion = (typeof ADMISSION_VERSIONS)[number];
 
-export interface GVK {
-  group: string;
-  version: string;
-  kind: string;
-}
 
 export interface AdmissionRequest {
   uid: string;
-  kind: GVK;
+  kind: GroupVersionKind;
   resource?: { group: string; version: string; resource: string };
   subResource?: string;
   name?: string;
@@ -79,7 +74,7 @@ function sanitize(root: unknown): string | undefined {
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
-function parseGvk(v: unknown): GVK {
+function parseGvk(v: unknown): GroupVersionKind {
   const r = isRecord(v) ? v : {};
   return { group: str(r.group), version: str(r.version), kind: str(r.kind) };
 }

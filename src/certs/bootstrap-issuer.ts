@@ -3,6 +3,7 @@
 import type { MeshCA } from './mesh-ca.js';
 import { generateEcKey, KeyPool, type EncodedKeyPair } from './key-pool.js';
 import { LeafSigner } from './signer.js';
+import { CERT_BACKDATE_MS } from './validity.js';
 
 /** The forks issue bootstrap certificates for 10 years and never rotate them; a shorter life would break long-lived pods. */
 export const BOOTSTRAP_CERT_VALIDITY_MS = 87600 * 3600 * 1000;
@@ -53,7 +54,7 @@ export class BootstrapIssuer {
     const leaf = this.signer.issue({
       commonName: req.commonName,
       dnsNames: [req.commonName],
-      notBefore: new Date(now.getTime() - 5 * 60 * 1000),
+      notBefore: new Date(now.getTime() - CERT_BACKDATE_MS),
       notAfter: new Date(Math.min(now.getTime() + BOOTSTRAP_CERT_VALIDITY_MS, this.ca.notAfter.getTime())),
       keyPair,
       usage: 'both',

@@ -12,12 +12,7 @@ export interface IssueOptions {
   readonly keyType?: 'ec' | 'rsa';
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
-
-export function validity(now: Date, days: number): { notBefore: Date; notAfter: Date } {
-  // Back-date a little: clocks of the API server and this pod are never exactly equal.
-  return { notBefore: new Date(now.getTime() - 5 * 60 * 1000), notAfter: new Date(now.getTime() + days * DAY_MS) };
-}
+export { validity } from './validity.js';
 
 function keyOptions(keyType: 'ec' | 'rsa' = 'ec'): { keyType: 'ec'; curve: 'P-256' } | { keyType: 'rsa'; keySize: number } {
   return keyType === 'ec' ? { keyType: 'ec', curve: 'P-256' } : { keyType: 'rsa', keySize: 2048 };

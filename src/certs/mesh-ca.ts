@@ -10,6 +10,7 @@ import type { Flavor, FlavorName } from '../mesh/flavor.js';
 import { FLAVORS } from '../mesh/flavor.js';
 import { fromPemAll, toPem } from './der.js';
 import { selfSignedCa } from './signer.js';
+import { CERT_BACKDATE_MS } from './validity.js';
 
 export const MESH_CA_FILES = { cert: 'mesh-ca.crt', key: 'mesh-ca.key' } as const;
 export const CA_SECRET_KEYS = { cert: 'ca.crt', key: 'private.key', expiration: 'expiration' } as const;
@@ -43,7 +44,7 @@ export function meshCACommonName(flavor: Flavor | FlavorName): string {
 /** A new mesh root CA: ECDSA P-256, valid from 5 minutes before `now` for 10 years. */
 export function createMeshCA(flavor: Flavor | FlavorName, now: Date): MeshCA {
   const f = flavorOf(flavor);
-  const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - 5 * 60 * 1000);
+  const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - CERT_BACKDATE_MS);
   const notAfter = new Date(Math.floor(now.getTime() / 1000) * 1000 + MESH_CA_VALIDITY_MS);
   const ca = selfSignedCa({
     commonName: meshCACommonName(f),

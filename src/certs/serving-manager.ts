@@ -26,8 +26,8 @@
 //   converge on whatever the winner wrote).
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import pino, { type Logger } from 'pino';
-import type { KubeHttp } from '../cluster/kube.js';
-import { apiErrorText, isApiStatus, secretPath, type SecretResource } from '../server/api-secret-store.js';
+import { CERT_BACKDATE_MS, DAY_MS } from './validity.js';
+import type { SecretContent, SecretSlot, StoredSecretContent } from './secret-slot.js';
 import { fromPemAll, toPem } from './der.js';
 import { issueCA, issueLeaf, type KeyPairPem } from './issue.js';
 import { serviceDnsNames } from './serving.js';
@@ -43,9 +43,6 @@ export const SERVING_SECRET_KEYS = {
 } as const;
 export const CA_NEXT_SINCE_ANNOTATION = 'mesh-admission.io/ca-next-since';
 
-const DAY_MS = 24 * 3600 * 1000;
-/** certificates are back-dated: clocks of the API server and this pod are never exactly equal */
-const BACKDATE_MS = 5 * 60 * 1000;
 
 export interface ServingMaterial {
   readonly cert: string;
@@ -58,11 +55,10 @@ export interface ServingMaterial {
 }
 
 export interface ServingCertManagerOptions {
-  readonly http: KubeHttp;
-  /** the server's namespace (where the Secret lives and the Service runs) */
+  /** the Secret `<p>-admission-tls` (mesh/names.ts servingSecretName) in the server's namespace */
+  readonly store: SecretSlot;
+  /** the server's namespace (where the Service runs) */
   readonly namespace: string;
-  /** `<p>-admission-tls` (webhook-config.ts servingSecretName) */
-  readonly secretName: string;
   /** the Service name: the leaf covers `<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc`, `<svc>.<ns>.svc.cluster.local` */
   readonly service: string;
   readonly extraDns?: readonly string[];
@@ -91,7 +87,6 @@ export interface ServingCertManagerOptions {
   /** how certificates are made (default issue.ts, ECDSA P-256) */
   readonly issueCA?: (commonName: string, notBefore: Date, notAfter: Date) => Promise<KeyPairPem>;
   readonly issueLeaf?: (ca: KeyPairPem, commonName: string, dns: string[], ips: string[], notBefore: Date, notAfter: Date) => Promise<KeyPairPem>;
-  readonly requestTimeoutMs?: number;
 }
 
 interface ParsedCert {
@@ -118,6 +113,7 @@ function pemList(pem: string): ParsedCert[] {
   return fromPemAll(pem).map((d) => parseCert(toPem('CERTIFICATE', d)));
 }
 
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: string | undefined): string | undefined => (s === undefined ? undefined : Buffer.from(s, 'base64').toString('utf8'));
 
@@ -151,7 +147,7 @@ function keyPairValid(kp: KeyPairPem | undefined, now: number, ca: boolean): kp 
   if (!kp) return false;
   try {
     const c = parseCert(kp.cert);
-    return c.x.ca === ca && c.x.checkPrivateKey(createPrivateKey(kp.key)) && now >= c.from - BACKDATE_MS && now < c.to;
+    return c.x.ca === ca && c.x.checkPrivateKey(createPrivateKey(kp.key)) && now >= c.from - CERT_BACKDATE_MS && now < c.to;
   } catch {
     return false;
   }
@@ -211,7 +207,7 @@ export class ServingCertManager {
     if (!this.started) return;
     this.timer = setTimeout(() => {
       void this.sync()
-        .catch((err) => this.logger.warn({ err: apiErrorText(err) }, 'serving certificate sync failed; keeping the current one'))
+        .catch((err: unknown) => this.logger.warn({ err: errorText(err) }, 'serving certificate sync failed; keeping the current one'))
         .finally(() => this.schedule());
     }, this.opts.checkIntervalMs ?? 60_000);
     this.timer.unref();
@@ -235,14 +231,14 @@ export class ServingCertManager {
 
   private async newCA(now: number): Promise<KeyPairPem> {
     const cn = `${this.opts.service}.${this.opts.namespace}-ca-${new Date(now).toISOString().slice(0, 10)}`;
-    const nb = new Date(now - BACKDATE_MS);
+    const nb = new Date(now - CERT_BACKDATE_MS);
     const na = new Date(now + this.caValidityMs);
     return this.opts.issueCA ? this.opts.issueCA(cn, nb, na) : issueCA(cn, { notBefore: nb, notAfter: na });
   }
 
   private async newLeaf(ca: KeyPairPem, now: number): Promise<KeyPairPem> {
     const caTo = parseCert(ca.cert).to;
-    const nb = new Date(now - BACKDATE_MS);
+    const nb = new Date(now - CERT_BACKDATE_MS);
     const na = new Date(Math.min(now + this.leafValidityMs, caTo));
     const cn = `${this.opts.service}.${this.opts.namespace}.svc`;
     return this.opts.issueLeaf
@@ -250,27 +246,11 @@ export class ServingCertManager {
       : issueLeaf(ca, { notBefore: nb, notAfter: na, commonName: cn, dnsNames: this.names.dns, ips: this.names.ips, usage: 'server' });
   }
 
-  private async read(): Promise<SecretResource | undefined> {
-    try {
-      return await this.opts.http.json<SecretResource>({ path: secretPath(this.opts.namespace, this.opts.secretName), timeoutMs: this.opts.requestTimeoutMs ?? 10_000 });
-    } catch (err) {
-      if (isApiStatus(err, 404)) return undefined;
-      throw err;
-    }
-  }
-
-  private toSecret(s: State, resourceVersion?: string): SecretResource {
+  private toSecret(s: State): SecretContent {
     const K = SERVING_SECRET_KEYS;
     return {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: {
-        name: this.opts.secretName,
-        namespace: this.opts.namespace,
-        ...(resourceVersion ? { resourceVersion } : {}),
-        labels: { 'app.kubernetes.io/name': 'mesh-admission', ...(this.opts.labels ?? {}) },
-        ...(s.next && s.nextSince !== undefined ? { annotations: { [CA_NEXT_SINCE_ANNOTATION]: new Date(s.nextSince).toISOString() } } : {}),
-      },
+      labels: { 'app.kubernetes.io/name': 'mesh-admission', ...(this.opts.labels ?? {}) },
+      ...(s.next && s.nextSince !== undefined ? { annotations: { [CA_NEXT_SINCE_ANNOTATION]: new Date(s.nextSince).toISOString() } } : {}),
       type: 'kubernetes.io/tls',
       data: {
         [K.cert]: b64(s.leaf.cert),
@@ -283,7 +263,7 @@ export class ServingCertManager {
     };
   }
 
-  private fromSecret(secret: SecretResource, now: number): { state: State | undefined; why?: string } {
+  private fromSecret(secret: StoredSecretContent, now: number): { state: State | undefined; why?: string } {
     const K = SERVING_SECRET_KEYS;
     const d = secret.data ?? {};
     const pair = (c: string, k: string): KeyPairPem | undefined => {
@@ -296,7 +276,7 @@ export class ServingCertManager {
     const leaf = pair(K.cert, K.key) ?? { cert: '', key: '' };
     let next = pair(K.nextCert, K.nextKey);
     if (!keyPairValid(next, now, true)) next = undefined;
-    const since = Date.parse(secret.metadata.annotations?.[CA_NEXT_SINCE_ANNOTATION] ?? '');
+    const since = Date.parse(secret.annotations?.[CA_NEXT_SINCE_ANNOTATION] ?? '');
     let bundle: string;
     try {
       bundle = mergeBundle(now, unb64(d[K.bundle]), signing.cert, next?.cert);
@@ -347,22 +327,9 @@ export class ServingCertManager {
     return undefined;
   }
 
-  private async write(state: State, resourceVersion: string | undefined): Promise<boolean> {
-    const path = resourceVersion ? secretPath(this.opts.namespace, this.opts.secretName) : secretPath(this.opts.namespace);
-    try {
-      await this.opts.http.json({
-        method: resourceVersion ? 'PUT' : 'POST',
-        path,
-        query: { fieldManager: 'mesh-admission' },
-        body: this.toSecret(state, resourceVersion),
-        timeoutMs: this.opts.requestTimeoutMs ?? 10_000,
-      });
-      return true;
-    } catch (err) {
-      // another replica wrote first: read theirs
-      if (isApiStatus(err, 409) || (resourceVersion && isApiStatus(err, 404))) return false;
-      throw err;
-    }
+  /** false when another replica wrote first: the caller reads theirs */
+  private write(state: State, resourceVersion: string | undefined): Promise<boolean> {
+    return this.opts.store.write(this.toSecret(state), resourceVersion);
   }
 
   private async publish(bundle: string): Promise<void> {
@@ -373,7 +340,7 @@ export class ServingCertManager {
       const r = await this.opts.publish(bundle);
       if (r.ok) this.lastPublishedOk = bundle;
     } catch (err) {
-      this.logger.warn({ err: apiErrorText(err) }, 'CA bundle not published; retrying at the next sync');
+      this.logger.warn({ err: errorText(err) }, 'CA bundle not published; retrying at the next sync');
     }
   }
 
@@ -381,14 +348,14 @@ export class ServingCertManager {
     let state: State | undefined;
     for (let round = 0; round < 8; round++) {
       const now = this.now().getTime();
-      const secret = await this.read();
+      const secret = await this.opts.store.read();
       let next: { state: State; what: string } | undefined;
       let rv: string | undefined;
       if (!secret) {
         const signing = await this.newCA(now);
         next = { state: { signing, bundle: mergeBundle(now, signing.cert), leaf: await this.newLeaf(signing, now) }, what: 'CA and leaf created' };
       } else {
-        rv = secret.metadata.resourceVersion;
+        rv = secret.resourceVersion;
         const parsed = this.fromSecret(secret, now);
         if (!parsed.state) {
           const signing = await this.newCA(now);
@@ -402,14 +369,14 @@ export class ServingCertManager {
       }
       if (!next) break;
       if (await this.write(next.state, rv)) {
-        this.logger.info({ secret: `${this.opts.namespace}/${this.opts.secretName}`, notAfter: new Date(parseCert(next.state.leaf.cert).to).toISOString() }, next.what);
+        this.logger.info({ secret: this.opts.store.ref, notAfter: new Date(parseCert(next.state.leaf.cert).to).toISOString() }, next.what);
         state = next.state;
         await this.publish(state.bundle);
         // loop: another step may be due (e.g. step 2 right after step 1 when no delay is configured)
       }
       // on conflict: read again
     }
-    if (!state) throw new Error(`serving certificate Secret ${this.opts.namespace}/${this.opts.secretName}: could not converge`);
+    if (!state) throw new Error(`serving certificate Secret ${this.opts.store.ref}: could not converge`);
     this.serve(state);
     if (!this.served) throw new Error('no serving certificate');
     return this.served;

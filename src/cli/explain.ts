@@ -1,12 +1,9 @@
 // `mesh-admission explain`: what the mutating webhook would do to a pod created from each Pod or pod template.
-import { MemoryView } from '../cluster/memory.js';
-import { loadManifests } from '../cluster/manifests.js';
-import { meshConfigOf } from '../cluster/mesh-config.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
-import { planInjection, type AddedSummary } from '../injector/inject.js';
+import { injectPod, podNamespace, type AddedSummary } from '../injector/inject.js';
 import type { InjectorOptions } from '../injector/settings.js';
-import { withDefaultNamespace } from './offline.js';
+import { loadOffline } from './offline.js';
 
 /** Shown where the per-pod proxy UUID would go. */
 export const UUID_PLACEHOLDER = '<proxy-uuid>';
@@ -57,26 +54,14 @@ export function podFromWorkload(obj: KubeObject): KubeObject | undefined {
 }
 
 export function explain(files: readonly string[], mesh: MeshIdentity, opts: Omit<InjectorOptions, 'mesh'>, stateDir?: string): ExplainResult[] {
-  const state = stateDir ? loadManifests([stateDir]).map(withDefaultNamespace) : [];
-  const given = loadManifests(files).map(withDefaultNamespace);
-  const view = new MemoryView([...state, ...given].map((l) => l.object));
+  const { given, view } = loadOffline(files, stateDir);
   const results: ExplainResult[] = [];
   for (const { object, source } of given) {
-    const p = podFromWorkload(object);
-    if (!p) continue;
-    const namespace = object.metadata?.namespace ?? 'default';
-    const label = `${object.kind} ${namespace}/${object.metadata?.name ?? object.metadata?.generateName ?? ''}`;
-    const plan = planInjection(
-      { ...opts, mesh },
-      {
-        pod: p,
-        namespace,
-        namespaceObject: view.get('Namespace', '', namespace),
-        meshConfigSpec: meshConfigOf(view, mesh),
-        controllerService: view.get('Service', mesh.meshNamespace, mesh.flavor.controllerService),
-        uuid: UUID_PLACEHOLDER,
-      },
-    );
+    const pod = podFromWorkload(object);
+    if (!pod) continue;
+    const request = { pod, uuid: UUID_PLACEHOLDER };
+    const label = `${object.kind} ${podNamespace(request)}/${object.metadata?.name ?? object.metadata?.generateName ?? ''}`;
+    const plan = injectPod(request, view, { ...opts, mesh });
     const base = { source, object: label, decision: plan.action, reason: plan.reason, message: plan.message, warnings: plan.warnings };
     results.push(plan.action === 'inject' || plan.action === 'reidentify' ? { ...base, added: plan.summary } : base);
   }

@@ -1,13 +1,11 @@
 #!/usr/bin/env node
-// The command line: serve, validate, explain and certs.
+// The command line: serve, validate, explain and certs. Each command loads its own code when it runs, so the offline
+// commands (and --help) never pay for the server, the metrics, the logger or the Kubernetes client.
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ManifestError } from '../cluster/manifests.js';
-import { isFlavorName, meshIdentity, type FlavorName } from '../mesh/flavor.js';
-import { ConfigError, startServer } from '../server/run.js';
-import { SERVE_DEFAULTS, type ServeOptions, type SidecarMode } from '../server/options.js';
-import { formatJson, formatText, validateOffline } from './offline.js';
-import { writeCerts } from './certs.js';
-import { explain, formatExplainText } from './explain.js';
+import { InputError } from '../mesh/errors.js';
+import { FLAVORS, isFlavorName, meshIdentity, type FlavorName } from '../mesh/flavor.js';
+import { SIDECAR_MODE_FLAGS, type SidecarModeFlag } from '../mesh/names.js';
+import { SERVE_DEFAULTS, type ServeOptions } from '../server/options.js';
 
 const port = (v: string): number => {
   const n = Number(v);
@@ -19,6 +17,8 @@ const flavor = (v: string): FlavorName => {
   return v;
 };
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+const flavorOption = (fallback: FlavorName): Option => new Option('--flavor <flavor>', 'mesh family').choices(Object.keys(FLAVORS)).default(fallback).argParser(flavor);
+const sidecarModeOption = (): Option => new Option('--sidecar-mode <mode>', 'sidecar container mode').choices([...SIDECAR_MODE_FLAGS]).default(SERVE_DEFAULTS.sidecarMode);
 
 const program = new Command()
   .name('mesh-admission')
@@ -38,10 +38,10 @@ program
   .option('--tls-key-file <file>', 'serving key (PEM), reloaded when it changes')
   .option('--tls-ca-file <file>', 'live mode with --tls-cert-file: CA bundle to publish as the webhooks\' caBundle')
   .option('--secrets-dir <dir>', 'standalone mode: where bootstrap Secrets are written as YAML', SERVE_DEFAULTS.secretsDir)
-  .addOption(new Option('--flavor <flavor>', 'mesh family').choices(['fsm', 'osm-edge']).default(SERVE_DEFAULTS.flavor))
+  .addOption(flavorOption(SERVE_DEFAULTS.flavor))
   .option('--mesh-name <name>', 'mesh name (default: fsm / osm)')
   .option('--mesh-namespace <ns>', 'mesh control-plane namespace (default: fsm-system / osm-system)')
-  .addOption(new Option('--sidecar-mode <mode>', 'sidecar container mode').choices(['auto', 'classic', 'native']).default(SERVE_DEFAULTS.sidecarMode))
+  .addOption(sidecarModeOption())
   .option('--sidecar-image <image>', 'sidecar image (default: from the MeshConfig)')
   .option('--init-container-image <image>', 'init container image (default: from the MeshConfig)')
   .option('--register-webhooks <url>', 'live mode: create/update both webhook configurations pointing at this URL')
@@ -51,7 +51,8 @@ program
   .option('--log-level <level>', 'pino log level', SERVE_DEFAULTS.logLevel)
   .action(async (o: Record<string, unknown>) => {
     if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) throw new InvalidArgumentError('--tls-cert-file and --tls-key-file go together');
-    const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), sidecarMode: o.sidecarMode as SidecarMode, flavor: o.flavor as FlavorName };
+    const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), sidecarMode: o.sidecarMode as SidecarModeFlag, flavor: o.flavor as FlavorName };
+    const { startServer } = await import('../server/run.js');
     const server = await startServer(opts);
     // A failed watch or API call is retried where it happens; if one ever escapes as a rejection, log it rather than
     // let Node end the process (a webhook down means pods and policies cannot be created at all).
@@ -72,10 +73,11 @@ program
   .requiredOption('-f, --filename <path>', 'file or folder of manifests (repeatable)', collect)
   .option('--cluster-state <dir>', 'other objects to check references and conflicts against')
   .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-  .addOption(new Option('--flavor <flavor>', 'mesh family').choices(['fsm', 'osm-edge']).default('fsm').argParser(flavor))
+  .addOption(flavorOption('fsm'))
   .option('--mesh-name <name>', 'mesh name')
   .option('--mesh-namespace <ns>', 'mesh namespace')
-  .action((o: { filename: string[]; clusterState?: string; output: string; flavor: FlavorName; meshName?: string; meshNamespace?: string }) => {
+  .action(async (o: { filename: string[]; clusterState?: string; output: string; flavor: FlavorName; meshName?: string; meshNamespace?: string }) => {
+    const { formatJson, formatText, validateOffline } = await import('./offline.js');
     const results = validateOffline(o.filename, meshIdentity(o.flavor, o.meshName, o.meshNamespace), o.clusterState);
     process.stdout.write(o.output === 'json' ? formatJson(results) : formatText(results));
     process.exitCode = results.some((r) => !r.allowed) ? 1 : 0;
@@ -87,13 +89,14 @@ program
   .requiredOption('-f, --filename <path>', 'file or folder of manifests (repeatable)', collect)
   .option('--cluster-state <dir>', 'namespaces, MeshConfig and Services to decide against')
   .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-  .addOption(new Option('--flavor <flavor>', 'mesh family').choices(['fsm', 'osm-edge']).default('fsm').argParser(flavor))
+  .addOption(flavorOption('fsm'))
   .option('--mesh-name <name>', 'mesh name')
   .option('--mesh-namespace <ns>', 'mesh namespace')
-  .addOption(new Option('--sidecar-mode <mode>', 'sidecar container mode').choices(['auto', 'classic', 'native']).default('auto'))
+  .addOption(sidecarModeOption())
   .option('--sidecar-image <image>', 'sidecar image when the MeshConfig names none')
   .option('--init-container-image <image>', 'init container image when the MeshConfig names none')
-  .action((o: { filename: string[]; clusterState?: string; output: string; flavor: FlavorName; meshName?: string; meshNamespace?: string; sidecarMode: SidecarMode; sidecarImage?: string; initContainerImage?: string }) => {
+  .action(async (o: { filename: string[]; clusterState?: string; output: string; flavor: FlavorName; meshName?: string; meshNamespace?: string; sidecarMode: SidecarModeFlag; sidecarImage?: string; initContainerImage?: string }) => {
+    const { explain, formatExplainText } = await import('./explain.js');
     const results = explain(o.filename, meshIdentity(o.flavor, o.meshName, o.meshNamespace), { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage }, o.clusterState);
     process.stdout.write(o.output === 'json' ? JSON.stringify(results, null, 2) + '\n' : formatExplainText(results));
     process.exitCode = results.some((r) => r.decision === 'deny') ? 1 : 0;
@@ -107,12 +110,13 @@ program
   .option('--service-name <name>', 'Service name', SERVE_DEFAULTS.serviceName)
   .option('--namespace <ns>', 'Service namespace', 'fsm-system')
   .action(async (o: { out: string; dns: string[]; serviceName: string; namespace: string }) => {
+    const { writeCerts } = await import('./certs.js');
     const names = await writeCerts(o.out, o.serviceName, o.namespace, o.dns);
     process.stdout.write(`wrote ${o.out}/ca.crt, tls.crt, tls.key for ${names.join(', ')}\n`);
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  const unreadable = err instanceof ManifestError || err instanceof ConfigError || err instanceof InvalidArgumentError;
+  const unusable = err instanceof InputError || err instanceof InvalidArgumentError;
   process.stderr.write(`error: ${(err as Error).message}\n`);
-  process.exit(unreadable ? 2 : 1);
+  process.exit(unusable ? 2 : 1);
 });

@@ -1,13 +1,12 @@
-// The offline form of the validating webhook: the same rules over a set of manifests, the given objects counted as
-// present in the cluster alongside --cluster-state.
+// The offline form of the validating webhook: the same entry point over a set of manifests, the given objects counted
+// as present in the cluster alongside --cluster-state.
 import { MemoryView } from '../cluster/memory.js';
 import { loadManifests, type LoadedObject } from '../cluster/manifests.js';
+import type { FieldError } from '../mesh/field-errors.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
-import { gvkOf, isRecord } from '../mesh/objects.js';
-import { ValidationContext } from '../validator/context.js';
-import type { FieldError } from '../validator/findings.js';
-import { findKind } from '../validator/kinds.js';
-import { validateObject } from '../validator/validate.js';
+import { placeManifest } from '../mesh/kinds.js';
+import { gvkOf } from '../mesh/objects.js';
+import { validate } from '../validator/validate.js';
 
 export interface OfflineResult {
   readonly source: string;
@@ -22,29 +21,20 @@ export interface OfflineResult {
   readonly causes: readonly FieldError[];
 }
 
-/** kubectl's default namespace for namespaced objects without one. */
-const DEFAULT_NAMESPACE = 'default';
-
-export function withDefaultNamespace(l: LoadedObject): LoadedObject {
-  const gvk = gvkOf(l.object);
-  const entry = findKind(gvk.group, gvk.kind);
-  const clusterScoped = entry ? entry.scope === 'Cluster' : ['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition', 'Node', 'PersistentVolume', 'StorageClass', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].includes(gvk.kind);
-  if (clusterScoped || l.object.metadata?.namespace) return l;
-  return { ...l, object: { ...l.object, metadata: { ...(isRecord(l.object.metadata) ? l.object.metadata : {}), namespace: DEFAULT_NAMESPACE } } };
+/** The manifests given and the state folder, placed as kubectl would store them, in one view (the given win). */
+export function loadOffline(files: readonly string[], stateDir?: string): { given: LoadedObject[]; view: MemoryView } {
+  const place = (l: LoadedObject): LoadedObject => ({ ...l, object: placeManifest(l.object) });
+  const state = stateDir ? loadManifests([stateDir]).map(place) : [];
+  const given = loadManifests(files).map(place);
+  // The given objects replace state objects of the same kind, namespace and name (they are the newer version).
+  return { given, view: new MemoryView([...state, ...given].map((l) => l.object)) };
 }
 
 export function validateOffline(files: readonly string[], mesh: MeshIdentity, stateDir?: string): OfflineResult[] {
-  const state = stateDir ? loadManifests([stateDir]).map(withDefaultNamespace) : [];
-  const given = loadManifests(files).map(withDefaultNamespace);
-  // The given objects replace state objects of the same kind, namespace and name (they are the newer version).
-  const view = new MemoryView([...state, ...given].map((l) => l.object));
+  const { given, view } = loadOffline(files, stateDir);
   return given.map(({ object, source }) => {
-    const gvk = gvkOf(object);
-    const namespace = object.metadata?.namespace ?? '';
-    const name = object.metadata?.name ?? object.metadata?.generateName ?? '';
-    const ctx = new ValidationContext(mesh, view, { kind: gvk.kind, namespace, name }, 'CREATE');
-    const v = validateObject(object, gvk, ctx);
-    return { source, apiVersion: object.apiVersion ?? '', kind: gvk.kind, namespace, name, known: v.known, allowed: v.allowed, warnings: v.warnings, causes: v.errors };
+    const v = validate({ operation: 'CREATE', kind: gvkOf(object), object }, view, mesh);
+    return { source, apiVersion: object.apiVersion ?? '', kind: v.target.kind, namespace: v.target.namespace, name: v.target.label, known: v.known, allowed: v.allowed, warnings: v.warnings, causes: v.errors };
   });
 }
 

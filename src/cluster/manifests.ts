@@ -2,6 +2,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { InputError } from '../mesh/errors.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
 
 export interface LoadedObject {
@@ -10,7 +11,7 @@ export interface LoadedObject {
   readonly source: string;
 }
 
-export class ManifestError extends Error {}
+export class ManifestError extends InputError {}
 
 const MANIFEST_FILE = /\.(ya?ml|json)$/i;
 

@@ -17,8 +17,8 @@
 // - CipherSuites, ECDHCurves: null (the CRD has no default, and a nil Go slice marshals to null); an explicit [] is
 //   kept as [].
 import type { MeshIdentity } from '../mesh/flavor.js';
+import { bootstrapSecretLabels, bootstrapSecretName } from '../mesh/names.js';
 
-export const BOOTSTRAP_SECRET_PREFIX = 'sidecar-bootstrap-config-';
 export const BOOTSTRAP_KEYS = { config: 'bootstrap.yaml', ca: 'cacert.pem', cert: 'repo_cert.pem', key: 'repo_key.pem' } as const;
 export const DEFAULT_REPO_PORT = 6060;
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
@@ -89,24 +89,6 @@ export interface BootstrapSecret {
 /** `<uuid>.sidecar.<serviceAccount>.<namespace>.<trustDomain>`; an empty service account counts as `default`. */
 export function proxyCommonName(uuid: string, serviceAccount: string, namespace: string, trustDomain: string = DEFAULT_TRUST_DOMAIN): string {
   return `${uuid}.sidecar.${serviceAccount || 'default'}.${namespace}.${trustDomain || DEFAULT_TRUST_DOMAIN}`;
-}
-
-export function bootstrapSecretName(uuid: string): string {
-  return BOOTSTRAP_SECRET_PREFIX + uuid;
-}
-
-/** The UUID in a bootstrap Secret name, or undefined when the name does not have the prefix. */
-export function uuidFromBootstrapSecretName(name: string): string | undefined {
-  return name.startsWith(BOOTSTRAP_SECRET_PREFIX) && name.length > BOOTSTRAP_SECRET_PREFIX.length ? name.slice(BOOTSTRAP_SECRET_PREFIX.length) : undefined;
-}
-
-export function bootstrapSecretLabels(mesh: MeshIdentity, uuid: string, version?: string): Record<string, string> {
-  return {
-    'app.kubernetes.io/name': mesh.flavor.domain,
-    'app.kubernetes.io/instance': mesh.meshName,
-    ...(version ? { 'app.kubernetes.io/version': version } : {}),
-    [`${mesh.flavor.prefix}-proxy-uuid`]: uuid,
-  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 import type { V1Container, V1ContainerPort, V1EnvVar, V1OwnerReference } from '@kubernetes/client-node';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { PORTS } from './ports.js';
-export { BOOTSTRAP_SECRET_PREFIX } from './bootstrap.js';
 import { PROBE_KINDS, type ProbeKind } from './probes.js';
 import type { SidecarSettings } from './settings.js';
 
@@ -13,7 +12,6 @@ export const BOOTSTRAP_MOUNT_PATH = '/etc/pipy';
 export const initContainerName = (mesh: MeshIdentity): string => `${mesh.flavor.prefix}-init`;
 export const healthcheckContainerName = (mesh: MeshIdentity): string => `${mesh.flavor.prefix}-healthcheck`;
 export const healthPath = (mesh: MeshIdentity): string => `/${mesh.flavor.prefix}-healthcheck`;
-export const proxyUuidLabel = (mesh: MeshIdentity): string => `${mesh.flavor.prefix}-proxy-uuid`;
 
 const fieldEnv = (name: string, fieldPath: string): V1EnvVar => ({ name, valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath } } });
 

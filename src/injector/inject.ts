@@ -1,17 +1,20 @@
-// The injector: (pod, namespace, MeshConfig, options) → a decision, a patch and the bootstrap Secret to create.
-// Pure: the UUID comes in as a parameter, the certificate is issued by the caller after the decision, and every
-// annotation is validated before the caller touches anything outside the process.
+// The injector: a pod admission and a view of the cluster in → a decision, a patch and the bootstrap Secret to create.
+// `injectPod` is the one entry point, shared by the mutating webhook, `explain`, the audit and the tests. Pure: the
+// UUID comes in as a parameter, the certificate is issued by the caller after the decision, and every annotation is
+// validated before the caller touches anything outside the process.
 import type { V1Container, V1PodDNSConfig, V1PodDNSConfigOption, V1Volume } from '@kubernetes/client-node';
 import type { Operation } from 'fast-json-patch';
+import { annotationKeys, bootstrapSecretName, ignoreLabel, isUnmeshedNamespace, monitoredByLabel, proxyUuidLabel } from '../mesh/names.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
+import { DEFAULT_NAMESPACE } from '../mesh/kinds.js';
+import { meshConfigOf } from '../cluster/mesh-config.js';
+import type { ClusterView } from '../cluster/view.js';
 import {
-  BOOTSTRAP_SECRET_PREFIX,
   BOOTSTRAP_VOLUME,
   SIDECAR_CONTAINER,
   healthcheckContainer,
   healthPath,
   initContainer,
-  proxyUuidLabel,
   sidecarContainer,
 } from './containers.js';
 import { initScript } from './iptables.js';
@@ -20,14 +23,47 @@ import { PatchBuilder } from './patch.js';
 import { PORTS } from './ports.js';
 import { rewriteProbes } from './probes.js';
 import type { OriginalHealthProbes } from './bootstrap.js';
-import { annotationKeys, resolveSettings, type Annotations, type InjectorOptions, type ObjectRef, type SidecarSettings } from './settings.js';
+import { resolveSettings, type Annotations, type InjectorOptions, type ObjectRef, type SidecarSettings } from './settings.js';
 import { parseBoolWord, BOOL_WORDS_TEXT } from './words.js';
 import { invalidAnnotation } from './settings.js';
 
 export type SkipReason = 'host-network' | 'system-namespace' | 'not-monitored' | 'not-enabled';
 export type DenyReason = 'invalid-annotation' | 'invalid-pod';
 
-export interface PodAdmission {
+/** What the webhook (or the CLI) knows of one pod creation. */
+export interface PodRequest {
+  /** request.object */
+  readonly pod: KubeObject;
+  /** request.namespace (the pod's own metadata.namespace is often empty at admission); kubectl's `default` if neither */
+  readonly namespace?: string;
+  /** a fresh UUID v4 for this injection */
+  readonly uuid: string;
+  /** the Namespace as just fetched from the API server, when the view does not have it yet */
+  readonly namespaceObject?: KubeObject;
+}
+
+/** The namespace the pod is created in: the request's, else its own, else kubectl's `default`. */
+export function podNamespace(req: Pick<PodRequest, 'pod' | 'namespace'>): string {
+  const own = req.pod.metadata?.namespace;
+  return req.namespace || (typeof own === 'string' ? own : '') || DEFAULT_NAMESPACE;
+}
+
+/** The injector's entry point: the namespace, the MeshConfig and the controller Service come from the view. */
+export function injectPod(req: PodRequest, view: ClusterView, opts: InjectorOptions): InjectionPlan {
+  const { mesh } = opts;
+  const namespace = podNamespace(req);
+  return planInjection(opts, {
+    pod: req.pod,
+    namespace,
+    namespaceObject: req.namespaceObject ?? view.get('Namespace', '', namespace),
+    meshConfigSpec: meshConfigOf(view, mesh),
+    controllerService: view.get('Service', mesh.meshNamespace, mesh.flavor.controllerService),
+    uuid: req.uuid,
+  });
+}
+
+/** Everything planInjection reads, resolved from the request and the view. */
+interface PodAdmission {
   /** request.object */
   readonly pod: KubeObject;
   /** request.namespace (the pod's own metadata.namespace is often empty at admission) */
@@ -87,8 +123,6 @@ export type InjectionPlan =
       readonly warnings: string[];
     };
 
-export const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'] as const;
-
 const arr = <T = unknown>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 const annotationsOf = (o: KubeObject | undefined): Annotations => {
   const a = o?.metadata?.annotations;
@@ -136,7 +170,7 @@ function ndots(trustDomain: string): string {
   return String(trustDomain.split('.').length + 3);
 }
 
-export function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPlan {
+function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPlan {
   const { mesh } = opts;
   const keys = annotationKeys(mesh.flavor);
   const pod = input.pod;
@@ -153,12 +187,12 @@ export function planInjection(opts: InjectorOptions, input: PodAdmission): Injec
   // 1. Interception on a host-network pod would rewrite the node's own iptables.
   if (spec.hostNetwork === true) return skip('host-network', 'the pod uses the host network');
   // 2. The control plane and Kubernetes' own namespaces are never meshed.
-  if ((SYSTEM_NAMESPACES as readonly string[]).includes(ns) || ns === mesh.meshNamespace) return skip('system-namespace', `namespace ${ns} is a system or mesh control-plane namespace`);
+  if (isUnmeshedNamespace(mesh, ns)) return skip('system-namespace', `namespace ${ns} is a system or mesh control-plane namespace`);
   // 3. Only namespaces that joined this mesh.
   const labels = isRecord(input.namespaceObject?.metadata?.labels) ? input.namespaceObject.metadata.labels : {};
   if (!input.namespaceObject) return skip('not-monitored', `namespace ${ns} is not known to the webhook`);
-  if (labels[`${mesh.flavor.domain}/monitored-by`] !== mesh.meshName) return skip('not-monitored', `namespace ${ns} is not labelled ${mesh.flavor.domain}/monitored-by=${mesh.meshName}`);
-  if (`${mesh.flavor.domain}/ignore` in labels) return skip('not-monitored', `namespace ${ns} is labelled ${mesh.flavor.domain}/ignore`);
+  if (labels[monitoredByLabel(mesh.flavor)] !== mesh.meshName) return skip('not-monitored', `namespace ${ns} is not labelled ${monitoredByLabel(mesh.flavor)}=${mesh.meshName}`);
+  if (ignoreLabel(mesh.flavor) in labels) return skip('not-monitored', `namespace ${ns} is labelled ${ignoreLabel(mesh.flavor)}`);
 
   // 4. The injection annotation: pod wins over namespace; a value that is neither yes nor no is a mistake to report.
   const errors: string[] = [];
@@ -198,7 +232,7 @@ export function planInjection(opts: InjectorOptions, input: PodAdmission): Injec
   const uuid = input.uuid;
   const serviceAccount = (typeof spec.serviceAccountName === 'string' && spec.serviceAccountName) || (typeof spec.serviceAccount === 'string' && spec.serviceAccount) || 'default';
   const cnPrefix = `${uuid}.sidecar.${serviceAccount}.${ns}`;
-  const secretName = `${BOOTSTRAP_SECRET_PREFIX}${uuid}`;
+  const secretName = bootstrapSecretName(uuid);
   const warnings: string[] = [...(probes?.warnings ?? [])];
   const patch = new PatchBuilder();
   const summary: AddedSummary = { mode: settings.mode, initContainers: [], containers: [], volumes: [], labels: { [uuidLabel]: uuid }, annotations: {}, rewrittenProbes: [], images: {} };

@@ -7,7 +7,7 @@
 // INTERFACE_NAME_RE. None of them can contain '$', '`', '\\', whitespace or a newline.
 import type { Flavor } from '../mesh/flavor.js';
 import { isRecord } from '../mesh/objects.js';
-import { parseCidr } from '../validator/checks.js';
+import { parseCidr } from '../mesh/cidr.js';
 
 export type LocalProxyMode = 'Localhost' | 'PodIP';
 

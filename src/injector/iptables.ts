@@ -32,7 +32,7 @@
 // Kubernetes itself expands `$(VAR)` and turns `$$` into `$` in container args: the script contains neither.
 import { INTERFACE_NAME_RE, type InterceptionSettings } from './interception.js';
 import { MULTIPORT_MAX, PORTS, PROXY_UID } from './ports.js';
-import { parseCidr } from '../validator/checks.js';
+import { parseCidr } from '../mesh/cidr.js';
 
 type Family = 4 | 6;
 

@@ -2,12 +2,11 @@
 // validated in one place before anything is built.
 import type { V1ResourceRequirements } from '@kubernetes/client-node';
 import type { Flavor, MeshIdentity } from '../mesh/flavor.js';
+import { annotationKeys, type SidecarMode, type SidecarModeFlag } from '../mesh/names.js';
 import { isRecord } from '../mesh/objects.js';
 import { DEFAULT_REPO_PORT, DEFAULT_TRUST_DOMAIN } from './bootstrap.js';
 import { BOOL_WORDS_TEXT, isQuantity, parseBoolWord } from './words.js';
 
-export type SidecarMode = 'classic' | 'native';
-export type SidecarModeFlag = SidecarMode | 'auto';
 
 export interface InjectorOptions {
   readonly mesh: MeshIdentity;
@@ -34,20 +33,6 @@ export const DEFAULT_LOG_LEVEL = 'error';
 export const NATIVE_SIDECAR_MINOR = 33;
 
 export const RESOURCE_NAMES = ['cpu', 'memory', 'storage', 'ephemeral-storage'] as const;
-
-/** Annotation keys, written once per flavor. */
-export function annotationKeys(f: Flavor) {
-  const d = f.domain;
-  return {
-    injection: `${d}/sidecar-injection`,
-    metrics: `${d}/metrics`,
-    sidecarImage: `${d}/sidecar-image`,
-    sidecarMode: `${d}/sidecar-mode`,
-    hold: `${d}/hold-application-until-proxy-starts`,
-    gracefulExit: `${d}/graceful-exit-until-downstream-ends`,
-    resource: (kind: 'limits' | 'requests', name: string) => `${d}/sidecar-resource-${kind}-${name}`,
-  };
-}
 
 export type Annotations = Readonly<Record<string, string>>;
 

@@ -63,12 +63,3 @@ export function meshIdentity(flavor: FlavorName, meshName?: string, meshNamespac
   const f = FLAVORS[flavor];
   return { flavor: f, meshName: meshName ?? f.defaultMeshName, meshNamespace: meshNamespace ?? f.defaultMeshNamespace };
 }
-
-/** Label that marks a namespace as part of the mesh: `<domain>/monitored-by: <meshName>`. */
-export function monitoredByLabel(f: Flavor): string {
-  return `${f.domain}/monitored-by`;
-}
-
-export function ignoreLabel(f: Flavor): string {
-  return `${f.domain}/ignore`;
-}

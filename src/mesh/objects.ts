@@ -1,14 +1,26 @@
 // Minimal shapes shared by every Kubernetes object this server reads. Kind-specific specs are typed where they are
 // validated; values coming off the wire are `unknown` until a check has looked at them.
 
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
 export interface ObjectMeta {
   name?: string;
   generateName?: string;
   namespace?: string;
   uid?: string;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
-  ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean }>;
+  ownerReferences?: OwnerReference[];
   [key: string]: unknown;
 }
 
@@ -18,6 +30,13 @@ export interface KubeObject {
   metadata?: ObjectMeta;
   spec?: unknown;
   [key: string]: unknown;
+}
+
+/** A core v1 Secret as the API server returns it (`data` values base64). */
+export interface SecretObject extends KubeObject {
+  metadata: ObjectMeta;
+  type?: string;
+  data?: Record<string, string>;
 }
 
 export interface GroupVersionKind {

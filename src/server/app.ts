@@ -6,12 +6,11 @@ import type { Logger } from 'pino';
 import type { AdmissionHandler, AdmissionOutcome } from '../admission/handler.js';
 import { deny, reviewOf } from '../admission/response.js';
 import { parseReview, type AdmissionRequest } from '../admission/review.js';
+import { WEBHOOK_PATHS } from '../mesh/names.js';
 import type { Metrics } from './metrics.js';
 
 /** object + oldObject of up to 3 MiB each, plus the envelope. */
 export const MAX_BODY_BYTES = 7 * 1024 * 1024;
-
-export const WEBHOOK_PATHS = { validate: '/validate', mutate: '/mutate-pod-creation' } as const;
 
 export interface WebhookAppOptions {
   handlers: readonly AdmissionHandler[];

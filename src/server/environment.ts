@@ -8,7 +8,7 @@ import type { MeshIdentity } from '../mesh/flavor.js';
 import type { KubeObject } from '../mesh/objects.js';
 import type { Metrics } from './metrics.js';
 import type { ServeOptions } from './options.js';
-import type { SecretStore } from './secret-store.js';
+import type { SecretStore } from '../webhooks/secret-store.js';
 import type { TlsMaterial } from './tls.js';
 
 export interface Environment {

@@ -3,17 +3,19 @@
 import type { Server as HttpsServer } from 'node:https';
 import { isIP } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CaBundlePatcher, watchCaBundleFile, readCaBundleFile } from '../certs/ca-bundle.js';
-import { loadOrCreateMeshCASecret } from '../certs/mesh-ca-secret.js';
+import { readCaBundleFile, watchCaBundleFile } from '../certs/ca-file.js';
+import { CaBundlePatcher } from '../kube/ca-bundle-patcher.js';
+import { apiSecretSlot } from '../kube/secret-slot.js';
+import { loadOrCreateMeshCASecret } from '../kube/mesh-ca-secret.js';
 import { ServingCertManager } from '../certs/serving-manager.js';
-import { KubeHttp } from '../cluster/kube.js';
-import { LiveView } from '../cluster/live.js';
-import { ApiSecretStore } from './api-secret-store.js';
+import { KubeHttp } from '../kube/client.js';
+import { LiveView } from '../kube/live-view.js';
+import { ApiSecretStore } from '../kube/api-secret-store.js';
 import type { Environment, EnvironmentContext } from './environment.js';
-import { registerWebhooks } from './register-webhooks.js';
-import { SecretLifecycle } from './secret-lifecycle.js';
+import { registerWebhooks } from '../kube/register-webhooks.js';
+import { SecretLifecycle } from '../kube/secret-lifecycle.js';
 import { readTlsFiles, watchTlsFiles, type TlsMaterial } from './tls.js';
-import { servingSecretName, webhookLabels } from './webhook-config.js';
+import { serverLabels, servingSecretName } from '../mesh/names.js';
 
 /** `/version` minor, e.g. "33" or "33+" on some distributions. */
 async function kubernetesMinor(http: KubeHttp): Promise<number | undefined> {
@@ -54,13 +56,12 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
   } else {
     const extra = urlNames(opts.registerWebhooks);
     serving = new ServingCertManager({
-      http,
+      store: apiSecretSlot(http, mesh.meshNamespace, servingSecretName(mesh)),
       namespace: mesh.meshNamespace,
-      secretName: servingSecretName(mesh),
       service: opts.serviceName,
       extraDns: extra.dns,
       extraIps: extra.ips,
-      labels: webhookLabels(mesh),
+      labels: serverLabels(mesh),
       logger,
       publish: (pem) => patcher.setBundle(pem),
       onChange: (m) => https?.setSecureContext({ cert: m.cert, key: m.key }),

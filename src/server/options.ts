@@ -1,7 +1,7 @@
 // Everything `mesh-admission serve` can be told, with the defaults of server.md §6.
 import type { FlavorName } from '../mesh/flavor.js';
+import type { SidecarModeFlag } from '../mesh/names.js';
 
-export type SidecarMode = 'auto' | 'classic' | 'native';
 
 export interface ServeOptions {
   port: number;
@@ -18,7 +18,7 @@ export interface ServeOptions {
   flavor: FlavorName;
   meshName?: string;
   meshNamespace?: string;
-  sidecarMode: SidecarMode;
+  sidecarMode: SidecarModeFlag;
   sidecarImage?: string;
   initContainerImage?: string;
   registerWebhooks?: string;

@@ -6,19 +6,20 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { AdmissionHandler } from '../admission/handler.js';
 import { BootstrapIssuer } from '../certs/bootstrap-issuer.js';
-import { loadKubeConfig } from '../cluster/kube.js';
+import { loadKubeConfig } from '../kube/client.js';
 import type { ClusterView } from '../cluster/view.js';
+import { InputError } from '../mesh/errors.js';
 import { meshIdentity, type MeshIdentity } from '../mesh/flavor.js';
 import { createWebhookApp } from './app.js';
 import type { Environment } from './environment.js';
 import { createHealthApp } from './health.js';
 import { liveEnvironment } from './live.js';
 import { Metrics } from './metrics.js';
-import { mutateHandler } from './mutate-handler.js';
+import { mutateHandler } from '../webhooks/mutate.js';
 import type { ServeOptions } from './options.js';
 import { standaloneEnvironment } from './standalone.js';
 import type { TlsMaterial } from './tls.js';
-import { validateHandler } from './validate-handler.js';
+import { validateHandler } from '../webhooks/validate.js';
 
 /** The API server keeps connections to webhooks alive for up to 90 s; closing earlier causes spurious EOF errors. */
 export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
@@ -42,7 +43,8 @@ export interface RunningServer {
   shutdown(graceSeconds?: number): Promise<void>;
 }
 
-export class ConfigError extends Error {}
+/** A flag combination that cannot work. */
+export class ConfigError extends InputError {}
 
 function listen(server: HttpServer | HttpsServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -96,7 +98,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
   };
   const handlers = deps.handlers ?? [
     validateHandler({ mesh, view: env.view, failOpen: opts.validationFailOpen }),
-    mutateHandler({ injector, view: env.view, issuer, secrets: env.secrets, metrics, logger, ...(env.fetchNamespace ? { fetchNamespace: env.fetchNamespace } : {}) }),
+    mutateHandler({ injector, view: env.view, issuer, secrets: env.secrets, injections: metrics.injections, logger, ...(env.fetchNamespace ? { fetchNamespace: env.fetchNamespace } : {}) }),
   ];
 
   let draining = false;

@@ -4,7 +4,7 @@ import { loadOrCreateMeshCA } from '../certs/mesh-ca.js';
 import { MemoryView } from '../cluster/memory.js';
 import { loadStaticView } from '../cluster/static.js';
 import type { Environment, EnvironmentContext } from './environment.js';
-import { FileSecretStore } from './secret-store.js';
+import { FileSecretStore } from './file-secret-store.js';
 import { loadTls, watchTlsFiles } from './tls.js';
 
 export async function standaloneEnvironment({ opts, mesh, logger, metrics }: EnvironmentContext): Promise<Environment> {

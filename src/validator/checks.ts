@@ -1,6 +1,6 @@
 // Field checks shared by every kind family: numbers, ports, names, CIDRs, label selectors. Each returns whether the
 // value passed, so a caller can skip dependent checks on a value that is already reported.
-import { isIP } from 'node:net';
+import { parseCidr } from '../mesh/cidr.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
 import type { Findings } from './findings.js';
 
@@ -91,26 +91,6 @@ export function checkDns1123Subdomain(out: Findings, field: string, v: unknown, 
   if (typeof v === 'string' && isDns1123Subdomain(v)) return true;
   out.invalid(field, v, DNS_SUBDOMAIN_RULE_TEXT, rule);
   return false;
-}
-
-export interface Cidr {
-  readonly family: 4 | 6;
-  readonly address: string;
-  readonly prefix: number;
-}
-
-/** Strict CIDR: a valid IPv4 or IPv6 address and a prefix length within the family's range. */
-export function parseCidr(s: string): Cidr | undefined {
-  const slash = s.indexOf('/');
-  if (slash < 0 || s.indexOf('/', slash + 1) >= 0) return undefined;
-  const address = s.slice(0, slash);
-  const prefixText = s.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(prefixText)) return undefined;
-  const prefix = Number(prefixText);
-  const family = isIP(address);
-  if (family === 4 && prefix <= 32) return { family, address, prefix };
-  if (family === 6 && prefix <= 128 && !address.includes('%')) return { family, address, prefix };
-  return undefined;
 }
 
 export const CIDR_RULE_TEXT = 'must be a CIDR such as 10.0.0.0/8 or fd00::/8 (valid address, prefix length 0-32 for IPv4, 0-128 for IPv6)';

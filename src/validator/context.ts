@@ -1,7 +1,8 @@
 // What a kind validator may read besides the object itself: the mesh identity, the MeshConfig and the other objects.
 import { meshConfigObject } from '../cluster/mesh-config.js';
 import type { ClusterView, ObjectKey } from '../cluster/view.js';
-import { monitoredByLabel, type MeshIdentity } from '../mesh/flavor.js';
+import type { MeshIdentity } from '../mesh/flavor.js';
+import { monitoredByLabel } from '../mesh/names.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
 
 export class ValidationContext {
@@ -13,6 +14,8 @@ export class ValidationContext {
     /** the object under validation: cross-object checks never compare it with (an older version of) itself */
     readonly self: ObjectKey,
     readonly operation: string = 'CREATE',
+    /** the stored version on UPDATE: rules about a change (not a state) compare with it */
+    readonly oldObject?: KubeObject,
   ) {}
 
   /** Other objects of a kind (any group), optionally in one namespace, excluding the object being validated. */

@@ -1,27 +1,6 @@
-// Errors are data: every check appends a FieldError (or a warning) here; the admission layer and the CLI format them
-// once. Message shapes follow Kubernetes' field.Error so kubectl users read the same words as for built-in objects.
-
-export type CauseType =
-  | 'FieldValueInvalid'
-  | 'FieldValueRequired'
-  | 'FieldValueNotSupported'
-  | 'FieldValueDuplicate'
-  | 'FieldValueForbidden';
-
-export interface FieldError {
-  readonly type: CauseType;
-  /** Kubernetes field path, e.g. `spec.targets[1].clusterKey` */
-  readonly field: string;
-  /** the cause message as kubectl prints it after `<field>: ` — it must stand on its own */
-  readonly message: string;
-  /** short rule id, the `rule` label of mesh_validation_denials_total */
-  readonly rule: string;
-}
-
-export interface Warning {
-  readonly field: string;
-  readonly message: string;
-}
+// What a kind validator writes into: every check appends a FieldError (or a warning) with the Kubernetes message
+// shape; mesh/field-errors.ts formats them.
+import type { FieldError, Warning } from '../mesh/field-errors.js';
 
 /** Renders a value the way Kubernetes' field errors do: strings quoted, numbers bare, the rest as JSON. */
 export function formatValue(value: unknown): string {
@@ -84,22 +63,4 @@ export class Findings {
   get ok(): boolean {
     return this.errors.length === 0;
   }
-}
-
-export const MAX_WARNING_LENGTH = 255;
-
-/** One line per warning, prefixed with the field, under 256 characters (the API server's limit is per warning). */
-export function formatWarning(w: Warning): string {
-  const line = (w.field ? `${w.field}: ${w.message}` : w.message).replace(/[\r\n]+/g, ' ');
-  return line.length > MAX_WARNING_LENGTH ? `${line.slice(0, MAX_WARNING_LENGTH - 3)}...` : line;
-}
-
-/** `<field>: <message>`, the line kubectl prints for a cause. */
-export function formatCause(e: FieldError): string {
-  return e.field ? `${e.field}: ${e.message}` : e.message;
-}
-
-/** `<Kind> "<name>" is invalid: <cause>; <cause>` — status.message of a 422 denial. */
-export function formatInvalidMessage(kind: string, name: string, errors: readonly FieldError[]): string {
-  return `${kind} "${name}" is invalid: ${errors.map(formatCause).join('; ')}`;
 }

@@ -3,8 +3,9 @@
 // left out differ. The mesh looks a policy up by (namespace, backend name, target port) and takes the FIRST match, so
 // two policies naming the same backend port make the outcome depend on informer order.
 import { isRecord, nameOf, namespaceOf, type KubeObject } from '../mesh/objects.js';
-import { monitoredByLabel } from '../mesh/flavor.js';
-import { asArray, checkArray, checkDns1123Label, checkPort, checkRequiredString, isDns1123Subdomain, isInteger, parseCidr } from './checks.js';
+import { monitoredByLabel } from '../mesh/names.js';
+import { asArray, checkArray, checkDns1123Label, checkPort, checkRequiredString, isDns1123Subdomain, isInteger } from './checks.js';
+import { parseCidr } from '../mesh/cidr.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
 

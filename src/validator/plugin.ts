@@ -1,5 +1,6 @@
 // Plugin, PluginChain and PluginConfig (plugin.flomesh.io). The FSM/osm-edge validator only checks the feature flag
 // and an empty script; everything else here closes gaps G3, G5 and G15 of the reference.
+import { NAMESPACE_NAME_LABEL } from '../mesh/names.js';
 import { isRecord, nameOf, namespaceOf, type KubeObject } from '../mesh/objects.js';
 import {
   asArray,
@@ -226,7 +227,6 @@ export function validatePlugin(obj: KubeObject, ctx: ValidationContext, out: Fin
 
 // ---- PluginChain -------------------------------------------------------------------------------------------------
 
-const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 /** True when the selector can only match the namespace `ns` (by its immutable name label). */
 function pinnedToNamespace(sel: Record<string, unknown>, ns: string): boolean {

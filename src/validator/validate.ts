@@ -1,8 +1,28 @@
-// The validator's entry point: one object in, a verdict out. Pure and synchronous.
+// The validator's one entry point, shared by the validating webhook, the offline CLI, the audit and the tests: an
+// admission request (operation, kind, object, old object) and a view of the cluster in, a verdict out. Pure and
+// synchronous. Where the object lives (scope, the request's namespace, kubectl's `default`) is decided here, once.
+import type { MeshIdentity } from '../mesh/flavor.js';
+import { type FieldError, formatWarning } from '../mesh/field-errors.js';
+import { findKind, identify, placed, type ObjectIdentity } from '../mesh/kinds.js';
 import { type GroupVersionKind, type KubeObject, isRecord } from '../mesh/objects.js';
-import type { ValidationContext } from './context.js';
-import { type FieldError, Findings, formatWarning } from './findings.js';
-import { findKind } from './kinds.js';
+import type { ClusterView } from '../cluster/view.js';
+import { ValidationContext } from './context.js';
+import { Findings } from './findings.js';
+import { VALIDATORS } from './registry.js';
+
+export interface ValidationRequest {
+  /** CREATE, UPDATE, DELETE or CONNECT, as in the AdmissionReview */
+  readonly operation: string;
+  /** request.kind (the group and kind the object was sent as) */
+  readonly kind: Pick<GroupVersionKind, 'group' | 'kind'>;
+  readonly object: KubeObject;
+  /** the stored version, on UPDATE (and DELETE) */
+  readonly oldObject?: KubeObject | null;
+  /** request.namespace: the API server may leave metadata.namespace out */
+  readonly namespace?: string;
+  /** request.name */
+  readonly name?: string;
+}
 
 export interface Verdict {
   readonly allowed: boolean;
@@ -11,21 +31,33 @@ export interface Verdict {
   readonly errors: readonly FieldError[];
   /** formatted, one line each, under 256 characters */
   readonly warnings: readonly string[];
+  /** the object as judged: kind, group, namespace ('' when cluster-scoped), name */
+  readonly target: ObjectIdentity;
+  /** set when nothing was checked, and why (an operation that brings no new version) */
+  readonly skipped?: string;
 }
 
-export function validateObject(obj: KubeObject, gvk: GroupVersionKind, ctx: ValidationContext): Verdict {
-  const entry = findKind(gvk.group, gvk.kind);
+/** Operations that bring a new version to check; DELETE and CONNECT carry nothing to validate. */
+const CHECKED_OPERATIONS = new Set(['CREATE', 'UPDATE']);
+
+export function validate(req: ValidationRequest, view: ClusterView, mesh: MeshIdentity): Verdict {
+  const target = identify(req.object, req.kind, req);
+  const entry = findKind(req.kind.group, req.kind.kind);
   if (!entry) {
-    const what = gvk.group ? `${gvk.kind}.${gvk.group}` : gvk.kind || '(no kind)';
-    return { allowed: true, known: false, errors: [], warnings: [`${what} is not a kind this webhook validates; admitted without checks`] };
+    const what = req.kind.group ? `${req.kind.kind}.${req.kind.group}` : req.kind.kind || '(no kind)';
+    return { allowed: true, known: false, errors: [], warnings: [`${what} is not a kind this webhook validates; admitted without checks`], target };
   }
+  if (!CHECKED_OPERATIONS.has(req.operation))
+    return { allowed: true, known: true, errors: [], warnings: [], target, skipped: `operation ${req.operation || '(none)'} is not validated` };
+  const obj = placed(req.object, target);
+  const old = req.oldObject ? placed(req.oldObject, target) : undefined;
+  const ctx = new ValidationContext(mesh, view, { kind: target.kind, namespace: target.namespace, name: target.name || target.label }, req.operation, old);
   const out = new Findings();
   // A body that is not an object cannot be checked field by field: one clear cause instead of a crash.
   if (!isRecord(obj)) out.invalid('', obj, 'must be a Kubernetes object', 'object-shape');
-  else entry.validate(obj, ctx, out);
+  else VALIDATORS[entry.kind]?.(obj, ctx, out);
   const warnings = out.warnings.map(formatWarning);
-  if (entry.warningsOnly) {
-    return { allowed: true, known: true, errors: [], warnings: [...out.errors.map((e) => formatWarning({ field: e.field, message: e.message })), ...warnings] };
-  }
-  return { allowed: out.errors.length === 0, known: true, errors: out.errors, warnings };
+  if (entry.warningsOnly)
+    return { allowed: true, known: true, errors: [], warnings: [...out.errors.map((e) => formatWarning({ field: e.field, message: e.message })), ...warnings], target };
+  return { allowed: out.errors.length === 0, known: true, errors: out.errors, warnings, target };
 }

@@ -1,11 +1,12 @@
 import { X509Certificate } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubeHttp } from '../../src/cluster/kube.js';
-import { CaBundlePatcher } from '../../src/certs/ca-bundle.js';
+import { KubeHttp } from '../../src/kube/client.js';
+import { apiSecretSlot } from '../../src/kube/secret-slot.js';
+import { CaBundlePatcher } from '../../src/kube/ca-bundle-patcher.js';
 import { fromPemAll } from '../../src/certs/der.js';
 import { SERVING_SECRET_KEYS, ServingCertManager, type ServingCertManagerOptions, type ServingMaterial } from '../../src/certs/serving-manager.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
-import { webhookConfigurations } from '../../src/server/webhook-config.js';
+import { webhookConfigurations } from '../../src/install/webhook-config.js';
 import { FakeApiServer, waitFor, type Obj } from '../support/fake-apiserver.js';
 
 const HOUR = 3600_000;
@@ -31,9 +32,8 @@ describe('ServingCertManager', () => {
 
   const manager = (extra: Partial<ServingCertManagerOptions> = {}): ServingCertManager => {
     const m = new ServingCertManager({
-      http,
+      store: apiSecretSlot(http, ns, 'fsm-admission-tls'),
       namespace: ns,
-      secretName: 'fsm-admission-tls',
       service: 'mesh-admission',
       now: () => new Date(clock),
       caValidityMs: 30 * HOUR,

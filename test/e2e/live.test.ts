@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { meshIdentity } from '../../src/mesh/flavor.js';
 import { SERVE_DEFAULTS } from '../../src/server/options.js';
 import { startServer, type RunningServer } from '../../src/server/run.js';
-import { webhookConfigurations } from '../../src/server/webhook-config.js';
+import { webhookConfigurations } from '../../src/install/webhook-config.js';
 import { CORE_RESOURCES, FakeApiServer, waitFor, type Obj } from '../support/fake-apiserver.js';
 import { loadFixture } from '../support/fixtures.js';
 import { client } from '../support/https-client.js';

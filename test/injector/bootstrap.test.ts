@@ -5,7 +5,6 @@ import {
   bootstrapConfig,
   bootstrapConfigText,
   bootstrapSecretManifest,
-  bootstrapSecretName,
   buildBootstrapSecret,
   decodeSecretValue,
   goJsonString,
@@ -13,9 +12,9 @@ import {
   parseBootstrapConfig,
   proxyCommonName,
   rebootstrapSecret,
-  uuidFromBootstrapSecretName,
   type BootstrapSecretInput,
 } from '../../src/injector/bootstrap.js';
+import { bootstrapSecretName, uuidFromBootstrapSecretName } from '../../src/mesh/names.js';
 
 const UUID = '6d8e3c0a-2f4b-4c1d-9e7a-1b2c3d4e5f60';
 const CN = `${UUID}.sidecar.bookbuyer.bookstore.cluster.local`;

@@ -5,12 +5,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { podFromWorkload } from '../../src/cli/explain.js';
-import { withDefaultNamespace } from '../../src/cli/offline.js';
 import { loadManifests } from '../../src/cluster/manifests.js';
-import { meshConfigOf } from '../../src/cluster/mesh-config.js';
 import { loadStaticView } from '../../src/cluster/static.js';
 import { bootstrapConfig, bootstrapConfigText } from '../../src/injector/bootstrap.js';
-import { planInjection } from '../../src/injector/inject.js';
+import { injectPod } from '../../src/injector/inject.js';
+import { placeManifest } from '../../src/mesh/kinds.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
 import type { KubeObject } from '../../src/mesh/objects.js';
 import { fixtureFiles, loadFixture, REPO_ROOT } from '../support/fixtures.js';
@@ -21,14 +20,7 @@ const mesh = meshIdentity('fsm');
 const view = loadStaticView(join(REPO_ROOT, 'examples/cluster'));
 
 function golden(name: string, pod: KubeObject, namespace: string): void {
-  const plan = planInjection({ mesh, sidecarMode: 'classic', logLevel: 'info' }, {
-    pod,
-    namespace,
-    namespaceObject: view.get('Namespace', '', namespace),
-    meshConfigSpec: meshConfigOf(view, mesh),
-    controllerService: view.get('Service', mesh.meshNamespace, mesh.flavor.controllerService),
-    uuid: UUID,
-  });
+  const plan = injectPod({ pod, namespace, uuid: UUID }, view, { mesh, sidecarMode: 'classic', logLevel: 'info' });
   const secret = 'secret' in plan ? plan.secret : undefined;
   const actual = {
     ...plan,
@@ -53,7 +45,7 @@ describe('golden: pod fixtures', () => {
 
 describe('golden: seed workloads', () => {
   const workloads = loadManifests([join(REPO_ROOT, 'examples/seeds')])
-    .map(withDefaultNamespace)
+    .map((l) => ({ ...l, object: placeManifest(l.object) }))
     .filter((l) => podFromWorkload(l.object) !== undefined);
 
   it('the seeds have workloads to inject', () => {

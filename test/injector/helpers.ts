@@ -1,8 +1,10 @@
-// Test helpers for the injector: a pod, a namespace, and planInjection with the defaults of standalone mode.
+// Test helpers for the injector: a pod, a namespace, and the injector's entry point over a view holding them, with
+// the defaults of standalone mode.
 import fastJsonPatch from 'fast-json-patch';
-import { planInjection, type InjectionPlan, type PodAdmission } from '../../src/injector/inject.js';
+import { MemoryView } from '../../src/cluster/memory.js';
+import { injectPod, type InjectionPlan } from '../../src/injector/inject.js';
 import type { InjectorOptions } from '../../src/injector/settings.js';
-import { meshIdentity, type FlavorName } from '../../src/mesh/flavor.js';
+import { meshIdentity, type FlavorName, type MeshIdentity } from '../../src/mesh/flavor.js';
 import type { KubeObject } from '../../src/mesh/objects.js';
 
 export const UUID = '11111111-2222-4333-8444-555555555555';
@@ -38,15 +40,18 @@ export function pod(overrides: { annotations?: Record<string, string>; labels?: 
 export function plan(p: KubeObject, opts: { ns?: KubeObject | null; nsName?: string; flavor?: FlavorName; mode?: InjectorOptions['sidecarMode']; meshConfig?: Record<string, unknown>; uuid?: string; controllerService?: KubeObject; kubernetesMinor?: number } = {}): InjectionPlan {
   const flavor = opts.flavor ?? 'fsm';
   const nsName = opts.nsName ?? 'apps';
-  const input: PodAdmission = {
-    pod: p,
-    namespace: nsName,
-    namespaceObject: opts.ns === null ? undefined : (opts.ns ?? namespace(nsName, { flavor })),
-    meshConfigSpec: opts.meshConfig,
-    controllerService: opts.controllerService,
-    uuid: opts.uuid ?? UUID,
-  };
-  return planInjection({ mesh: meshIdentity(flavor), sidecarMode: opts.mode ?? 'classic', ...(opts.kubernetesMinor ? { kubernetesMinor: opts.kubernetesMinor } : {}) }, input);
+  const mesh = meshIdentity(flavor);
+  const view = new MemoryView([
+    ...(opts.ns === null ? [] : [opts.ns ?? namespace(nsName, { flavor })]),
+    ...(opts.meshConfig ? [meshConfigObject(mesh, opts.meshConfig)] : []),
+    ...(opts.controllerService ? [opts.controllerService] : []),
+  ]);
+  return injectPod({ pod: p, namespace: nsName, uuid: opts.uuid ?? UUID }, view, { mesh, sidecarMode: opts.mode ?? 'classic', ...(opts.kubernetesMinor ? { kubernetesMinor: opts.kubernetesMinor } : {}) });
+}
+
+/** The mesh's MeshConfig object carrying `spec`, where the view looks for it. */
+export function meshConfigObject(mesh: MeshIdentity, spec: Record<string, unknown>): KubeObject {
+  return { apiVersion: `${mesh.flavor.meshConfigGroup}/v1alpha3`, kind: 'MeshConfig', metadata: { name: mesh.flavor.meshConfigName, namespace: mesh.meshNamespace }, spec };
 }
 
 export function applied(p: KubeObject, result: InjectionPlan): KubeObject {

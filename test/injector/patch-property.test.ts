@@ -8,7 +8,9 @@
 import fc from 'fast-check';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
-import { planInjection, type InjectionPlan } from '../../src/injector/inject.js';
+import { MemoryView } from '../../src/cluster/memory.js';
+import { injectPod, type InjectionPlan } from '../../src/injector/inject.js';
+import { meshConfigObject } from './helpers.js';
 import { DEFAULT_IMAGES } from '../../src/injector/settings.js';
 import { meshIdentity, type FlavorName } from '../../src/mesh/flavor.js';
 import type { KubeObject } from '../../src/mesh/objects.js';
@@ -28,10 +30,9 @@ const wire = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 const isObj = (v: unknown): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function run(s: Scenario, pod: KubeObject = s.pod, uuid = UUID): InjectionPlan {
-  return planInjection(
-    { mesh: meshIdentity(s.flavor), sidecarMode: s.modeFlag },
-    { pod, namespace: 'apps', namespaceObject: s.namespaceObject, meshConfigSpec: s.meshConfigSpec, controllerService: s.controllerService, uuid },
-  );
+  const mesh = meshIdentity(s.flavor);
+  const view = new MemoryView([s.namespaceObject, ...(s.meshConfigSpec ? [meshConfigObject(mesh, s.meshConfigSpec)] : []), ...(s.controllerService ? [s.controllerService] : [])]);
+  return injectPod({ pod, namespace: 'apps', uuid }, view, { mesh, sidecarMode: s.modeFlag });
 }
 
 /** The patch as the API server receives it (JSON), applied with validation to a copy of the request object. */

@@ -1,31 +1,32 @@
 // Test helpers: run one object through the validator against a set of other objects.
 import { MemoryView } from '../../src/cluster/memory.js';
 import { meshIdentity, type FlavorName } from '../../src/mesh/flavor.js';
+import { placeManifest } from '../../src/mesh/kinds.js';
 import { gvkOf, type KubeObject } from '../../src/mesh/objects.js';
-import { ValidationContext } from '../../src/validator/context.js';
-import { validateObject, type Verdict } from '../../src/validator/validate.js';
+import { validate, type Verdict } from '../../src/validator/validate.js';
 
 export interface CheckOptions {
   /** other objects present in the cluster */
   state?: readonly KubeObject[];
   flavor?: FlavorName;
   operation?: 'CREATE' | 'UPDATE';
+  /** the stored version, on UPDATE */
+  oldObject?: KubeObject;
 }
 
-export function check(obj: KubeObject, opts: CheckOptions = {}): Verdict {
-  const view = new MemoryView(opts.state ?? []);
+/** The verdict's findings, without the identity of the object judged. */
+export type Findings = Omit<Verdict, 'target' | 'skipped'>;
+
+/** The webhook's exact path: the validator's entry point over a view of `state` (placed as kubectl would store it). */
+export function check(obj: KubeObject, opts: CheckOptions = {}): Findings {
+  const view = new MemoryView((opts.state ?? []).map(placeManifest));
   const mesh = meshIdentity(opts.flavor ?? 'fsm');
-  const ctx = new ValidationContext(
-    mesh,
-    view,
-    { kind: obj.kind ?? '', namespace: obj.metadata?.namespace ?? '', name: obj.metadata?.name ?? '' },
-    opts.operation ?? 'CREATE',
-  );
-  return validateObject(obj, gvkOf(obj), ctx);
+  const { target, skipped, ...findings } = validate({ operation: opts.operation ?? 'CREATE', kind: gvkOf(obj), object: obj, ...(opts.oldObject ? { oldObject: opts.oldObject } : {}) }, view, mesh);
+  return findings;
 }
 
 /** `<field>: <message>` lines of the denial causes, the way kubectl prints them. */
-export function causes(v: Verdict): string[] {
+export function causes(v: Findings): string[] {
   return v.errors.map((e) => `${e.field}: ${e.message}`);
 }
 

@@ -1,12 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubeHttp } from '../../src/cluster/kube.js';
-import { CaBundlePatcher, readCaBundleFile, watchCaBundleFile, webhookConfigurationPath } from '../../src/certs/ca-bundle.js';
-import { selfSignedCa, LeafSigner } from '../../src/certs/signer.js';
+import { KubeHttp } from '../../src/kube/client.js';
+import { CaBundlePatcher } from '../../src/kube/ca-bundle-patcher.js';
+import { webhookConfigurationPath } from '../../src/kube/paths.js';
+import { selfSignedCa } from '../../src/certs/signer.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
-import { encodeCaBundle, webhookConfigurations } from '../../src/server/webhook-config.js';
+import { encodeCaBundle, webhookConfigurations } from '../../src/install/webhook-config.js';
 import { FakeApiServer, waitFor, type Obj } from '../support/fake-apiserver.js';
 
 const mesh = meshIdentity('fsm');
@@ -159,33 +157,5 @@ describe('CaBundlePatcher', () => {
     const r = await patcher().setBundle(CA1);
     expect(r.ok).toBe(false);
     expect(r.configurations.map((c) => c.status)).toEqual(['patched', 'error']);
-  });
-});
-
-describe('CA bundle file (--tls-ca-file)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ca-file-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  it('keeps only CA certificates still valid', () => {
-    const expired = ca('expired', now - 10 * 86_400_000, now - 86_400_000).cert;
-    const issuer = ca('issuer');
-    const leaf = new LeafSigner(issuer).issue({ commonName: 'leaf', dnsNames: ['leaf'], notBefore: new Date(now - 1000), notAfter: new Date(now + 86_400_000) }).cert;
-    const f = join(dir, 'ca.crt');
-    writeFileSync(f, expired + CA1 + leaf + issuer.cert);
-    expect(readCaBundleFile(f)).toBe(CA1 + issuer.cert);
-    writeFileSync(f, expired + leaf);
-    expect(() => readCaBundleFile(f)).toThrow(/no valid CA certificate/);
-  });
-
-  it('calls back when the file changes', async () => {
-    const f = join(dir, 'watched.crt');
-    writeFileSync(f, CA1);
-    const seen: string[] = [];
-    const stop = watchCaBundleFile(f, (pem) => seen.push(pem), undefined, 10);
-    expect(seen).toEqual([CA1]);
-    writeFileSync(f, CA1 + CA2);
-    await waitFor(() => seen.length === 2, { timeoutMs: 10_000, what: 'reload' });
-    expect(seen[1]).toBe(CA1 + CA2);
-    stop();
   });
 });

@@ -11,6 +11,7 @@ import https from 'node:https';
 import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { InputError } from '../mesh/errors.js';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
@@ -27,7 +28,7 @@ export interface LoadKubeConfigOptions {
   readonly inCluster?: boolean;
 }
 
-export class KubeConfigError extends Error {}
+export class KubeConfigError extends InputError {}
 
 /** In a pod: KUBERNETES_SERVICE_HOST/PORT set and a service-account token mounted. */
 export function inClusterAvailable(env: NodeJS.ProcessEnv = process.env, serviceAccountDir = SERVICE_ACCOUNT_DIR): boolean {
@@ -99,6 +100,16 @@ export class KubeApiError extends Error {
   ) {
     super(message);
   }
+}
+
+/** True when `err` is an API failure with this HTTP status. */
+export function isApiStatus(err: unknown, status: number): boolean {
+  return err instanceof KubeApiError && err.status === status;
+}
+
+/** One line for logs and denials: `<method> <path>: <status> <message>`, no bodies. */
+export function apiErrorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 export interface KubeRequest {

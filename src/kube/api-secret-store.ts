@@ -1,55 +1,10 @@
 // Live mode's SecretStore: bootstrap Secrets created through the API server in the pod's namespace (injection.md §4),
 // and read back for the `kubectl debug --copy-to` case. Failures are thrown as errors carrying the API's reason
 // (the mutate handler turns them into a denial with that message).
-import { KubeApiError, type KubeHttp } from '../cluster/kube.js';
+import { isApiStatus, KubeApiError, type KubeHttp } from './client.js';
+import { secretPath } from './paths.js';
+import type { SecretObject } from '../mesh/objects.js';
 import type { BootstrapSecret } from '../injector/bootstrap.js';
-import type { SecretStore, StoredSecret } from './secret-store.js';
-
-/** `/api/v1/namespaces/<ns>/secrets[/<name>]` */
-export function secretPath(namespace: string, name?: string): string {
-  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
-}
-
-/** True when `err` is an API failure with this HTTP status. */
-export function isApiStatus(err: unknown, status: number): boolean {
-  return err instanceof KubeApiError && err.status === status;
-}
-
-/** One line for logs and denials: `<status> <reason>: <message>`, no bodies. */
-export function apiErrorText(err: unknown): string {
-  if (err instanceof KubeApiError) return err.message;
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Minimal metadata of the objects this package reads. */
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-  blockOwnerDeletion?: boolean;
-}
-
-export interface SecretResource {
-  apiVersion?: string;
-  kind?: string;
-  metadata: ObjectMeta;
-  type?: string;
-  data?: Record<string, string>;
-}
 
 export interface ApiSecretStoreOptions {
   /** per-request timeout; the admission deadline bounds the whole request anyway (default 5 s) */
@@ -58,7 +13,7 @@ export interface ApiSecretStoreOptions {
   readonly fieldManager?: string;
 }
 
-export class ApiSecretStore implements SecretStore {
+export class ApiSecretStore {
   constructor(
     private readonly http: KubeHttp,
     private readonly opts: ApiSecretStoreOptions = {},
@@ -84,9 +39,9 @@ export class ApiSecretStore implements SecretStore {
   }
 
   /** The Secret's data, undefined when it does not exist (404); other failures throw. */
-  async get(namespace: string, name: string): Promise<StoredSecret | undefined> {
+  async get(namespace: string, name: string): Promise<{ readonly data: Record<string, string> } | undefined> {
     try {
-      const s = await this.http.json<SecretResource>({ path: secretPath(namespace, name), timeoutMs: this.opts.timeoutMs ?? 5000 });
+      const s = await this.http.json<SecretObject>({ path: secretPath(namespace, name), timeoutMs: this.opts.timeoutMs ?? 5000 });
       return { data: { ...(s?.data ?? {}) } };
     } catch (err) {
       if (isApiStatus(err, 404)) return undefined;

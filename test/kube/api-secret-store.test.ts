@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubeHttp } from '../../src/cluster/kube.js';
+import { KubeHttp } from '../../src/kube/client.js';
 import { buildBootstrapSecret } from '../../src/injector/bootstrap.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
-import { ApiSecretStore } from '../../src/server/api-secret-store.js';
+import { ApiSecretStore } from '../../src/kube/api-secret-store.js';
 import { FakeApiServer } from '../support/fake-apiserver.js';
 
 const mesh = meshIdentity('fsm');

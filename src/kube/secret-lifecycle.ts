@@ -9,10 +9,11 @@
 // Several replicas may run all of this at once: every write is conditional, and 404/409 answers count as "someone
 // else did it".
 import pino, { type Logger } from 'pino';
-import type { KubeHttp } from '../cluster/kube.js';
-import { bootstrapSecretName } from '../injector/bootstrap.js';
+import { apiErrorText, isApiStatus, type KubeHttp } from './client.js';
+import { bootstrapSecretName, bootstrapSecretSelector, proxyUuidLabel } from '../mesh/names.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
-import { apiErrorText, isApiStatus, secretPath, type ObjectMeta, type OwnerReference, type SecretResource } from './api-secret-store.js';
+import type { ObjectMeta, OwnerReference, SecretObject } from '../mesh/objects.js';
+import { secretPath } from './paths.js';
 
 export const DEFAULT_ORPHAN_GRACE_MS = 10 * 60 * 1000;
 export const DEFAULT_SWEEP_INTERVAL_MS = 60 * 1000;
@@ -66,16 +67,6 @@ export interface SweepResult {
   readonly errors: number;
 }
 
-/** `<p>-proxy-uuid` */
-export function proxyUuidLabel(mesh: MeshIdentity): string {
-  return `${mesh.flavor.prefix}-proxy-uuid`;
-}
-
-/** Label selector of the bootstrap Secrets this mesh's injector writes. */
-export function bootstrapSecretSelector(mesh: MeshIdentity): string {
-  return `app.kubernetes.io/name=${mesh.flavor.domain},app.kubernetes.io/instance=${mesh.meshName},${proxyUuidLabel(mesh)}`;
-}
-
 export function podOwnerReference(pod: { name: string; uid: string }): OwnerReference {
   return { apiVersion: 'v1', kind: 'Pod', name: pod.name, uid: pod.uid, controller: false, blockOwnerDeletion: false };
 }
@@ -84,7 +75,7 @@ export function podOwnerReference(pod: { name: string; uid: string }): OwnerRefe
  * The JSON merge patch adding `ref` to the Secret's ownerReferences, carrying the resourceVersion read so that the API
  * server refuses it (409) if the Secret changed since. undefined when the reference is already there.
  */
-export function ownerReferencePatch(secret: SecretResource, ref: OwnerReference): { metadata: { resourceVersion?: string; ownerReferences: OwnerReference[] } } | undefined {
+export function ownerReferencePatch(secret: SecretObject, ref: OwnerReference): { metadata: { resourceVersion?: string; ownerReferences: OwnerReference[] } } | undefined {
   const existing = secret.metadata.ownerReferences ?? [];
   if (existing.some((r) => r.uid === ref.uid)) return undefined;
   return { metadata: { ...(secret.metadata.resourceVersion ? { resourceVersion: secret.metadata.resourceVersion } : {}), ownerReferences: [...existing, ref] } };
@@ -154,9 +145,9 @@ export class SecretLifecycle {
     const name = bootstrapSecretName(uuid);
     const ref = podOwnerReference({ name: m.name, uid: m.uid });
     for (let attempt = 0; attempt < 4; attempt++) {
-      let secret: SecretResource | undefined;
+      let secret: SecretObject | undefined;
       try {
-        secret = await this.opts.http.json<SecretResource>({ path: secretPath(m.namespace, name), timeoutMs: this.opts.requestTimeoutMs ?? 10_000 });
+        secret = await this.opts.http.json<SecretObject>({ path: secretPath(m.namespace, name), timeoutMs: this.opts.requestTimeoutMs ?? 10_000 });
       } catch (err) {
         if (isApiStatus(err, 404)) return 'secret-missing';
         throw err;
@@ -216,9 +207,9 @@ export class SecretLifecycle {
     let deleted = 0;
     let young = 0;
     let errors = 0;
-    let secrets: SecretResource[];
+    let secrets: SecretObject[];
     try {
-      secrets = (await this.list<SecretResource>('/api/v1/secrets', bootstrapSecretSelector(this.opts.mesh))).items;
+      secrets = (await this.list<SecretObject>('/api/v1/secrets', bootstrapSecretSelector(this.opts.mesh))).items;
     } catch (err) {
       this.logger.warn({ err: apiErrorText(err) }, 'bootstrap Secret sweep: listing Secrets failed; retrying at the next sweep');
       return { secrets: 0, ownersAdded, deleted, young, errors: 1 };
@@ -269,7 +260,7 @@ export class SecretLifecycle {
   }
 
   /** DELETE with preconditions; false when someone else deleted or changed it first (404/409). */
-  private async deleteOrphan(s: SecretResource): Promise<boolean> {
+  private async deleteOrphan(s: SecretObject): Promise<boolean> {
     const { namespace, name, uid, resourceVersion } = s.metadata;
     try {
       await this.opts.http.json({

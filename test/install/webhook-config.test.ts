@@ -1,21 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { meshIdentity } from '../../src/mesh/flavor.js';
-import { KINDS } from '../../src/validator/kinds.js';
+import { KINDS, kindResources } from '../../src/mesh/kinds.js';
+import { clusterRoleRules, meshNamespaceRoleRules } from '../../src/install/rbac.js';
 import {
   caBundlePatch,
-  clusterRoleRules,
   defaultWebhookNames,
   encodeCaBundle,
-  kindResources,
-  meshNamespaceRoleRules,
   meshNamespaceSelector,
   mutatingWebhookConfiguration,
   policyRules,
   validatingWebhookConfiguration,
   warningRules,
   webhookConfigurations,
-  type RuleWithOperations,
-} from '../../src/server/webhook-config.js';
+} from '../../src/install/webhook-config.js';
+import type { Rule as RuleWithOperations } from '../../src/install/webhook-config.js';
 
 const FSM = meshIdentity('fsm');
 const OSM = meshIdentity('osm-edge');

@@ -20,10 +20,10 @@ import type { Logger } from 'pino';
 import type { Gauge } from 'prom-client';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../mesh/objects.js';
-import { KINDS } from '../validator/kinds.js';
-import { KubeApiError, KubeHttp } from './kube.js';
-import { MemoryView } from './memory.js';
-import type { ClusterView } from './view.js';
+import { KINDS } from '../mesh/kinds.js';
+import { KubeApiError, KubeHttp } from './client.js';
+import { MemoryView } from '../cluster/memory.js';
+import type { ClusterView } from '../cluster/view.js';
 
 /** A resource to cache; the version is found by discovery (the core group is always v1). */
 export interface ResourceSpec {

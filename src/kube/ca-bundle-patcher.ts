@@ -3,34 +3,21 @@
 // chains to (server.md §4): on start, whenever the bundle changes, and whenever someone edits the objects.
 //
 // - Each configuration is patched with an RFC 6902 patch whose every `add` is guarded by a `test` of the webhook's name
-//   at that index (src/server/webhook-config.ts caBundlePatch), so a concurrent reorder fails the patch instead of
+//   at that index (src/install/webhook-config.ts caBundlePatch), so a concurrent reorder fails the patch instead of
 //   writing the wrong entry; a failed patch is re-read and retried.
 // - Edits are noticed through a watch on the two objects (field selector on the name, which RBAC by resourceNames
 //   requires) and, because Node watches can stop silently, a periodic re-check (default every 30 s) besides.
 // - A configuration that does not exist is logged and retried at the next re-check; it is never fatal.
 //
 // "Files" mode (--tls-cert-file/--tls-key-file): the serving certificate is someone else's, so the bundle is taken from
-// a CA file (`--tls-ca-file`) when one is given — readCaBundleFile / watchCaBundleFile — and otherwise nothing is
-// patched (whoever issued the certificate owns the caBundle, e.g. cert-manager's cainjector).
-import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+// a CA file (`--tls-ca-file`, certs/ca-file.ts) when one is given, and otherwise nothing is patched (whoever issued the
+// certificate owns the caBundle, e.g. cert-manager's cainjector).
 import pino, { type Logger } from 'pino';
-import type { KubeHttp } from '../cluster/kube.js';
-import { apiErrorText, isApiStatus } from '../server/api-secret-store.js';
-import { caBundlePatch, encodeCaBundle, WEBHOOK_CONFIGURATION_NAME } from '../server/webhook-config.js';
-import { fromPemAll, toPem } from './der.js';
-import { watchFileContents } from './file-watch.js';
-
-export type WebhookConfigurationKind = 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration';
-
-const RESOURCE: Record<WebhookConfigurationKind, string> = {
-  MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',
-  ValidatingWebhookConfiguration: 'validatingwebhookconfigurations',
-};
-
-export function webhookConfigurationPath(kind: WebhookConfigurationKind, name?: string): string {
-  return `/apis/admissionregistration.k8s.io/v1/${RESOURCE[kind]}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
-}
+import { apiErrorText, isApiStatus, type KubeHttp } from './client.js';
+import { webhookConfigurationPath, type WebhookConfigurationKind } from './paths.js';
+import { caBundlePatch, encodeCaBundle } from '../install/webhook-config.js';
+import { WEBHOOK_CONFIGURATION_NAME } from '../mesh/names.js';
+import { fromPemAll } from '../certs/der.js';
 
 interface WebhookConfigurationObject {
   metadata?: { name?: string; resourceVersion?: string };
@@ -264,48 +251,4 @@ function countCerts(pem: string): number {
   } catch {
     return 0;
   }
-}
-
-/**
- * `--tls-ca-file`: the CA certificates (PEM) that issued the serving certificate given with --tls-cert-file. Only CA
- * certificates still valid at `now` are kept. Throws when none is left.
- */
-export function readCaBundleFile(path: string, now: Date = new Date()): string {
-  return validCaBundle(readFileSync(path, 'utf8'), path, now);
-}
-
-function validCaBundle(pem: string, path: string, now: Date = new Date()): string {
-  const certs = fromPemAll(pem)
-    .map((d) => new X509Certificate(d))
-    .filter((c) => c.ca && Date.parse(c.validTo) > now.getTime());
-  if (certs.length === 0) throw new Error(`${path}: no valid CA certificate`);
-  return certs.map((c) => toPem('CERTIFICATE', c.raw)).join('');
-}
-
-/**
- * Polls the CA file (a Secret volume updates by symlink swap) and calls `onChange` with its bundle now and whenever
- * it changes. A file that does not hold a valid CA yet (half written) is logged and picked up at its next change.
- */
-export function watchCaBundleFile(path: string, onChange: (pem: string) => void, logger?: Logger, intervalMs = 2000): () => void {
-  let last: string | undefined;
-  const load = (text: string | undefined): void => {
-    try {
-      if (text === undefined) throw new Error(`${path}: unreadable`);
-      const pem = validCaBundle(text, path);
-      if (pem !== last) {
-        last = pem;
-        onChange(pem);
-      }
-    } catch (err) {
-      logger?.warn({ err: (err as Error).message, file: path }, 'CA file not reloaded');
-    }
-  };
-  let initial: string | undefined;
-  try {
-    initial = readFileSync(path, 'utf8');
-  } catch {
-    initial = undefined;
-  }
-  load(initial);
-  return watchFileContents([path], ([text]) => load(text), { intervalMs, initial: [initial] });
 }

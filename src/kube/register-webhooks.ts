@@ -3,11 +3,10 @@
 // workstation against a development cluster. The objects come from webhook-config.ts (rules from the kind table).
 // Updates keep the server's resourceVersion (get → put); a 409 (someone else wrote in between) is retried.
 import pino, { type Logger } from 'pino';
-import type { KubeHttp } from '../cluster/kube.js';
+import { apiErrorText, isApiStatus, type KubeHttp } from './client.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
-import { webhookConfigurationPath, type WebhookConfigurationKind } from '../certs/ca-bundle.js';
-import { apiErrorText, isApiStatus } from './api-secret-store.js';
-import { encodeCaBundle, webhookConfigurations, type WebhookNames } from './webhook-config.js';
+import { webhookConfigurationPath, type WebhookConfigurationKind } from './paths.js';
+import { encodeCaBundle, webhookConfigurations, type WebhookNames } from '../install/webhook-config.js';
 
 export interface RegisterWebhooksOptions {
   readonly http: KubeHttp;

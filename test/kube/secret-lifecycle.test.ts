@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubeHttp } from '../../src/cluster/kube.js';
-import { bootstrapSecretLabels, bootstrapSecretName } from '../../src/injector/bootstrap.js';
+import { KubeHttp } from '../../src/kube/client.js';
+import { bootstrapSecretLabels, bootstrapSecretName, bootstrapSecretSelector } from '../../src/mesh/names.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
-import { bootstrapSecretSelector, podOwnerReference, SecretLifecycle } from '../../src/server/secret-lifecycle.js';
+import { podOwnerReference, SecretLifecycle } from '../../src/kube/secret-lifecycle.js';
 import { FakeApiServer, waitFor, type Obj } from '../support/fake-apiserver.js';
 
 const mesh = meshIdentity('fsm');

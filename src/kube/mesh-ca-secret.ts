@@ -3,10 +3,11 @@
 // control plane still gets working injection. Replicas racing to create it converge on one: create, and on 409 read
 // the winner's. An existing Secret that does not hold a usable CA is an error — it belongs to the mesh, and replacing
 // it would silently break every proxy that trusts it.
-import type { KubeHttp } from '../cluster/kube.js';
+import { apiErrorText, isApiStatus, type KubeHttp } from './client.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
-import { apiErrorText, isApiStatus, secretPath, type SecretResource } from '../server/api-secret-store.js';
-import { createMeshCA, meshCAFromSecretData, meshCASecret, type LoadedMeshCA, type MeshCA } from './mesh-ca.js';
+import type { SecretObject } from '../mesh/objects.js';
+import { secretPath } from './paths.js';
+import { createMeshCA, meshCAFromSecretData, meshCASecret, type LoadedMeshCA, type MeshCA } from '../certs/mesh-ca.js';
 
 export interface MeshCASecretOptions {
   readonly http: KubeHttp;
@@ -21,16 +22,16 @@ export interface MeshCASecretOptions {
 
 export class MeshCASecretError extends Error {}
 
-async function read(opts: MeshCASecretOptions, name: string): Promise<SecretResource | undefined> {
+async function read(opts: MeshCASecretOptions, name: string): Promise<SecretObject | undefined> {
   try {
-    return await opts.http.json<SecretResource>({ path: secretPath(opts.mesh.meshNamespace, name), timeoutMs: opts.timeoutMs ?? 10_000 });
+    return await opts.http.json<SecretObject>({ path: secretPath(opts.mesh.meshNamespace, name), timeoutMs: opts.timeoutMs ?? 10_000 });
   } catch (err) {
     if (isApiStatus(err, 404)) return undefined;
     throw new MeshCASecretError(`mesh CA Secret ${opts.mesh.meshNamespace}/${name}: ${apiErrorText(err)}`);
   }
 }
 
-function parse(opts: MeshCASecretOptions, name: string, s: SecretResource, now: Date): MeshCA {
+function parse(opts: MeshCASecretOptions, name: string, s: SecretObject, now: Date): MeshCA {
   try {
     return meshCAFromSecretData(s.data, now);
   } catch (err) {

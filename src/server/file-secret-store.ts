@@ -1,20 +1,11 @@
-// Where bootstrap Secrets go. Standalone mode writes each one as a YAML manifest under --secrets-dir; live mode
-// creates them through the API (api-secret-store.ts).
+// Standalone mode's bootstrap Secrets: each one a YAML manifest under --secrets-dir.
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { bootstrapSecretManifest, type BootstrapSecret } from '../injector/bootstrap.js';
 import { isRecord } from '../mesh/objects.js';
-
-export interface StoredSecret {
-  readonly data: Record<string, string>;
-}
-
-export interface SecretStore {
-  create(secret: BootstrapSecret): Promise<void>;
-  get(namespace: string, name: string): Promise<StoredSecret | undefined>;
-}
+import type { SecretStore, StoredSecret } from '../webhooks/secret-store.js';
 
 /**
  * `<dir>/<namespace>/<name>.yaml`, written atomically (a reader never sees half a Secret). The write is synchronous on

@@ -7,22 +7,20 @@ import type { AdmissionHandler, AdmissionOutcome, HandlerContext } from '../admi
 import { allow, deny } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/review.js';
 import type { BootstrapIssuer } from '../certs/bootstrap-issuer.js';
-import { meshConfigOf } from '../cluster/mesh-config.js';
 import type { ClusterView } from '../cluster/view.js';
 import { BOOTSTRAP_KEYS, buildBootstrapSecret, decodeSecretValue, rebootstrapSecret, type BootstrapSecret } from '../injector/bootstrap.js';
-import { planInjection, type SecretPlan } from '../injector/inject.js';
+import { injectPod, podNamespace, type SecretPlan } from '../injector/inject.js';
 import type { InjectorOptions } from '../injector/settings.js';
 import type { KubeObject } from '../mesh/objects.js';
-import type { Metrics } from './metrics.js';
 import type { SecretStore } from './secret-store.js';
-import { requestObject } from './validate-handler.js';
 
 export interface MutateHandlerOptions {
   readonly injector: InjectorOptions;
   readonly view: ClusterView;
   readonly issuer: BootstrapIssuer;
   readonly secrets: SecretStore;
-  readonly metrics: Metrics;
+  /** mesh_injection_total{result,reason} */
+  readonly injections: { inc(labels: { result: string; reason: string }): void };
   readonly logger: Logger;
   /** live mode: a namespace missing from the cache is fetched once (it may have been labelled a moment ago) */
   readonly fetchNamespace?: (name: string) => Promise<KubeObject | undefined>;
@@ -60,28 +58,20 @@ async function bootstrapSecret(opts: MutateHandlerOptions, plan: SecretPlan, ctx
 }
 
 export function mutateHandler(opts: MutateHandlerOptions): AdmissionHandler {
-  const { metrics } = opts;
-  const count = (result: string, reason: string): void => metrics.injections.inc({ result, reason });
+  const count = (result: string, reason: string): void => opts.injections.inc({ result, reason });
   return {
     webhook: 'mutate',
     async handle(req: AdmissionRequest, ctx: HandlerContext): Promise<AdmissionOutcome> {
       // Only pod creation is ours; anything else the configuration might route here passes untouched.
       if (req.kind.kind !== 'Pod' || req.kind.group !== '' || req.operation !== 'CREATE' || req.subResource)
         return { response: allow(req.uid), decision: 'allowed', reason: `not a Pod CREATE (${req.kind.kind || '?'} ${req.operation || '?'})` };
-      const pod = requestObject(req);
+      const pod = req.object;
       if (!pod) return denied(req.uid, 400, 'BadRequest', 'request.object is missing for CREATE', 'no object');
-      const namespace = req.namespace || pod.metadata?.namespace || '';
-      if (!namespace) return denied(req.uid, 400, 'BadRequest', 'the request names no namespace for the pod', 'no namespace');
-      const namespaceObject = opts.view.get('Namespace', '', namespace) ?? (await opts.fetchNamespace?.(namespace));
-      const { mesh } = opts.injector;
-      const plan = planInjection(opts.injector, {
-        pod,
-        namespace,
-        namespaceObject,
-        meshConfigSpec: meshConfigOf(opts.view, mesh),
-        controllerService: opts.view.get('Service', mesh.meshNamespace, mesh.flavor.controllerService),
-        uuid: (opts.uuid ?? randomUUID)(),
-      });
+      const request = { pod, ...(req.namespace ? { namespace: req.namespace } : {}), uuid: (opts.uuid ?? randomUUID)() };
+      const namespace = podNamespace(request);
+      // A namespace labelled a moment ago may not be in the cache yet: ask the API server once rather than skip.
+      const namespaceObject = opts.view.get('Namespace', '', namespace) ? undefined : await opts.fetchNamespace?.(namespace);
+      const plan = injectPod({ ...request, ...(namespaceObject ? { namespaceObject } : {}) }, opts.view, opts.injector);
       switch (plan.action) {
         case 'skip':
           count('skipped', plan.reason);

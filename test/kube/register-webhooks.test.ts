@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubeHttp } from '../../src/cluster/kube.js';
+import { KubeHttp } from '../../src/kube/client.js';
 import { selfSignedCa } from '../../src/certs/signer.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
-import { registerWebhooks, registrationBaseUrl } from '../../src/server/register-webhooks.js';
-import { encodeCaBundle, policyRules } from '../../src/server/webhook-config.js';
+import { registerWebhooks, registrationBaseUrl } from '../../src/kube/register-webhooks.js';
+import { encodeCaBundle, policyRules } from '../../src/install/webhook-config.js';
 import { FakeApiServer, type Obj } from '../support/fake-apiserver.js';
 
 const ADM = 'admissionregistration.k8s.io/v1';

@@ -1,0 +1,237 @@
+// The two admissionregistration.k8s.io/v1 objects that route the API server to this server (server.md §7), derived from the kind table (src/mesh/kinds.ts) so that neither can drift from the
+// kinds the validator actually understands. Pure: no I/O. Used by `npm run manifests` (manifests/webhooks.yaml), by
+// `serve --register-webhooks URL`, and by the caBundle patcher. The RBAC rules are in rbac.ts.
+//
+// Choices worth knowing:
+// - `validate.<d>` (the policy kinds, failurePolicy Fail) carries NO namespaceSelector. A namespaceSelector never applies
+//   to cluster-scoped objects (Plugin, Cluster), and namespaced policies outside monitored namespaces still shape mesh
+//   traffic (the MeshConfig lives in the mesh namespace itself; Egress/IngressBackend/... may sit in any namespace the
+//   mesh reads). The rules only match the mesh's own CRDs, so nothing in kube-system can be blocked by it.
+// - Rules are split per (group, scope): the cluster-scoped plurals get `scope: Cluster`, the others `scope: Namespaced`,
+//   so the configuration states exactly what the table says.
+// - `validate-services.<d>` (Services, warnings only) is `failurePolicy: Ignore` and limited to monitored namespaces by
+//   the same selector as injection: a Service must never fail to be created because this server is down.
+import type {
+  AdmissionregistrationV1WebhookClientConfig,
+  V1LabelSelector,
+  V1MutatingWebhook,
+  V1MutatingWebhookConfiguration,
+  V1ObjectMeta,
+  V1RuleWithOperations,
+  V1ValidatingWebhook,
+  V1ValidatingWebhookConfiguration,
+} from '@kubernetes/client-node';
+import type { MeshIdentity } from '../mesh/flavor.js';
+import { KINDS, kindResources, type KindInfo, type KindResource } from '../mesh/kinds.js';
+import { ignoreLabel, monitoredByLabel, NAMESPACE_NAME_LABEL, SYSTEM_NAMESPACES, serverLabels, WEBHOOK_CONFIGURATION_NAME, WEBHOOK_PATHS } from '../mesh/names.js';
+
+/** Injection timeout (the API server's maximum is 30). The server answers before it with its own deadline. */
+export const INJECT_TIMEOUT_SECONDS = 10;
+export const VALIDATE_TIMEOUT_SECONDS = 5;
+const ADMISSION_API_VERSION = 'admissionregistration.k8s.io/v1';
+
+/** client-node's types with the fields this module always sets made required, so callers need no `!`. */
+type Named = V1ObjectMeta & { name: string; labels: Record<string, string> };
+export type Rule = V1RuleWithOperations & { operations: string[]; apiGroups: string[]; apiVersions: string[]; resources: string[]; scope: string };
+type WithRules<W> = Omit<W, 'rules' | 'clientConfig'> & { rules: Rule[]; clientConfig: AdmissionregistrationV1WebhookClientConfig };
+export type MutatingConfiguration = Omit<V1MutatingWebhookConfiguration, 'metadata' | 'webhooks'> & { metadata: Named; webhooks: WithRules<V1MutatingWebhook>[] };
+export type ValidatingConfiguration = Omit<V1ValidatingWebhookConfiguration, 'metadata' | 'webhooks'> & { metadata: Named; webhooks: WithRules<V1ValidatingWebhook>[] };
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Inputs
+
+/**
+ * Where the API server reaches the webhooks. `service`: an in-cluster Service (the path is set per webhook: /mutate-pod-creation
+ * or /validate; port defaults to 443). `url`: the base URL of the server (e.g. `https://127.0.0.1:9443`, as given to
+ * `--register-webhooks`); the webhook's path is appended to it.
+ */
+export type WebhookTarget = { service: { name: string; namespace: string; port?: number } } | { url: string };
+
+export interface WebhookNames {
+  /** metadata.name of the MutatingWebhookConfiguration */
+  mutatingConfiguration: string;
+  /** metadata.name of the ValidatingWebhookConfiguration */
+  validatingConfiguration: string;
+  /** the injection webhook entry, `inject.<d>` */
+  inject: string;
+  /** the policy validation webhook entry, `validate.<d>` */
+  validate: string;
+  /** the Service warnings webhook entry, `validate-services.<d>` */
+  validateServices: string;
+}
+
+export interface WebhookConfigOptions {
+  target: WebhookTarget;
+  /** base64 of the PEM bundle of CAs that sign the serving certificate; omitted when not given (patched at start) */
+  caBundle?: string;
+  names?: Partial<WebhookNames>;
+}
+
+export function defaultWebhookNames(mesh: MeshIdentity): WebhookNames {
+  const d = mesh.flavor.domain;
+  return {
+    mutatingConfiguration: WEBHOOK_CONFIGURATION_NAME,
+    validatingConfiguration: WEBHOOK_CONFIGURATION_NAME,
+    inject: `inject.${d}`,
+    validate: `validate.${d}`,
+    validateServices: `validate-services.${d}`,
+  };
+}
+
+export function webhookNames(mesh: MeshIdentity, names?: Partial<WebhookNames>): WebhookNames {
+  const out = { ...defaultWebhookNames(mesh) };
+  for (const [k, v] of Object.entries(names ?? {}) as [keyof WebhookNames, string | undefined][]) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** PEM → the base64 form `clientConfig.caBundle` takes. */
+export function encodeCaBundle(pem: string): string {
+  return Buffer.from(pem, 'utf8').toString('base64');
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Selectors and rules
+
+/**
+ * The namespaces of this mesh: labelled `<d>/monitored-by: <meshName>`, not a system namespace nor the mesh's own
+ * namespace (by `kubernetes.io/metadata.name`, which the API server sets and nobody can strip), and without the
+ * `<d>/ignore` label.
+ */
+export function meshNamespaceSelector(mesh: MeshIdentity): V1LabelSelector {
+  const excluded = [...new Set([...SYSTEM_NAMESPACES, mesh.meshNamespace])];
+  return {
+    matchLabels: { [monitoredByLabel(mesh.flavor)]: mesh.meshName },
+    matchExpressions: [
+      { key: NAMESPACE_NAME_LABEL, operator: 'NotIn', values: excluded },
+      { key: ignoreLabel(mesh.flavor), operator: 'DoesNotExist' },
+    ],
+  };
+}
+
+/** Group resources into CREATE/UPDATE rules, one per (group, scope); groups, scopes and plurals in table order. */
+function rulesFor(resources: readonly KindResource[]): Rule[] {
+  const byGroup = new Map<string, Map<KindResource['scope'], Rule>>();
+  for (const r of resources) {
+    let scopes = byGroup.get(r.group);
+    if (!scopes) byGroup.set(r.group, (scopes = new Map()));
+    let rule = scopes.get(r.scope);
+    if (!rule) {
+      rule = { operations: ['CREATE', 'UPDATE'], apiGroups: [r.group], apiVersions: ['*'], resources: [], scope: r.scope };
+      scopes.set(r.scope, rule);
+    }
+    if (!rule.resources.includes(r.resource)) rule.resources.push(r.resource);
+  }
+  return [...byGroup.values()].flatMap((scopes) => [...scopes.values()]);
+}
+
+/** Rules of `validate.<d>`: every kind that can be denied, under every group it is published in. */
+export function policyRules(kinds: readonly KindInfo[] = KINDS): Rule[] {
+  return rulesFor(kindResources(kinds).filter((r) => !r.warningsOnly));
+}
+
+/** Rules of `validate-services.<d>`: the warnings-only kinds (core Services). */
+export function warningRules(kinds: readonly KindInfo[] = KINDS): Rule[] {
+  return rulesFor(kindResources(kinds).filter((r) => r.warningsOnly));
+}
+
+function clientConfig(target: WebhookTarget, path: string, caBundle: string | undefined): AdmissionregistrationV1WebhookClientConfig {
+  const base: AdmissionregistrationV1WebhookClientConfig =
+    'url' in target
+      ? { url: target.url.replace(/\/+$/, '') + path }
+      : { service: { namespace: target.service.namespace, name: target.service.name, path, port: target.service.port ?? 443 } };
+  return caBundle ? { ...base, caBundle } : base;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// The two configurations
+
+export function mutatingWebhookConfiguration(mesh: MeshIdentity, opts: WebhookConfigOptions): MutatingConfiguration {
+  const n = webhookNames(mesh, opts.names);
+  return {
+    apiVersion: ADMISSION_API_VERSION,
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: n.mutatingConfiguration, labels: serverLabels(mesh) },
+    webhooks: [
+      {
+        name: n.inject,
+        clientConfig: clientConfig(opts.target, WEBHOOK_PATHS.mutate, opts.caBundle),
+        rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'], scope: 'Namespaced' }],
+        namespaceSelector: meshNamespaceSelector(mesh),
+        failurePolicy: 'Fail',
+        matchPolicy: 'Equivalent',
+        sideEffects: 'NoneOnDryRun',
+        timeoutSeconds: INJECT_TIMEOUT_SECONDS,
+        reinvocationPolicy: 'IfNeeded',
+        admissionReviewVersions: ['v1', 'v1beta1'],
+      },
+    ],
+  };
+}
+
+export function validatingWebhookConfiguration(
+  mesh: MeshIdentity,
+  opts: WebhookConfigOptions,
+  kinds: readonly KindInfo[] = KINDS,
+): ValidatingConfiguration {
+  const n = webhookNames(mesh, opts.names);
+  const cc = clientConfig(opts.target, WEBHOOK_PATHS.validate, opts.caBundle);
+  return {
+    apiVersion: ADMISSION_API_VERSION,
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: { name: n.validatingConfiguration, labels: serverLabels(mesh) },
+    webhooks: [
+      {
+        name: n.validate,
+        clientConfig: cc,
+        rules: policyRules(kinds),
+        failurePolicy: 'Fail',
+        matchPolicy: 'Equivalent',
+        sideEffects: 'NoneOnDryRun',
+        timeoutSeconds: VALIDATE_TIMEOUT_SECONDS,
+        admissionReviewVersions: ['v1', 'v1beta1'],
+      },
+      {
+        name: n.validateServices,
+        clientConfig: structuredClone(cc),
+        rules: warningRules(kinds),
+        namespaceSelector: meshNamespaceSelector(mesh),
+        failurePolicy: 'Ignore',
+        matchPolicy: 'Equivalent',
+        sideEffects: 'NoneOnDryRun',
+        timeoutSeconds: VALIDATE_TIMEOUT_SECONDS,
+        admissionReviewVersions: ['v1', 'v1beta1'],
+      },
+    ],
+  };
+}
+
+export function webhookConfigurations(
+  mesh: MeshIdentity,
+  opts: WebhookConfigOptions,
+): { mutating: MutatingConfiguration; validating: ValidatingConfiguration } {
+  return { mutating: mutatingWebhookConfiguration(mesh, opts), validating: validatingWebhookConfiguration(mesh, opts) };
+}
+
+export interface JsonPatchOperation {
+  op: 'add' | 'test';
+  path: string;
+  value: unknown;
+}
+
+/**
+ * RFC 6902 patch setting `clientConfig.caBundle` on every webhook entry of a configuration as last read (each `add`
+ * guarded by a `test` of the entry's name, so a concurrent reorder fails the patch instead of patching the wrong entry).
+ * Empty when every entry already carries this bundle.
+ */
+export function caBundlePatch(
+  config: { webhooks?: Array<{ name: string; clientConfig?: { caBundle?: string } }> },
+  caBundle: string,
+): JsonPatchOperation[] {
+  const ops: JsonPatchOperation[] = [];
+  (config.webhooks ?? []).forEach((w, i) => {
+    if (w.clientConfig?.caBundle === caBundle) return;
+    ops.push({ op: 'test', path: `/webhooks/${i}/name`, value: w.name });
+    ops.push({ op: 'add', path: `/webhooks/${i}/clientConfig/caBundle`, value: caBundle });
+  });
+  return ops;
+}

@@ -1,0 +1,89 @@
+// The layout DEVELOPERS.md and README's Architecture section describe, checked on the source: imports flow one way
+// (mesh ← engines, cluster, certs, install ← admission, webhooks, kube ← server ← cli), the two engines never import
+// each other, only src/kube/ talks to the API server, and the offline commands load no server or Kubernetes client.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from './support/fixtures.js';
+
+const SRC = join(REPO_ROOT, 'src');
+
+/** Folder → the folders it may import. */
+const ALLOWED: Readonly<Record<string, readonly string[]>> = {
+  mesh: [],
+  cluster: ['mesh'],
+  certs: ['mesh'],
+  install: ['mesh'],
+  validator: ['mesh', 'cluster'],
+  injector: ['mesh', 'cluster'],
+  admission: ['mesh'],
+  webhooks: ['mesh', 'cluster', 'certs', 'admission', 'validator', 'injector'],
+  kube: ['mesh', 'cluster', 'certs', 'install', 'injector'],
+  server: ['mesh', 'cluster', 'certs', 'install', 'admission', 'webhooks', 'kube', 'injector', 'validator'],
+  cli: ['mesh', 'cluster', 'certs', 'install', 'admission', 'webhooks', 'kube', 'injector', 'validator', 'server'],
+};
+
+interface Import {
+  readonly from: string;
+  /** a path under src/ (relative imports) or a package name */
+  readonly to: string;
+  readonly typeOnly: boolean;
+  readonly dynamic: boolean;
+}
+
+const files = (readdirSync(SRC, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => join(SRC, f));
+const IMPORT = /(?:^|\n)\s*(import|export)\s+(type\s+)?[^'";]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+function importsOf(file: string): Import[] {
+  const text = readFileSync(file, 'utf8');
+  const out: Import[] = [];
+  for (const m of text.matchAll(IMPORT)) {
+    const spec = m[3] ?? m[4]!;
+    const to = spec.startsWith('.') ? resolve(dirname(file), spec).replace(/\.js$/, '.ts') : spec;
+    out.push({ from: file, to, typeOnly: Boolean(m[2]), dynamic: m[4] !== undefined });
+  }
+  return out;
+}
+
+const folderOf = (file: string): string => relative(SRC, file).split(sep)[0]!.replace(/\.ts$/, '');
+const all = files.flatMap(importsOf);
+
+describe('architecture', () => {
+  it('every folder of src/ is in the layering table', () => {
+    expect(new Set(files.map(folderOf))).toEqual(new Set(Object.keys(ALLOWED)));
+  });
+
+  it('imports flow one way: each folder imports only the folders below it', () => {
+    const wrong = all
+      .filter((i) => i.to.startsWith(SRC) && folderOf(i.to) !== folderOf(i.from) && !ALLOWED[folderOf(i.from)]!.includes(folderOf(i.to)))
+      .map((i) => `${relative(SRC, i.from)} → ${relative(SRC, i.to)}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('only src/kube/ holds API server paths', () => {
+    const api = /['"`]\/apis?\/(v1|\$\{)|['"`]\/apis\//;
+    const outside = files.filter((f) => folderOf(f) !== 'kube' && api.test(readFileSync(f, 'utf8'))).map((f) => relative(SRC, f));
+    expect(outside).toEqual([]);
+  });
+
+  it('validate and explain load no server, no Kubernetes client, no logger or metrics library', () => {
+    // The static (eagerly loaded) closure of what the offline commands run; dynamic imports and types are not loaded.
+    const heavy = ['@kubernetes/client-node', 'pino', 'prom-client', 'express'];
+    const seen = new Set<string>();
+    const reached: string[] = [];
+    const walk = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const i of importsOf(file)) {
+        if (i.typeOnly || i.dynamic) continue;
+        if (i.to.startsWith(SRC)) walk(i.to);
+        else reached.push(i.to);
+      }
+    };
+    for (const entry of ['cli/main.ts', 'cli/offline.ts', 'cli/explain.ts']) walk(join(SRC, entry));
+    // server/options.ts is the data of serve's flags (their defaults for --help): nothing else of the server
+    const loaded = [...seen].map((f) => relative(SRC, f));
+    expect(loaded.filter((f) => (f.startsWith(`server${sep}`) && f !== join('server', 'options.ts')) || f.startsWith(`kube${sep}`))).toEqual([]);
+    expect(reached.filter((p) => heavy.includes(p))).toEqual([]);
+  });
+});

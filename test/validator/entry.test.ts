@@ -1,0 +1,98 @@
+// The validator's one entry point: the webhook handler, the offline CLI and the unit tests' `check` all reach it, and
+// it alone decides where an object lives and what a rule sees (operation, old object).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseReview } from '../../src/admission/review.js';
+import { validateOffline } from '../../src/cli/offline.js';
+import { MemoryView } from '../../src/cluster/memory.js';
+import { loadStaticView } from '../../src/cluster/static.js';
+import { meshIdentity } from '../../src/mesh/flavor.js';
+import { identify, KINDS } from '../../src/mesh/kinds.js';
+import type { KubeObject } from '../../src/mesh/objects.js';
+import type { ValidationContext } from '../../src/validator/context.js';
+import { VALIDATORS, type KindValidator } from '../../src/validator/registry.js';
+import { validate } from '../../src/validator/validate.js';
+import { validateHandler } from '../../src/webhooks/validate.js';
+import { fixtureFiles, loadFixture, REPO_ROOT } from '../support/fixtures.js';
+
+const mesh = meshIdentity('fsm');
+const STATE = join(REPO_ROOT, 'examples/cluster');
+
+describe('validator entry point', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('hands the rules the operation and, on UPDATE, the old object placed like the new one', () => {
+    const seen: Array<Pick<ValidationContext, 'operation' | 'oldObject' | 'self'>> = [];
+    const real = VALIDATORS.Egress!;
+    vi.spyOn(VALIDATORS as Record<string, KindValidator>, 'Egress').mockImplementation((obj, ctx, out) => {
+      seen.push({ operation: ctx.operation, oldObject: ctx.oldObject, self: ctx.self });
+      real(obj, ctx, out);
+    });
+    const review = parseReview(loadFixture('egress-update-server-first.json').raw);
+    if (!review.ok) throw new Error(review.reason);
+    const req = review.review.request;
+    validate({ operation: req.operation, kind: req.kind, object: req.object!, oldObject: req.oldObject, namespace: req.namespace! }, new MemoryView(), mesh);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.operation).toBe('UPDATE');
+    expect(seen[0]!.oldObject?.metadata?.namespace).toBe(req.namespace);
+    expect(seen[0]!.oldObject?.spec).toEqual(req.oldObject!.spec);
+    expect(seen[0]!.self).toEqual({ kind: 'Egress', namespace: req.namespace, name: req.object!.metadata!.name });
+    validate({ operation: 'CREATE', kind: req.kind, object: req.object!, namespace: req.namespace! }, new MemoryView(), mesh);
+    expect(seen[1]).toMatchObject({ operation: 'CREATE', oldObject: undefined });
+  });
+
+  it('every kind of the table has exactly one check, and every check a kind', () => {
+    expect(Object.keys(VALIDATORS).sort()).toEqual([...new Set(KINDS.map((k) => k.kind))].sort());
+  });
+
+  it('DELETE and CONNECT bring nothing to check: admitted, nothing run', () => {
+    const spy = vi.spyOn(VALIDATORS as Record<string, KindValidator>, 'Plugin');
+    const plugin: KubeObject = { apiVersion: 'plugin.flomesh.io/v1alpha1', kind: 'Plugin', metadata: { name: 'p' }, spec: { priority: 70000 } };
+    const v = validate({ operation: 'DELETE', kind: { group: 'plugin.flomesh.io', kind: 'Plugin' }, object: plugin }, new MemoryView(), mesh);
+    expect(v).toMatchObject({ allowed: true, known: true, errors: [], skipped: 'operation DELETE is not validated' });
+    expect(spy).not.toHaveBeenCalled();
+  });
+
+  it('places objects the same way for the webhook, the CLI and the tests', () => {
+    // cluster-scoped: no namespace, whatever the manifest or the request says
+    expect(identify({ metadata: { name: 'p', namespace: 'x' } }, { group: 'plugin.flomesh.io', kind: 'Plugin' }, { namespace: 'y' })).toEqual({ kind: 'Plugin', group: 'plugin.flomesh.io', namespace: '', name: 'p', label: 'p' });
+    // namespaced: its own namespace, else the request's, else kubectl's default
+    const egress = { group: 'policy.flomesh.io', kind: 'Egress' };
+    expect(identify({ metadata: { name: 'e', namespace: 'a' } }, egress, { namespace: 'b' }).namespace).toBe('a');
+    expect(identify({ metadata: { name: 'e' } }, egress, { namespace: 'b' }).namespace).toBe('b');
+    expect(identify({ metadata: { name: 'e' } }, egress).namespace).toBe('default');
+    // kinds outside the table: built-in cluster-scoped kinds have no namespace
+    expect(identify({ metadata: { name: 'n' } }, { group: '', kind: 'Namespace' }).namespace).toBe('');
+    expect(identify({ metadata: { name: 'd' } }, { group: 'apps', kind: 'Deployment' }).namespace).toBe('default');
+    // no name yet: generateName is the label for messages
+    expect(identify({ metadata: { generateName: 'web-' } }, egress, { namespace: 'b' })).toMatchObject({ name: '', label: 'web-' });
+  });
+
+  describe('every captured policy request gets the same verdict from the webhook handler and from the CLI', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'entry-'));
+    const view = loadStaticView(STATE);
+    const handler = validateHandler({ mesh, view });
+    for (const file of fixtureFiles().filter((f) => !f.startsWith('pod-'))) {
+      it(file, () => {
+        const review = parseReview(loadFixture(file).raw);
+        if (!review.ok) throw new Error(review.reason);
+        const req = review.review.request;
+        const outcome = handler.handle(req, { deadline: Date.now() + 10_000, signal: new AbortController().signal });
+        if (outcome instanceof Promise) throw new Error('the validating webhook answers synchronously');
+        // what `kubectl apply -n <ns> -f` would send: the object as written, in the request's namespace
+        const obj = structuredClone(req.object!);
+        if (req.namespace) obj.metadata = { ...obj.metadata, namespace: req.namespace };
+        const path = join(dir, file.replace(/\.json$/, '.yaml'));
+        writeFileSync(path, stringify(obj));
+        const [offline] = validateOffline([path], mesh, STATE);
+        const r = outcome.response;
+        expect(offline!.allowed).toBe(r.allowed);
+        expect(offline!.warnings).toEqual(r.warnings ?? []);
+        expect(offline!.causes.map((c) => ({ type: c.type, field: c.field, message: c.message }))).toEqual(r.status?.details?.causes ?? []);
+      });
+    }
+  });
+});

@@ -74,7 +74,7 @@ describe('LiveView', () => {
     expect(view.synced()).toBe(false);
     view.start();
     expect(view.synced()).toBe(false);
-    expect(await view.waitForSync(3000)).toBe(true);
+    expect(await view.waitForSync(15_000)).toBe(true);
     expect(view.synced()).toBe(true);
 
     expect(view.get('Namespace', '', 'app')?.metadata?.labels).toEqual({ 'flomesh.io/monitored-by': 'fsm' });
@@ -104,7 +104,7 @@ describe('LiveView', () => {
 
   it('applies ADDED, MODIFIED and DELETED events', async () => {
     const { server, view } = await setup({ seed: seedBasics });
-    await view.waitForSync(3000);
+    await view.waitForSync(15_000);
     await waitFor(() => watchesOn(server, 'services') === 1 && watchesOn(server, 'egresses') === 2);
 
     server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'app' }, spec: { ports: [{ port: 8080 }] } });
@@ -126,7 +126,7 @@ describe('LiveView', () => {
 
   it('a BOOKMARK moves the resourceVersion and leaves the objects alone', async () => {
     const { server, view } = await setup({ seed: seedBasics });
-    await view.waitForSync(3000);
+    await view.waitForSync(15_000);
     await waitFor(() => watchesOn(server, 'services') === 1);
     const before = view.list('Service');
     const rv = server.bookmark('services');
@@ -142,7 +142,7 @@ describe('LiveView', () => {
 
   it('an ERROR 410 event makes it relist; changes missed meanwhile are correct afterwards', async () => {
     const { server, view } = await setup({ seed: seedBasics });
-    await view.waitForSync(3000);
+    await view.waitForSync(15_000);
     await waitFor(() => watchesOn(server, 'services') === 1);
     server.silently(() => {
       server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'missed', namespace: 'app' } });
@@ -161,7 +161,7 @@ describe('LiveView', () => {
   for (const mode of ['event', 'status'] as const) {
     it(`a watch from an expired resourceVersion (410 as ${mode}) relists`, async () => {
       const { server, view, logs } = await setup({ seed: seedBasics, server: { expiredWatch: mode } });
-      await view.waitForSync(3000);
+      await view.waitForSync(15_000);
       await waitFor(() => watchesOn(server, 'namespaces') === 1);
       server.silently(() => {
         server.modifyObject('v1', 'Namespace', undefined, 'app', (o) => void (o.metadata!.labels = { changed: 'yes' }));
@@ -178,7 +178,7 @@ describe('LiveView', () => {
 
   it('reconnects after the connections drop, from the last resourceVersion, without relisting', async () => {
     const { server, view } = await setup({ seed: seedBasics });
-    await view.waitForSync(3000);
+    await view.waitForSync(15_000);
     await waitFor(() => server.watchCount() === 6);
     server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'one', namespace: 'app' } });
     await waitFor(() => view.get('Service', 'app', 'one'));
@@ -199,7 +199,7 @@ describe('LiveView', () => {
     await waitFor(() => server.requestsFor({ verb: 'list', resource: 'namespaces' }).length === 1 && server.requestsFor({ verb: 'list', resource: 'services' }).length >= 2);
     expect(view.synced()).toBe(false);
     expect(view.get('Namespace', '', 'app')).toBeDefined(); // other informers are not held back
-    expect(await view.waitForSync(3000)).toBe(true);
+    expect(await view.waitForSync(15_000)).toBe(true);
     const lists = server.requestsFor({ verb: 'list', resource: 'services' });
     expect(lists).toHaveLength(4);
     // 3 failures, growing backoff: at least 20, 40 and 80 ms (equal jitter: half of 40, 80, 160) between tries.
@@ -216,14 +216,14 @@ describe('LiveView', () => {
     const { server, view } = await setup({ seed: seedBasics, start: false });
     server.failRequests({ count: 2, verb: 'discovery', status: 503 });
     view.start();
-    expect(await view.waitForSync(3000)).toBe(true);
+    expect(await view.waitForSync(15_000)).toBe(true);
     expect(server.requestsFor({ verb: 'discovery' }).filter((r) => r.path === '/apis').length).toBe(3);
     expect(view.get('Egress', 'app', 'out')).toBeDefined();
   });
 
   it('picks up a CRD installed later (periodic discovery) and drops one that is removed', async () => {
     const { server, view } = await setup({ seed: seedBasics, view: { discoveryIntervalMs: 50 } });
-    expect(await view.waitForSync(3000)).toBe(true);
+    expect(await view.waitForSync(15_000)).toBe(true);
     expect(view.list('TrafficSplit')).toEqual([]);
     server.addResource(SPLIT);
     server.addObject({ apiVersion: 'split.smi-spec.io/v1alpha4', kind: 'TrafficSplit', metadata: { name: 's', namespace: 'app' }, spec: { service: 'web' } });
@@ -242,7 +242,7 @@ describe('LiveView', () => {
     const v1 = { ...MESHCONFIG, version: 'v1alpha2' };
     const { server, view } = await setup({ server: { resources: [...CORE_RESOURCES, v1, MESHCONFIG] }, view: { discoveryIntervalMs: 50 } });
     // v1alpha2 registered first: preferred
-    await view.waitForSync(3000);
+    await view.waitForSync(15_000);
     expect(view.informerStatus().find((i) => i.plural === 'meshconfigs')?.version).toBe('v1alpha2');
     server.addObject({ apiVersion: 'config.flomesh.io/v1alpha3', kind: 'MeshConfig', metadata: { name: 'm', namespace: 'fsm-system' } });
     server.setPreferredVersion('config.flomesh.io', 'v1alpha3');
@@ -252,7 +252,7 @@ describe('LiveView', () => {
 
   it('relists periodically (heals a watch that silently missed events)', async () => {
     const { server, view } = await setup({ seed: seedBasics, view: { relistIntervalMs: 40 } });
-    await view.waitForSync(3000);
+    await view.waitForSync(15_000);
     server.silently(() => server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'quiet', namespace: 'app' } }));
     await waitFor(() => view.get('Service', 'app', 'quiet'));
     expect(server.requestsFor({ verb: 'list', resource: 'services' }).length).toBeGreaterThanOrEqual(2);
@@ -260,7 +260,7 @@ describe('LiveView', () => {
 
   it('re-makes a watch that received nothing for the idle timeout', async () => {
     const { server, view } = await setup({ seed: seedBasics, view: { watchIdleTimeoutMs: 60, minWatchMs: 0 } });
-    await view.waitForSync(3000);
+    await view.waitForSync(15_000);
     await waitFor(() => server.requestsFor({ verb: 'watch', resource: 'services' }).length >= 3);
     expect(server.requestsFor({ verb: 'list', resource: 'services' })).toHaveLength(1);
   });
@@ -272,7 +272,7 @@ describe('LiveView', () => {
         for (let i = 0; i < 5; i++) s.addObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns-${i}` } });
       },
     });
-    await view.waitForSync(3000);
+    await view.waitForSync(15_000);
     expect(view.list('Namespace')).toHaveLength(5);
     const lists = server.requestsFor({ verb: 'list', resource: 'namespaces' });
     expect(lists).toHaveLength(3);
@@ -284,7 +284,7 @@ describe('LiveView', () => {
     const registry = new Registry();
     const gauge = new Gauge({ name: 'mesh_informer_last_event_age_seconds', help: 'h', labelNames: ['kind'] as const, registers: [registry] });
     const { server, view, clock } = await setup({ seed: seedBasics, clock: true, view: { eventAgeGauge: gauge } });
-    await view.waitForSync(3000);
+    await view.waitForSync(15_000);
     await waitFor(() => watchesOn(server, 'services') === 1);
     expect(view.lastEventAges().get('Service')).toBe(0);
     expect(view.lastEventAges().has('TrafficSplit')).toBe(false);
@@ -308,7 +308,7 @@ describe('LiveView', () => {
 
   it('fetchNamespace GETs a namespace missing from the cache and caches it', async () => {
     const { server, view } = await setup({ seed: seedBasics });
-    await view.waitForSync(3000);
+    await view.waitForSync(15_000);
     server.silently(() => server.addObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'fresh', labels: { a: 'b' } } }));
     expect(view.get('Namespace', '', 'fresh')).toBeUndefined();
     const ns = await view.fetchNamespace('fresh');
@@ -323,7 +323,7 @@ describe('LiveView', () => {
 
   it('stop() ends every watch and timer; nothing is called afterwards', async () => {
     const { server, view } = await setup({ seed: seedBasics, view: { relistIntervalMs: 30, discoveryIntervalMs: 30 } });
-    await view.waitForSync(3000);
+    await view.waitForSync(15_000);
     await waitFor(() => server.watchCount() === 6);
     await view.stop();
     await waitFor(() => server.watchCount() === 0);

@@ -1319,7 +1319,7 @@ export function apiVersionOf(def: Pick<ResourceDef, 'group' | 'version'>): strin
 
 /** Poll `fn` until it returns a truthy value (or throw after `timeoutMs`). */
 export async function waitFor<T>(fn: () => T | Promise<T>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<NonNullable<T>> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 3000);
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   let last: unknown;
   for (;;) {
     try {

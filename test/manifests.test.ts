@@ -103,7 +103,8 @@ if (!KUBECTL) {
       expect(arg('--port')).toBe('9443');
       expect(arg('--metrics-port')).toBe('9091');
       const grace = Number(arg('--shutdown-grace-seconds') ?? '20');
-      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStop + grace);
+      const delay = Number(arg('--shutdown-delay-seconds') ?? '5');
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStop + delay + grace);
       expect(c.env).toContainEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
       // writable paths are all under the mounted emptyDir
       const mounts: string[] = c.volumeMounts.map((m: any) => m.mountPath);
@@ -171,7 +172,7 @@ if (!KUBECTL) {
       const v = one('ValidatingWebhookConfiguration');
       expect(m).toEqual(mutating);
       expect(v).toEqual(validating);
-      expect(m.webhooks[0]).toMatchObject({ name: 'inject.flomesh.io', failurePolicy: 'Fail', sideEffects: 'NoneOnDryRun', timeoutSeconds: 10, reinvocationPolicy: 'IfNeeded', admissionReviewVersions: ['v1', 'v1beta1'] });
+      expect(m.webhooks[0]).toMatchObject({ name: 'inject.flomesh.io', failurePolicy: 'Fail', sideEffects: 'None', timeoutSeconds: 10, reinvocationPolicy: 'Never', admissionReviewVersions: ['v1', 'v1beta1'] });
       expect(m.webhooks[0].namespaceSelector.matchExpressions[0]).toEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', NS] });
       expect(v.webhooks.map((w: any) => [w.name, w.failurePolicy, w.timeoutSeconds])).toEqual([
         ['validate.flomesh.io', 'Fail', 5],

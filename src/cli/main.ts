@@ -17,6 +17,11 @@ const flavor = (v: string): FlavorName => {
   return v;
 };
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+const seconds = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds ≥ 0');
+  return n;
+};
 const flavorOption = (fallback: FlavorName): Option => new Option('--flavor <flavor>', 'mesh family').choices(Object.keys(FLAVORS)).default(fallback).argParser(flavor);
 const sidecarModeOption = (): Option => new Option('--sidecar-mode <mode>', 'sidecar container mode').choices([...SIDECAR_MODE_FLAGS]).default(SERVE_DEFAULTS.sidecarMode);
 
@@ -46,7 +51,8 @@ program
   .option('--init-container-image <image>', 'init container image (default: from the MeshConfig)')
   .option('--register-webhooks <url>', 'live mode: create/update both webhook configurations pointing at this URL')
   .option('--service-name <name>', 'Service the webhooks are reached through', SERVE_DEFAULTS.serviceName)
-  .option('--shutdown-grace-seconds <n>', 'time in-flight requests get after SIGTERM', (v) => Number(v), SERVE_DEFAULTS.shutdownGraceSeconds)
+  .option('--shutdown-delay-seconds <n>', 'after SIGTERM, keep answering this long (with Connection: close) before closing', seconds, SERVE_DEFAULTS.shutdownDelaySeconds)
+  .option('--shutdown-grace-seconds <n>', 'then give in-flight requests this long to finish', seconds, SERVE_DEFAULTS.shutdownGraceSeconds)
   .option('--validation-fail-open', 'admit with a warning when validation cannot finish in time', false)
   .option('--log-level <level>', 'pino log level', SERVE_DEFAULTS.logLevel)
   .action(async (o: Record<string, unknown>) => {

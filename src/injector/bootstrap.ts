@@ -17,6 +17,8 @@
 // - CipherSuites, ECDHCurves: null (the CRD has no default, and a nil Go slice marshals to null); an explicit [] is
 //   kept as [].
 import type { MeshIdentity } from '../mesh/flavor.js';
+import type { OwnerReference } from '../mesh/objects.js';
+import type { SecretPlan } from './inject.js';
 import { bootstrapSecretLabels, bootstrapSecretName } from '../mesh/names.js';
 
 export const BOOTSTRAP_KEYS = { config: 'bootstrap.yaml', ca: 'cacert.pem', cert: 'repo_cert.pem', key: 'repo_key.pem' } as const;
@@ -80,7 +82,7 @@ export interface BootstrapSecretInput {
 export interface BootstrapSecret {
   apiVersion: 'v1';
   kind: 'Secret';
-  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  metadata: { name: string; namespace: string; labels: Record<string, string>; ownerReferences?: OwnerReference[] };
   type: 'Opaque';
   /** base64 values, in the order bootstrap.yaml, cacert.pem, repo_cert.pem, repo_key.pem */
   data: Record<string, string>;
@@ -224,83 +226,6 @@ export function bootstrapConfigText(config: GoBootstrapConfig): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Reading an old bootstrap.yaml the way Go's json.Unmarshal into Builder does: keys matched case-insensitively
-// (exact match preferred), unknown keys dropped, missing ones zero-valued, wrong types rejected.
-
-function field(obj: Record<string, unknown>, name: string): unknown {
-  if (Object.prototype.hasOwnProperty.call(obj, name)) return obj[name];
-  const lower = name.toLowerCase();
-  for (const k of Object.keys(obj)) if (k.toLowerCase() === lower) return obj[k];
-  return undefined;
-}
-
-function str(v: unknown, what: string): string {
-  if (v === undefined || v === null) return '';
-  if (typeof v !== 'string') throw new Error(`bootstrap.yaml: ${what} must be a string`);
-  return v;
-}
-
-function int(v: unknown, what: string): number {
-  if (v === undefined || v === null) return 0;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error(`bootstrap.yaml: ${what} must be an integer`);
-  return v;
-}
-
-function bool(v: unknown, what: string): boolean {
-  if (v === undefined || v === null) return false;
-  if (typeof v !== 'boolean') throw new Error(`bootstrap.yaml: ${what} must be a boolean`);
-  return v;
-}
-
-function strList(v: unknown, what: string): string[] | null {
-  if (v === undefined || v === null) return null;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new Error(`bootstrap.yaml: ${what} must be a list of strings`);
-  return [...(v as string[])];
-}
-
-function probeFrom(v: unknown, what: string): GoHealthProbe | null {
-  if (v === undefined || v === null) return null;
-  if (typeof v !== 'object' || Array.isArray(v)) throw new Error(`bootstrap.yaml: ${what} must be an object or null`);
-  const o = v as Record<string, unknown>;
-  return {
-    Path: str(field(o, 'Path'), `${what}.Path`),
-    Port: int(field(o, 'Port'), `${what}.Port`),
-    Timeout: BigInt(int(field(o, 'Timeout'), `${what}.Timeout`)),
-    IsHTTP: bool(field(o, 'IsHTTP'), `${what}.IsHTTP`),
-    IsTCPSocket: bool(field(o, 'IsTCPSocket'), `${what}.IsTCPSocket`),
-  };
-}
-
-/** Parses an existing bootstrap.yaml (JSON text) into the Go struct shape. Throws with the reason. */
-export function parseBootstrapConfig(text: string): GoBootstrapConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`bootstrap.yaml: not valid JSON: ${(e as Error).message}`);
-  }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error('bootstrap.yaml: not a JSON object');
-  const o = raw as Record<string, unknown>;
-  const ohp = field(o, 'OriginalHealthProbes');
-  if (ohp !== undefined && ohp !== null && (typeof ohp !== 'object' || Array.isArray(ohp))) throw new Error('bootstrap.yaml: OriginalHealthProbes must be an object');
-  const p = (ohp ?? {}) as Record<string, unknown>;
-  return {
-    RepoHost: str(field(o, 'RepoHost'), 'RepoHost'),
-    RepoPort: int(field(o, 'RepoPort'), 'RepoPort'),
-    NodeID: str(field(o, 'NodeID'), 'NodeID'),
-    TLSMinProtocolVersion: str(field(o, 'TLSMinProtocolVersion'), 'TLSMinProtocolVersion'),
-    TLSMaxProtocolVersion: str(field(o, 'TLSMaxProtocolVersion'), 'TLSMaxProtocolVersion'),
-    CipherSuites: strList(field(o, 'CipherSuites'), 'CipherSuites'),
-    ECDHCurves: strList(field(o, 'ECDHCurves'), 'ECDHCurves'),
-    OriginalHealthProbes: {
-      Liveness: probeFrom(field(p, 'Liveness'), 'OriginalHealthProbes.Liveness'),
-      Readiness: probeFrom(field(p, 'Readiness'), 'OriginalHealthProbes.Readiness'),
-      Startup: probeFrom(field(p, 'Startup'), 'OriginalHealthProbes.Startup'),
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // Secrets
 
 const b64 = (s: string): string => Buffer.from(s, 'utf8').toString('base64');
@@ -326,23 +251,21 @@ export function buildBootstrapSecret(input: BootstrapSecretInput): BootstrapSecr
 }
 
 /**
- * The `kubectl debug --copy-to` case (injection.md §6): the old pod's bootstrap.yaml (decoded text of the old
- * Secret's `bootstrap.yaml`) is copied with NodeID set to the new CN, into a new Secret with the new certificate.
- * Probes, repo host/port and TLS settings are kept as they were. Throws when the old config does not parse.
+ * The Secret for a plan (admission's, or bootstrapSecretPlan's for a pod that exists) and the certificate issued for
+ * it. `owner` is the pod, once it exists: Kubernetes' garbage collector then deletes the Secret with it.
  */
-export function rebootstrapSecret(
-  oldBootstrapYaml: string,
-  input: Pick<BootstrapSecretInput, 'mesh' | 'uuid' | 'namespace' | 'commonName' | 'certificate' | 'version'>,
-): BootstrapSecret {
-  const config = parseBootstrapConfig(oldBootstrapYaml);
-  config.NodeID = input.commonName;
-  return secretOf(input, bootstrapConfigText(config));
-}
-
-/** Decodes a Secret's base64 `data` value (e.g. the old `bootstrap.yaml`). */
-export function decodeSecretValue(data: Readonly<Record<string, string>> | undefined, key: string): string | undefined {
-  const v = data?.[key];
-  return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+export function bootstrapSecretFor(mesh: MeshIdentity, plan: SecretPlan, certificate: BootstrapCertificate, owner?: OwnerReference): BootstrapSecret {
+  const secret = buildBootstrapSecret({
+    mesh,
+    uuid: plan.uuid,
+    namespace: plan.namespace,
+    commonName: plan.commonName,
+    certificate,
+    repoPort: plan.repoPort,
+    sidecar: { tlsMinProtocolVersion: plan.tls.min, tlsMaxProtocolVersion: plan.tls.max, cipherSuites: plan.tls.cipherSuites ?? null, ecdhCurves: plan.tls.ecdhCurves ?? null },
+    probes: plan.originalHealthProbes,
+  });
+  return owner ? { ...secret, metadata: { ...secret.metadata, ownerReferences: [owner] } } : secret;
 }
 
 const PLAIN_SCALAR = /^[A-Za-z][A-Za-z0-9._/+=-]*$/;

@@ -4,7 +4,8 @@
 // validated before the caller touches anything outside the process.
 import type { V1Container, V1PodDNSConfig, V1PodDNSConfigOption, V1Volume } from '@kubernetes/client-node';
 import type { Operation } from 'fast-json-patch';
-import { annotationKeys, bootstrapSecretName, ignoreLabel, isUnmeshedNamespace, monitoredByLabel, proxyUuidLabel } from '../mesh/names.js';
+import { annotationKeys, bootstrapSecretLabels, bootstrapSecretName, ignoreLabel, isUnmeshedNamespace, monitoredByLabel, proxyUuidLabel } from '../mesh/names.js';
+import type { MeshIdentity } from '../mesh/flavor.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
 import { DEFAULT_NAMESPACE } from '../mesh/kinds.js';
 import { meshConfigOf } from '../cluster/mesh-config.js';
@@ -21,9 +22,9 @@ import { initScript } from './iptables.js';
 import { resolveInterception } from './interception.js';
 import { PatchBuilder } from './patch.js';
 import { PORTS } from './ports.js';
-import { rewriteProbes } from './probes.js';
-import type { OriginalHealthProbes } from './bootstrap.js';
-import { resolveSettings, type Annotations, type InjectorOptions, type ObjectRef, type SidecarSettings } from './settings.js';
+import { originalProbesFromPod, rewriteProbes } from './probes.js';
+import { repoHost, type OriginalHealthProbes } from './bootstrap.js';
+import { bootstrapSettings, resolveSettings, type Annotations, type BootstrapSettings, type InjectorOptions, type ObjectRef, type SidecarSettings } from './settings.js';
 import { parseBoolWord, BOOL_WORDS_TEXT } from './words.js';
 import { invalidAnnotation } from './settings.js';
 
@@ -62,6 +63,45 @@ export function injectPod(req: PodRequest, view: ClusterView, opts: InjectorOpti
   });
 }
 
+const serviceAccountOf = (spec: Record<string, unknown>): string =>
+  (typeof spec.serviceAccountName === 'string' && spec.serviceAccountName) || (typeof spec.serviceAccount === 'string' && spec.serviceAccount) || 'default';
+
+/** The bootstrap Secret's plan from the pod's identity and the MeshConfig-derived settings: one recipe for both paths. */
+function secretPlan(mesh: MeshIdentity, settings: BootstrapSettings, pod: { uuid: string; namespace: string; serviceAccount: string; containers: readonly V1Container[] }): SecretPlan {
+  return {
+    name: bootstrapSecretName(pod.uuid),
+    namespace: pod.namespace,
+    uuid: pod.uuid,
+    serviceAccount: pod.serviceAccount,
+    commonName: `${pod.uuid}.sidecar.${pod.serviceAccount}.${pod.namespace}.${settings.trustDomain}`,
+    labels: bootstrapSecretLabels(mesh, pod.uuid),
+    repoHost: repoHost(mesh),
+    repoPort: settings.repoPort,
+    tls: settings.tls,
+    originalHealthProbes: originalProbesFromPod(pod.containers, healthPath(mesh)),
+    keyType: settings.rsaBits ? 'rsa' : 'ec',
+    ...(settings.rsaBits ? { rsaBits: settings.rsaBits } : {}),
+  };
+}
+
+/**
+ * The bootstrap Secret an admitted pod needs, computed from the pod as stored (its proxy UUID label, its bootstrap
+ * volume, service account and rewritten probes) and the view's MeshConfig: the plan admission made, recomputed by
+ * whoever creates the Secret once the pod exists. undefined when the pod carries no bootstrap volume of this mesh
+ * (not injected, NodeLevel interception, or another injector's naming).
+ */
+export function bootstrapSecretPlan(pod: KubeObject, view: ClusterView, opts: InjectorOptions): SecretPlan | undefined {
+  const { mesh } = opts;
+  const uuid = pod.metadata?.labels?.[proxyUuidLabel(mesh)];
+  const namespace = pod.metadata?.namespace;
+  if (typeof uuid !== 'string' || !uuid || typeof namespace !== 'string' || !namespace || !isRecord(pod.spec)) return undefined;
+  const spec = pod.spec;
+  const volume = arr<V1Volume>(spec.volumes).find((v) => isRecord(v) && v.name === BOOTSTRAP_VOLUME);
+  if (volume?.secret?.secretName !== bootstrapSecretName(uuid)) return undefined;
+  const containers = arr<V1Container>(spec.containers).filter(isRecord);
+  return secretPlan(mesh, bootstrapSettings(opts, meshConfigOf(view, mesh)), { uuid, namespace, serviceAccount: serviceAccountOf(spec), containers });
+}
+
 /** Everything planInjection reads, resolved from the request and the view. */
 interface PodAdmission {
   /** request.object */
@@ -91,8 +131,6 @@ export interface SecretPlan {
   readonly originalHealthProbes: OriginalHealthProbes;
   readonly keyType: 'ec' | 'rsa';
   readonly rsaBits?: number;
-  /** kubectl debug --copy-to: the old Secret whose bootstrap.yaml is copied with the new NodeID */
-  readonly copyFrom?: string;
 }
 
 /** What would be added, for logs and `mesh-admission explain`. */
@@ -230,32 +268,24 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
   if (errors.length > 0) return { action: 'deny', reason: 'invalid-annotation', message: errors.join('; '), warnings: [] };
 
   const uuid = input.uuid;
-  const serviceAccount = (typeof spec.serviceAccountName === 'string' && spec.serviceAccountName) || (typeof spec.serviceAccount === 'string' && spec.serviceAccount) || 'default';
+  const serviceAccount = serviceAccountOf(spec);
   const cnPrefix = `${uuid}.sidecar.${serviceAccount}.${ns}`;
   const secretName = bootstrapSecretName(uuid);
   const warnings: string[] = [...(probes?.warnings ?? [])];
   const patch = new PatchBuilder();
   const summary: AddedSummary = { mode: settings.mode, initContainers: [], containers: [], volumes: [], labels: { [uuidLabel]: uuid }, annotations: {}, rewrittenProbes: [], images: {} };
-  const secret: SecretPlan = {
-    name: secretName,
-    namespace: ns,
-    uuid,
-    serviceAccount,
-    commonName: `${cnPrefix}.${settings.trustDomain}`,
-    labels: { 'app.kubernetes.io/name': mesh.flavor.domain, 'app.kubernetes.io/instance': mesh.meshName, [uuidLabel]: uuid },
-    repoHost: `${mesh.flavor.controllerService}.${mesh.meshNamespace}.svc.cluster.local`,
-    repoPort: settings.repoPort,
-    tls: settings.tls,
-    originalHealthProbes: probes?.original ?? { liveness: null, readiness: null, startup: null },
-    keyType: settings.rsaBits ? 'rsa' : 'ec',
-    ...(settings.rsaBits ? { rsaBits: settings.rsaBits } : {}),
-  };
+  // What bootstrap.yaml records comes from the probes as the pod will carry them (rewritten now, or already, in a
+  // copy): exactly what the Secret's creator reads back from the stored pod (bootstrapSecretPlan).
+  const finalContainers = containers.map((c, i) => {
+    const changes = probes?.changes.filter((ch) => ch.container === i) ?? [];
+    return changes.length === 0 ? c : Object.assign({ ...c }, ...changes.map((ch) => ({ [ch.field]: ch.probe })));
+  });
+  const secret = secretPlan(mesh, settings, { uuid, namespace: ns, serviceAccount, containers: finalContainers });
 
   if (pod.metadata === undefined) patch.add('/metadata', {});
   if (hasSidecar || volume) {
     // The copy keeps its containers and probes; only the identity (label, Secret, volume) is new.
     patch.setMapEntries('/metadata/labels', podLabels, { [uuidLabel]: uuid });
-    const old = volume?.secret?.secretName;
     if (volume) patch.replace(`/spec/volumes/${volumeIndex}/secret/secretName`, secretName);
     else patch.append('/spec/volumes', spec.volumes, [{ name: BOOTSTRAP_VOLUME, secret: { secretName } }]);
     return {
@@ -263,7 +293,7 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
       reason: 'copied-pod',
       message: 'the pod carries a sidecar without its proxy UUID (a copy): new identity and bootstrap Secret',
       patch: patch.ops,
-      secret: { ...secret, ...(old ? { copyFrom: old } : {}) },
+      secret,
       summary: { ...summary, volumes: volume ? [] : [BOOTSTRAP_VOLUME] },
       warnings,
     };

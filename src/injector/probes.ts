@@ -53,6 +53,39 @@ export function isRewritten(probe: V1Probe, healthPath: string): boolean {
 
 const header = (name: string, value: number | string): V1HTTPHeader => ({ name, value: String(value) });
 
+/** The last header of that name (ours are appended after the user's). */
+function headerValue(headers: unknown, name: string): string | undefined {
+  if (!Array.isArray(headers)) return undefined;
+  for (let i = headers.length - 1; i >= 0; i--) {
+    const h: unknown = headers[i];
+    if (isRecord(h) && h.name === name && typeof h.value === 'string') return h.value;
+  }
+  return undefined;
+}
+
+/**
+ * The inverse of rewriteProbes: what bootstrap.yaml must record, read back from probes already rewritten (the pod
+ * as stored after admission, or a copy made by `kubectl debug --copy-to`). Whoever creates the bootstrap Secret
+ * after admission needs nothing but the pod; the headers the rewrite added carry the original ports and paths.
+ */
+export function originalProbesFromPod(containers: readonly V1Container[], healthPath: string): Record<ProbeKind, OriginalHealthProbe | null> {
+  const original: Record<ProbeKind, OriginalHealthProbe | null> = { liveness: null, readiness: null, startup: null };
+  for (const c of containers) {
+    if (!isRecord(c)) continue;
+    for (const k of PROBE_KINDS) {
+      const probe = c[k.field];
+      if (!isRecord(probe) || original[k.kind] !== null || !isRewritten(probe, healthPath)) continue;
+      const timeoutSeconds = typeof probe.timeoutSeconds === 'number' && probe.timeoutSeconds > 0 ? probe.timeoutSeconds : 1;
+      const headers = isRecord(probe.httpGet) ? probe.httpGet.httpHeaders : undefined;
+      const httpPort = Number(headerValue(headers, 'Original-Http-Port'));
+      const tcpPort = Number(headerValue(headers, 'Original-Tcp-Port'));
+      if (Number.isInteger(httpPort) && httpPort > 0) original[k.kind] = { path: headerValue(headers, 'Original-Http-Path') ?? '', port: httpPort, timeoutSeconds, isHTTP: true, isTCPSocket: false };
+      else if (Number.isInteger(tcpPort) && tcpPort > 0) original[k.kind] = { path: '', port: tcpPort, timeoutSeconds, isHTTP: false, isTCPSocket: true };
+    }
+  }
+  return original;
+}
+
 export function rewriteProbes(containers: readonly V1Container[], healthPath: string): ProbeRewrite {
   const changes: ProbeChange[] = [];
   const original: Record<ProbeKind, OriginalHealthProbe | null> = { liveness: null, readiness: null, startup: null };

@@ -113,6 +113,22 @@ function repoPort(flavor: Flavor, sidecar: Record<string, unknown>, repoServer: 
   return DEFAULT_REPO_PORT;
 }
 
+/** What the bootstrap Secret needs: from the MeshConfig and the flags only, never from annotations, so the Secret's
+ * creator (which sees the pod after admission) computes what admission computed. */
+export type BootstrapSettings = Pick<SidecarSettings, 'trustDomain' | 'repoPort' | 'tls' | 'rsaBits'>;
+
+export function bootstrapSettings(opts: InjectorOptions, meshConfigSpec: Record<string, unknown> | undefined): BootstrapSettings {
+  const spec = rec(meshConfigSpec);
+  const sidecar = rec(spec.sidecar);
+  const cert = rec(spec.certificate);
+  return {
+    repoPort: repoPort(opts.mesh.flavor, sidecar, rec(spec.repoServer)),
+    trustDomain: opts.trustDomain ?? DEFAULT_TRUST_DOMAIN,
+    tls: { min: str(sidecar.tlsMinProtocolVersion), max: str(sidecar.tlsMaxProtocolVersion), cipherSuites: stringList(sidecar.cipherSuites), ecdhCurves: stringList(sidecar.ecdhCurves) },
+    rsaBits: typeof cert.certKeyBitSize === 'number' && cert.certKeyBitSize > 0 && cert.keyType === 'rsa' ? cert.certKeyBitSize : undefined,
+  };
+}
+
 export function resolveSettings(opts: InjectorOptions, meshConfigSpec: Record<string, unknown> | undefined, pod: ObjectRef, ns: ObjectRef, errors: string[]): SidecarSettings {
   const f = opts.mesh.flavor;
   const keys = annotationKeys(f);
@@ -162,16 +178,15 @@ export function resolveSettings(opts: InjectorOptions, meshConfigSpec: Record<st
     if (b === undefined) errors.push(invalidAnnotation(keys.metrics, ns, metricsAnn, BOOL_WORDS_TEXT));
     else metrics = b;
   }
-  const cert = rec(spec.certificate);
   const lifecycle = f.name === 'fsm';
   return {
+    ...bootstrapSettings(opts, meshConfigSpec),
     mode,
     sidecarImage: str(layered(keys.sidecarImage, layers)?.value) ?? str(sidecar.sidecarImage) ?? opts.sidecarImage ?? defaults.sidecar,
     initImage: str(sidecar.initContainerImage) ?? opts.initContainerImage ?? defaults.init,
     healthcheckImage: opts.healthcheckImage ?? defaults.healthcheck,
     logLevel: str(sidecar.logLevel) ?? DEFAULT_LOG_LEVEL,
     repoHost,
-    repoPort: repoPort(f, sidecar, repoServer),
     repoCodebase: (str(repoServer.codebase) ?? '').replace(/^\/+|\/+$/g, ''),
     resources: Object.keys(res).length > 0 ? res : undefined,
     initResources: resources(sidecar.initResources),
@@ -183,8 +198,5 @@ export function resolveSettings(opts: InjectorOptions, meshConfigSpec: Record<st
     labelOnly,
     localDnsProxy: { enable: dns.enable === true, primary: str(dns.primaryUpstreamDNSServerIPAddr), secondary: str(dns.secondaryUpstreamDNSServerIPAddr) },
     metrics,
-    trustDomain: opts.trustDomain ?? DEFAULT_TRUST_DOMAIN,
-    tls: { min: str(sidecar.tlsMinProtocolVersion), max: str(sidecar.tlsMaxProtocolVersion), cipherSuites: stringList(sidecar.cipherSuites), ecdhCurves: stringList(sidecar.ecdhCurves) },
-    rsaBits: typeof cert.certKeyBitSize === 'number' && cert.certKeyBitSize > 0 && isRecord(spec.certificate) && cert.keyType === 'rsa' ? cert.certKeyBitSize : undefined,
   };
 }

@@ -3,56 +3,68 @@
 import type { V1ClusterRole, V1ObjectMeta, V1PolicyRule, V1Role } from '@kubernetes/client-node';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { KINDS, kindResources, type KindInfo } from '../mesh/kinds.js';
-import { serverLabels, servingSecretName } from '../mesh/names.js';
+import { leaderLeaseName, serverLabels, servingSecretName } from '../mesh/names.js';
 import { webhookNames, type WebhookNames } from './webhook-config.js';
 
 const ADMISSION_GROUP = 'admissionregistration.k8s.io';
+const COORDINATION_GROUP = 'coordination.k8s.io';
 
 export type PolicyRule = Omit<V1PolicyRule, 'apiGroups' | 'resources'> & { apiGroups: string[]; resources: string[] };
 export type ClusterRole = Omit<V1ClusterRole, 'metadata' | 'rules'> & { metadata: V1ObjectMeta & { name: string }; rules: PolicyRule[] };
 export type Role = Omit<V1Role, 'metadata' | 'rules'> & { metadata: V1ObjectMeta & { name: string; namespace: string }; rules: PolicyRule[] };
 
-const READ = ['get', 'list', 'watch'];
+/** What the cluster view does with every resource it caches: one list, then watches. */
+const LIST_WATCH = ['list', 'watch'];
 
 /**
- * The ClusterRole's rules, with no wildcard anywhere:
- * - get/list/watch on namespaces, pods (a bootstrap Secret's ownerReference needs its pod; orphan clean-up checks the
- *   pod still exists) and every (group, plural) of the kind table, one rule per group;
- * - secrets cluster-wide: create (a bootstrap Secret goes into the namespace of the pod being injected, which can be
- *   any monitored namespace), get/list/watch/patch/delete (re-injection and orphan clean-up). RBAC cannot narrow by
- *   label, and the set of namespaces is dynamic, so this cannot be a Role;
- * - the two webhook configurations by resourceNames: get, patch and update (caBundle patching) and list/watch, which
- *   the API server authorizes against resourceNames only when the request carries `fieldSelector=metadata.name=<name>`
- *   — so the informer on each configuration must list/watch with that field selector. No create/delete: the
- *   manifests create them; `--register-webhooks` runs with the user's own credentials.
+ * The ClusterRole's rules: what the server does cluster-wide, verb by verb, and nothing else (a test compares them
+ * with the requests the server makes against the fake API server). No wildcard anywhere.
+ * - namespaces: list/watch (the view) and get (a namespace missing from the cache is fetched at admission);
+ * - pods: list/watch, only those labelled `<p>-proxy-uuid` (the bootstrap Secret creator's watch);
+ * - every (group, plural) of the kind table, and services: list/watch (the view; references are read from the cache
+ *   or relisted, never fetched one by one);
+ * - secrets: create only. A bootstrap Secret goes into the namespace of its pod, which can be any monitored
+ *   namespace, so this cannot be a Role; the server never reads, lists, changes or deletes a Secret outside its own
+ *   namespace (the Secret belongs to its pod, and Kubernetes deletes it with the pod);
+ * - events: create (a Warning Event on a pod whose Secret cannot be created);
+ * - the two webhook configurations, by resourceNames: get and patch (caBundle) and watch, which the API server
+ *   authorizes against resourceNames because the watch carries `fieldSelector=metadata.name=<name>`. No list, no
+ *   create/update/delete: the manifests create them; `--register-webhooks` runs with the user's own credentials.
  */
 export function clusterRoleRules(mesh: MeshIdentity, names?: Partial<WebhookNames>, kinds: readonly KindInfo[] = KINDS): PolicyRule[] {
   const n = webhookNames(mesh, names);
-  const byGroup = new Map<string, string[]>([['', ['namespaces', 'pods']]]);
+  const byGroup = new Map<string, string[]>();
   for (const r of kindResources(kinds)) {
     const list = byGroup.get(r.group) ?? [];
     if (!list.includes(r.resource)) list.push(r.resource);
     byGroup.set(r.group, list);
   }
-  const reads: PolicyRule[] = [...byGroup].map(([group, resources]) => ({ apiGroups: [group], resources, verbs: [...READ] }));
+  const reads: PolicyRule[] = [...byGroup].map(([group, resources]) => ({ apiGroups: [group], resources, verbs: [...LIST_WATCH] }));
   return [
+    { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: [''], resources: ['pods'], verbs: [...LIST_WATCH] },
     ...reads,
-    { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
-    { apiGroups: [ADMISSION_GROUP], resources: ['mutatingwebhookconfigurations'], resourceNames: [n.mutatingConfiguration], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
-    { apiGroups: [ADMISSION_GROUP], resources: ['validatingwebhookconfigurations'], resourceNames: [n.validatingConfiguration], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
+    { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+    { apiGroups: [ADMISSION_GROUP], resources: ['mutatingwebhookconfigurations'], resourceNames: [n.mutatingConfiguration], verbs: ['get', 'watch', 'patch'] },
+    { apiGroups: [ADMISSION_GROUP], resources: ['validatingwebhookconfigurations'], resourceNames: [n.validatingConfiguration], verbs: ['get', 'watch', 'patch'] },
   ];
 }
 
 /**
- * The Role in the mesh namespace: the server's own TLS Secret `<p>-admission-tls` and the mesh CA Secret `<p>-ca-bundle`
- * (get/update/patch by name), and create — which RBAC can never restrict by name (the name is not known at
- * authorization time), so it is granted in this namespace only. Replicas racing to create either Secret converge:
- * create, and on conflict read.
+ * The Role in the mesh namespace, by resourceNames wherever Kubernetes allows:
+ * - the serving certificate Secret `<p>-admission-tls`, shared by the replicas: get and update (renewal); its first
+ *   creation is covered by the cluster-wide create;
+ * - the mesh CA Secret `<p>-ca-bundle`: get (created once, if absent, through the same create; never changed);
+ * - the Lease that elects the replica creating bootstrap Secrets: get and update, and create, which RBAC can never
+ *   restrict by name (the name is not known at authorization time).
  */
 export function meshNamespaceRoleRules(mesh: MeshIdentity): PolicyRule[] {
   return [
-    { apiGroups: [''], resources: ['secrets'], resourceNames: [servingSecretName(mesh), mesh.flavor.caBundleSecret], verbs: ['get', 'update', 'patch'] },
-    { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: [servingSecretName(mesh)], verbs: ['get', 'update'] },
+    { apiGroups: [''], resources: ['secrets'], resourceNames: [mesh.flavor.caBundleSecret], verbs: ['get'] },
+    { apiGroups: [COORDINATION_GROUP], resources: ['leases'], resourceNames: [leaderLeaseName(mesh)], verbs: ['get', 'update'] },
+    { apiGroups: [COORDINATION_GROUP], resources: ['leases'], verbs: ['create'] },
   ];
 }
 

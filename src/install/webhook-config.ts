@@ -1,8 +1,12 @@
-// The two admissionregistration.k8s.io/v1 objects that route the API server to this server (server.md §7), derived from the kind table (src/mesh/kinds.ts) so that neither can drift from the
-// kinds the validator actually understands. Pure: no I/O. Used by `npm run manifests` (manifests/webhooks.yaml), by
+// The two admissionregistration.k8s.io/v1 objects that route the API server to this server (server.md §7), derived
+// from the kind table (src/mesh/kinds.ts) so that neither can drift from the kinds the validator understands. Pure. Used by `npm run manifests` (manifests/webhooks.yaml), by
 // `serve --register-webhooks URL`, and by the caBundle patcher. The RBAC rules are in rbac.ts.
 //
 // Choices worth knowing:
+// - `inject.<d>` has `sideEffects: None` (admission writes nothing: the bootstrap Secret is created from the pod watch
+//   once the pod exists) and `reinvocationPolicy: Never`: a re-call after a later plugin changed the pod (the
+//   ServiceAccount admission plugin changes every pod) can only find the sidecar and the proxy UUID label and answer
+//   no-op, so it would cost a round trip per pod and do nothing (bench/RESULTS.md measures that round trip).
 // - `validate.<d>` (the policy kinds, failurePolicy Fail) carries NO namespaceSelector. A namespaceSelector never applies
 //   to cluster-scoped objects (Plugin, Cluster), and namespaced policies outside monitored namespaces still shape mesh
 //   traffic (the MeshConfig lives in the mesh namespace itself; Egress/IngressBackend/... may sit in any namespace the
@@ -159,9 +163,9 @@ export function mutatingWebhookConfiguration(mesh: MeshIdentity, opts: WebhookCo
         namespaceSelector: meshNamespaceSelector(mesh),
         failurePolicy: 'Fail',
         matchPolicy: 'Equivalent',
-        sideEffects: 'NoneOnDryRun',
+        sideEffects: 'None',
         timeoutSeconds: INJECT_TIMEOUT_SECONDS,
-        reinvocationPolicy: 'IfNeeded',
+        reinvocationPolicy: 'Never',
         admissionReviewVersions: ['v1', 'v1beta1'],
       },
     ],

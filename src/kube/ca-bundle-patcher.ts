@@ -15,6 +15,8 @@
 import pino, { type Logger } from 'pino';
 import { apiErrorText, isApiStatus, type KubeHttp } from './client.js';
 import { webhookConfigurationPath, type WebhookConfigurationKind } from './paths.js';
+import { Reflector } from './reflector.js';
+import type { KubeObject } from '../mesh/objects.js';
 import { caBundlePatch, encodeCaBundle } from '../install/webhook-config.js';
 import { WEBHOOK_CONFIGURATION_NAME } from '../mesh/names.js';
 import { fromPemAll } from '../certs/der.js';
@@ -65,8 +67,7 @@ export class CaBundlePatcher {
   private running: Promise<PublishResult> | undefined;
   private queued: Promise<PublishResult> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private readonly watches: { abort: AbortController; loop: Promise<void> }[] = [];
-  private readonly sleepers = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  private readonly watches: Reflector[] = [];
   private started = false;
   private lastMissing = new Set<string>();
 
@@ -124,7 +125,7 @@ export class CaBundlePatcher {
       this.timer.unref();
     };
     tick();
-    if (this.opts.watch !== false) for (const t of this.targets) this.watchOne(t.kind, t.name);
+    if (this.opts.watch !== false) for (const t of this.targets) this.watches.push(this.watchOne(t.kind, t.name));
     if (this.b64) void this.reconcile();
   }
 
@@ -132,13 +133,7 @@ export class CaBundlePatcher {
     this.started = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    for (const s of this.sleepers) {
-      clearTimeout(s.timer);
-      s.resolve();
-    }
-    for (const w of this.watches) w.abort.abort();
-    await Promise.allSettled([...this.watches.map((w) => w.loop), this.running, this.queued]);
-    this.watches.length = 0;
+    await Promise.allSettled([...this.watches.splice(0).map((w) => w.stop()), this.running, this.queued]);
   }
 
   private async pass(): Promise<PublishResult> {
@@ -192,56 +187,26 @@ export class CaBundlePatcher {
     return { kind, name, status: 'error', error: apiErrorText(lastError) };
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const s = { timer: setTimeout(() => (this.sleepers.delete(s), resolve()), ms), resolve };
-      s.timer.unref();
-      this.sleepers.add(s);
+  /** Follows one configuration (get + watch by name: RBAC by resourceNames) and re-patches it when it drifts. */
+  private watchOne(kind: WebhookConfigurationKind, name: string): Reflector {
+    const check = (obj: KubeObject | undefined): void => {
+      if (!obj || !this.b64 || caBundlePatch(obj as WebhookConfigurationObject, this.b64).length === 0) return;
+      this.logger.info({ kind, name }, 'webhook configuration changed: re-patching its caBundle');
+      void this.reconcile();
+    };
+    const r = new Reflector({
+      http: this.opts.http,
+      path: webhookConfigurationPath(kind),
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind,
+      name,
+      logger: this.logger,
+      ...(this.opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: this.opts.watchTimeoutSeconds } : {}),
+      ...(this.opts.backoffMs ? { backoff: { initialMs: this.opts.backoffMs[0], maxMs: this.opts.backoffMs[1] } } : {}),
+      handler: { replace: (items) => check(items[0]), upsert: check, remove: () => undefined },
     });
-  }
-
-  private watchOne(kind: WebhookConfigurationKind, name: string): void {
-    const abort = new AbortController();
-    const [first, max] = this.opts.backoffMs ?? [1000, 30_000];
-    const timeoutSeconds = this.opts.watchTimeoutSeconds ?? 300;
-    const loop = (async () => {
-      let backoff = first;
-      while (this.started && !abort.signal.aborted) {
-        try {
-          await this.opts.http.stream(
-            {
-              path: webhookConfigurationPath(kind),
-              query: { watch: 1, fieldSelector: `metadata.name=${name}`, timeoutSeconds },
-              signal: abort.signal,
-              timeoutMs: (timeoutSeconds + 60) * 1000,
-            },
-            (line) => {
-              let ev: { type?: string; object?: WebhookConfigurationObject };
-              try {
-                ev = JSON.parse(line) as typeof ev;
-              } catch {
-                return;
-              }
-              if (ev.type !== 'ADDED' && ev.type !== 'MODIFIED') return;
-              if (ev.object?.metadata?.name !== name) return;
-              if (this.b64 && caBundlePatch(ev.object, this.b64).length > 0) {
-                this.logger.info({ kind, name }, 'webhook configuration changed: re-patching its caBundle');
-                void this.reconcile();
-              }
-            },
-          );
-          backoff = first;
-          // the server ended the watch (timeoutSeconds): start a new one after a short pause
-          if (this.started && !abort.signal.aborted) await this.sleep(Math.min(first, 1000));
-        } catch (err) {
-          if (abort.signal.aborted || !this.started) break;
-          this.logger.debug({ kind, name, err: apiErrorText(err) }, 'webhook configuration watch failed; the periodic re-check continues');
-          await this.sleep(backoff);
-          backoff = Math.min(max, backoff * 2);
-        }
-      }
-    })();
-    this.watches.push({ abort, loop });
+    r.start();
+    return r;
   }
 }
 

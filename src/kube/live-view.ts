@@ -1,29 +1,24 @@
-// Live mode: the cluster view kept by informers (list + watch) on Namespaces, Services and every kind of the KINDS
-// table, in whichever of its groups the cluster serves.
-//
-// The list/watch loop is our own, over raw HTTP requests signed by client-node's KubeConfig (kube.ts), not
-// client-node's makeInformer: its watches are known to stop silently or to stop reconnecting (client-node #596, #958,
-// #1496, #1933, #795; Pepr replaced the transport for the same reason), its Watch cannot be aborted before the
-// response headers arrive, and it gives no idle timeout. Here every resource runs one loop:
-//
-//   list (paginated) → replace the store → watch from the list's resourceVersion (bookmarks on, server timeout
-//   5–10 min, client idle timeout a little longer) → on a clean end re-watch from the last resourceVersion; on
-//   410 Gone / Expired relist; on any error back off (exponential, capped, jittered) and retry; every 5–10 min relist
-//   anyway (heals a watch that silently stopped delivering).
+// Live mode: the cluster view kept by one reflector (reflector.ts) per resource: Namespaces, Services and every kind of
+// the kind table, in whichever of its groups the cluster serves.
 //
 // Discovery (`/apis`, `/apis/<group>/<version>`) decides which resources exist and at which version (the group's
 // preferred version, else the first version serving the resource); it re-runs every minute so CRDs installed later
 // are picked up, and resources that disappear are dropped. A missing CRD is simply not watched: it never blocks
 // readiness. Objects are stored per resource (one MemoryView each) and read by Kind across groups, so the same Kind
 // published under two groups coexists even with equal namespace/name.
+//
+// Two notions of "synced": `synced()` (readiness) turns true once every resource found at start has listed, and
+// stays true; `kindSynced(kind)` is whether a kind's cache follows the server right now (false from a broken watch to
+// the next successful list or watch, e.g. while relisting after an API server restart). A decision that must not
+// rest on stale state calls `freshen(kinds, deadline)` first: it reads the API server directly for those kinds.
 import type { Logger } from 'pino';
 import type { Gauge } from 'prom-client';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../mesh/objects.js';
 import { KINDS } from '../mesh/kinds.js';
-import { KubeApiError, KubeHttp } from './client.js';
 import { MemoryView } from '../cluster/memory.js';
 import type { ClusterView } from '../cluster/view.js';
+import { apiErrorText, KubeApiError, type KubeHttp } from './client.js';
+import { Reflector, type BackoffOptions, type ReflectorStatus } from './reflector.js';
 
 /** A resource to cache; the version is found by discovery (the core group is always v1). */
 export interface ResourceSpec {
@@ -32,36 +27,25 @@ export interface ResourceSpec {
   readonly plural: string;
 }
 
-export interface BackoffOptions {
-  /** first retry delay (default 500 ms) */
-  readonly initialMs?: number;
-  /** cap (default 30 s) */
-  readonly maxMs?: number;
-  /** multiplier per failure (default 2) */
-  readonly factor?: number;
-}
-
 export interface LiveViewOptions {
-  readonly kubeConfig: KubeConfig;
+  readonly http: KubeHttp;
   readonly logger: Logger;
-  /** mesh_informer_last_event_age_seconds{kind}: filled at each scrape (a collect hook installed by the view) */
-  readonly eventAgeGauge?: Gauge<'kind'>;
+  /** filled at each scrape (a collect hook installed by the view) */
+  readonly gauges?: {
+    /** mesh_informer_last_event_age_seconds{kind} */
+    readonly lastEventAge?: Gauge<'kind'>;
+    /** mesh_informer_synced_since_timestamp_seconds{kind}: 0 while the kind's cache does not follow the server */
+    readonly syncedSince?: Gauge<'kind'>;
+  };
   /** more resources to cache, beyond Namespaces, Services and the KINDS table (read by Kind like the others) */
   readonly extraResources?: readonly ResourceSpec[];
   /** replaces the default resource set entirely (tests) */
   readonly resources?: readonly ResourceSpec[];
   readonly backoff?: BackoffOptions;
-  /** periodic relist: a random delay in [relistIntervalMs, 2 × relistIntervalMs) after each list (default 5 min) */
-  readonly relistIntervalMs?: number;
   /** discovery re-run period (default 60 s) */
   readonly discoveryIntervalMs?: number;
   /** server-side watch timeout: random in [watchTimeoutSeconds, 2 × watchTimeoutSeconds) (default 300 s) */
   readonly watchTimeoutSeconds?: number;
-  /** a watch that received no byte (event, bookmark) for this long is dropped and re-made
-   * (default: 2 × watchTimeoutSeconds + 30 s, i.e. after the server should have ended it) */
-  readonly watchIdleTimeoutMs?: number;
-  /** a watch that ends sooner than this without an event counts as a failure for backoff (default 1 s) */
-  readonly minWatchMs?: number;
   /** timeout of list and discovery requests (default 60 s) */
   readonly requestTimeoutMs?: number;
   /** timeout of fetchNamespace (default 5 s: it runs on the admission path) */
@@ -73,14 +57,11 @@ export interface LiveViewOptions {
 }
 
 /** What a running informer watches, for status pages and tests. */
-export interface InformerStatus {
+export interface InformerStatus extends Omit<ReflectorStatus, 'path'> {
   readonly group: string;
   readonly version: string;
   readonly plural: string;
   readonly kind: string;
-  readonly listed: boolean;
-  readonly resourceVersion?: string;
-  readonly lastEventAt?: number;
 }
 
 const CORE_SPECS: readonly ResourceSpec[] = [{ group: '', kind: 'Namespace', plural: 'namespaces' }];
@@ -98,271 +79,49 @@ function dedupe(specs: readonly ResourceSpec[]): ResourceSpec[] {
   return [...seen.values()];
 }
 
-const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 const statusOf = (err: unknown): number => (err instanceof KubeApiError ? err.status : 0);
 
-interface WatchEvent {
-  type?: string;
-  object?: KubeObject & { code?: number; reason?: string; message?: string };
-}
-
-interface WatchState {
-  events: number;
-  gone: boolean;
-  failure: Error | undefined;
-}
-
-interface ListBody {
-  metadata?: { resourceVersion?: string; continue?: string };
-  items?: KubeObject[];
-}
-
-interface Settings {
-  readonly http: KubeHttp;
-  readonly logger: Logger;
-  readonly backoff: Required<BackoffOptions>;
-  readonly relistIntervalMs: number;
-  readonly watchTimeoutSeconds: number;
-  readonly watchIdleTimeoutMs: number | undefined;
-  readonly minWatchMs: number;
-  readonly requestTimeoutMs: number;
-  readonly pageSize: number;
-  readonly now: () => number;
-  readonly random: () => number;
-}
-
-function backoffDelay(s: Settings, attempt: number): number {
-  const base = Math.min(s.backoff.maxMs, s.backoff.initialMs * s.backoff.factor ** Math.max(0, attempt - 1));
-  // "equal jitter": half fixed, half random, so retries of many informers spread out but never collapse to 0
-  return Math.round(base / 2 + (s.random() * base) / 2);
-}
-
-/** One resource's list + watch loop and its store. */
+/** One resource: its store and the reflector that fills it. */
 class Informer {
   readonly store = new MemoryView();
-  listed = false;
-  resourceVersion: string | undefined;
-  lastEventAt: number | undefined;
-  private stopped = false;
-  private needList = true;
-  private abort: AbortController | undefined;
-  private watching = false;
-  private sleeping: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
-  private relistTimer: NodeJS.Timeout | undefined;
-  private loop: Promise<void> | undefined;
-  private readonly log: Logger;
+  readonly reflector: Reflector;
 
   constructor(
     readonly group: string,
     readonly version: string,
     readonly plural: string,
     readonly kind: string,
-    private readonly s: Settings,
-    private readonly onFirstList: () => void,
+    opts: LiveViewOptions,
+    log: Logger,
   ) {
-    this.log = s.logger.child({ resource: this.id });
+    const apiVersion = group ? `${group}/${version}` : version;
+    this.reflector = new Reflector({
+      http: opts.http,
+      path: group ? `/apis/${group}/${version}/${plural}` : `/api/${version}/${plural}`,
+      apiVersion,
+      kind,
+      logger: log,
+      handler: {
+        replace: (items) => this.store.replaceKind(kind, items),
+        upsert: (obj) => this.store.upsert(obj),
+        remove: (obj) => this.store.remove(kind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''),
+      },
+      ...(opts.backoff ? { backoff: opts.backoff } : {}),
+      ...(opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: opts.watchTimeoutSeconds } : {}),
+      ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
+      ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+      ...(opts.now ? { now: opts.now } : {}),
+      ...(opts.random ? { random: opts.random } : {}),
+    });
   }
 
   get id(): string {
     return this.group ? `${this.plural}.${this.version}.${this.group}` : `${this.plural}.${this.version}`;
   }
 
-  get apiVersion(): string {
-    return this.group ? `${this.group}/${this.version}` : this.version;
-  }
-
-  private get path(): string {
-    return this.group ? `/apis/${this.group}/${this.version}/${this.plural}` : `/api/${this.version}/${this.plural}`;
-  }
-
-  start(): void {
-    this.loop ??= this.run().catch((err: unknown) => this.log.error({ err: errText(err) }, 'informer loop ended unexpectedly'));
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.relistTimer) clearTimeout(this.relistTimer);
-    this.relistTimer = undefined;
-    this.abort?.abort();
-    this.wake();
-    await this.loop;
-  }
-
-  /** Relist at the next opportunity (ends the current watch). */
-  requestRelist(): void {
-    this.needList = true;
-    if (this.watching) this.abort?.abort(); // a list in flight is left to finish
-  }
-
-  private wake(): void {
-    if (this.sleeping) {
-      clearTimeout(this.sleeping.timer);
-      this.sleeping.resolve();
-      this.sleeping = undefined;
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => ((this.sleeping = undefined), resolve()), ms);
-      timer.unref();
-      this.sleeping = { timer, resolve };
-    });
-  }
-
-  private touch(): void {
-    this.lastEventAt = this.s.now();
-  }
-
-  private normalize(obj: KubeObject): KubeObject {
-    // list items carry no apiVersion/kind; watch objects normally do, but set both either way
-    obj.apiVersion = this.apiVersion;
-    obj.kind = this.kind;
-    return obj;
-  }
-
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.stopped) {
-      try {
-        if (this.needList) {
-          await this.list();
-          failures = 0;
-          if (this.stopped) break;
-        }
-        const started = this.s.now();
-        const { events, gone } = await this.watch();
-        if (this.stopped) break;
-        if (gone) {
-          this.log.info({ resourceVersion: this.resourceVersion }, 'watch expired (410 Gone): relisting');
-          this.needList = true;
-        } else if (this.needList) continue; // ended by a periodic relist: list at once
-        // a watch that ends at once with nothing to say is a failure in disguise: don't spin
-        if (events === 0 && this.s.now() - started < this.s.minWatchMs) {
-          failures++;
-          await this.sleep(backoffDelay(this.s, failures));
-        } else failures = 0;
-      } catch (err) {
-        if (this.stopped) break;
-        failures++;
-        const status = statusOf(err);
-        const delay = backoffDelay(this.s, failures);
-        if (status === 410) {
-          this.log.info({ err: errText(err) }, 'resourceVersion expired (410 Gone): relisting');
-          this.needList = true;
-        } else
-          this.log.warn({ err: errText(err), status, attempt: failures, retryInMs: delay, listing: this.needList }, this.needList ? 'list failed; retrying' : 'watch failed; re-watching');
-        await this.sleep(delay);
-      }
-    }
-  }
-
-  private async list(): Promise<void> {
-    const items: KubeObject[] = [];
-    let cont: string | undefined;
-    let rv: string | undefined;
-    do {
-      this.abort = new AbortController();
-      const body = await this.s.http.json<ListBody>({
-        path: this.path,
-        query: { limit: this.s.pageSize, continue: cont },
-        signal: this.abort.signal,
-        timeoutMs: this.s.requestTimeoutMs,
-      });
-      if (this.stopped) return;
-      for (const item of body?.items ?? []) items.push(this.normalize(item));
-      rv = body?.metadata?.resourceVersion;
-      cont = body?.metadata?.continue || undefined;
-    } while (cont);
-    this.store.replaceKind(this.kind, items);
-    this.resourceVersion = rv;
-    this.needList = false;
-    this.touch();
-    this.log.debug({ count: items.length, resourceVersion: rv }, 'listed');
-    if (!this.listed) {
-      this.listed = true;
-      this.onFirstList();
-    }
-    this.scheduleRelist();
-  }
-
-  private scheduleRelist(): void {
-    if (this.relistTimer) clearTimeout(this.relistTimer);
-    const delay = this.s.relistIntervalMs * (1 + this.s.random());
-    this.relistTimer = setTimeout(() => {
-      this.relistTimer = undefined;
-      this.log.debug('periodic relist');
-      this.requestRelist();
-    }, delay);
-    this.relistTimer.unref();
-  }
-
-  private async watch(): Promise<{ events: number; gone: boolean }> {
-    const state: WatchState = { events: 0, gone: false, failure: undefined };
-    const abort = (this.abort = new AbortController());
-    const timeoutSeconds = Math.round(this.s.watchTimeoutSeconds * (1 + this.s.random()));
-    this.watching = true;
-    try {
-      await this.s.http.stream(
-        {
-          path: this.path,
-          query: { watch: 'true', allowWatchBookmarks: 'true', resourceVersion: this.resourceVersion, timeoutSeconds },
-          signal: abort.signal,
-          timeoutMs: this.s.watchIdleTimeoutMs ?? (2 * this.s.watchTimeoutSeconds + 30) * 1000,
-        },
-        (line) => this.onWatchLine(line, state, abort),
-      );
-    } finally {
-      this.watching = false;
-    }
-    if (state.failure) throw state.failure;
-    return { events: state.events, gone: state.gone };
-  }
-
-  private onWatchLine(line: string, state: WatchState, abort: AbortController): void {
-    let ev: WatchEvent;
-    try {
-      ev = JSON.parse(line) as WatchEvent;
-    } catch {
-      this.log.warn({ line: line.slice(0, 200) }, 'unparseable watch line ignored');
-      return;
-    }
-    const obj = ev.object;
-    switch (ev.type) {
-      case 'ADDED':
-      case 'MODIFIED':
-      case 'DELETED':
-        if (!obj || typeof obj !== 'object') return;
-        this.normalize(obj);
-        if (ev.type === 'DELETED') this.store.remove(this.kind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? '');
-        else this.store.upsert(obj);
-        break;
-      case 'BOOKMARK':
-        break;
-      case 'ERROR':
-        if (obj?.code === 410 || obj?.reason === 'Expired' || obj?.reason === 'Gone') state.gone = true;
-        else state.failure = new KubeApiError(`watch ${this.path}: ${obj?.message ?? 'error event'}`, typeof obj?.code === 'number' ? obj.code : 0, obj?.reason);
-        abort.abort();
-        return;
-      default:
-        return;
-    }
-    const rv = obj?.metadata?.resourceVersion;
-    if (typeof rv === 'string' && rv) this.resourceVersion = rv;
-    state.events++;
-    this.touch();
-  }
-
   status(): InformerStatus {
-    return {
-      group: this.group,
-      version: this.version,
-      plural: this.plural,
-      kind: this.kind,
-      listed: this.listed,
-      ...(this.resourceVersion !== undefined ? { resourceVersion: this.resourceVersion } : {}),
-      ...(this.lastEventAt !== undefined ? { lastEventAt: this.lastEventAt } : {}),
-    };
+    const { path: _path, ...rest } = this.reflector.status();
+    return { group: this.group, version: this.version, plural: this.plural, kind: this.kind, ...rest };
   }
 }
 
@@ -375,16 +134,17 @@ interface ResourceList {
 }
 
 export class LiveView implements ClusterView {
-  private readonly s: Settings;
+  private readonly http: KubeHttp;
   private readonly specs: readonly ResourceSpec[];
   /** `${group}/${plural}` → informer */
   private readonly informers = new Map<string, Informer>();
   private readonly byKind = new Map<string, Informer[]>();
   private readonly discoveryIntervalMs: number;
   private readonly fetchTimeoutMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly now: () => number;
   private readonly log: Logger;
-  private readonly gauge: Gauge<'kind'> | undefined;
-  private readonly previousCollect: (() => unknown) | undefined;
+  private readonly restoreCollect: Array<() => void> = [];
   private readonly requests = new Set<AbortController>();
   /** informers the first successful discovery started: readiness waits for their first list */
   private initial: Informer[] | undefined;
@@ -396,44 +156,25 @@ export class LiveView implements ClusterView {
   private discoveryFailures = 0;
   private readonly syncWaiters = new Set<() => void>();
 
-  constructor(opts: LiveViewOptions) {
+  constructor(private readonly opts: LiveViewOptions) {
     this.log = opts.logger.child({ component: 'cluster-view' });
-    this.s = {
-      http: new KubeHttp(opts.kubeConfig),
-      logger: this.log,
-      backoff: { initialMs: opts.backoff?.initialMs ?? 500, maxMs: opts.backoff?.maxMs ?? 30_000, factor: opts.backoff?.factor ?? 2 },
-      relistIntervalMs: opts.relistIntervalMs ?? 5 * 60_000,
-      watchTimeoutSeconds: opts.watchTimeoutSeconds ?? 300,
-      watchIdleTimeoutMs: opts.watchIdleTimeoutMs,
-      minWatchMs: opts.minWatchMs ?? 1000,
-      requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
-      pageSize: opts.pageSize ?? 500,
-      now: opts.now ?? Date.now,
-      random: opts.random ?? Math.random,
-    };
+    this.http = opts.http;
     this.specs = dedupe([...(opts.resources ?? defaultResources()), ...(opts.extraResources ?? [])]);
     this.discoveryIntervalMs = opts.discoveryIntervalMs ?? 60_000;
     this.fetchTimeoutMs = opts.fetchTimeoutMs ?? 5000;
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 60_000;
+    this.now = opts.now ?? Date.now;
     // the core group needs no discovery: its informers exist from the start (so fetchNamespace has a store to fill)
     for (const spec of this.specs) if (spec.group === '') this.addInformer(spec, 'v1', false);
-    this.gauge = opts.eventAgeGauge;
-    if (this.gauge) {
-      const g = this.gauge as unknown as { collect?: () => unknown };
-      this.previousCollect = g.collect;
-      const self = this;
-      g.collect = function (this: unknown) {
-        const prev = self.previousCollect?.call(this);
-        self.updateGauge();
-        return prev;
-      };
-    }
+    this.hookGauge(opts.gauges?.lastEventAge, () => this.lastEventAges());
+    this.hookGauge(opts.gauges?.syncedSince, () => this.syncedSince());
   }
 
   /** Starts discovery and the informers; returns at once (see synced() / waitForSync()). */
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
-    for (const inf of this.informers.values()) inf.start();
+    for (const inf of this.informers.values()) inf.reflector.start();
     this.scheduleDiscovery(0);
   }
 
@@ -444,9 +185,9 @@ export class LiveView implements ClusterView {
     if (this.discoveryTimer) clearTimeout(this.discoveryTimer);
     this.discoveryTimer = undefined;
     for (const c of this.requests) c.abort();
-    await Promise.allSettled([...this.informers.values()].map((i) => i.stop()));
+    await Promise.allSettled([...this.informers.values()].map((i) => i.reflector.stop()));
     await this.discovering?.catch(() => undefined);
-    if (this.gauge) (this.gauge as unknown as { collect?: () => unknown }).collect = this.previousCollect;
+    for (const restore of this.restoreCollect.splice(0)) restore();
     for (const w of this.syncWaiters) w();
     this.syncWaiters.clear();
   }
@@ -471,6 +212,24 @@ export class LiveView implements ClusterView {
       this.syncWaiters.add(done);
       if (timeoutMs > 0) timer = setTimeout(done, timeoutMs);
     });
+  }
+
+  /** Whether every served resource of this kind follows the server right now (a kind not served counts as following). */
+  kindSynced(kind: string): boolean {
+    return (this.byKind.get(kind) ?? []).every((i) => i.reflector.synced());
+  }
+
+  /**
+   * Brings the named kinds up to date before a decision that must not rest on stale state: for each kind whose cache
+   * does not follow the server (a watch broke, a relist after an API server restart is under way), the API server is
+   * read now instead of after the reflector's backoff, and the call waits for it until `deadline` (epoch ms).
+   * Resolves with the kinds still not in sync (empty when all are).
+   */
+  async freshen(kinds: Iterable<string>, deadline: number): Promise<string[]> {
+    const stale = [...new Set(kinds)].filter((k) => !this.kindSynced(k));
+    if (stale.length === 0) return [];
+    await Promise.all(stale.flatMap((k) => (this.byKind.get(k) ?? []).map((i) => i.reflector.freshen(deadline))));
+    return stale.filter((k) => !this.kindSynced(k));
   }
 
   list(kind: string, namespace?: string): readonly KubeObject[] {
@@ -502,7 +261,7 @@ export class LiveView implements ClusterView {
     const abort = new AbortController();
     this.requests.add(abort);
     try {
-      const res = await this.s.http.request<KubeObject>({ path: `/api/v1/namespaces/${encodeURIComponent(name)}`, timeoutMs: this.fetchTimeoutMs, signal: abort.signal });
+      const res = await this.http.request<KubeObject>({ path: `/api/v1/namespaces/${encodeURIComponent(name)}`, timeoutMs: this.fetchTimeoutMs, signal: abort.signal });
       if (res.status === 404) return undefined;
       if (res.status !== 200 || !res.body || typeof res.body !== 'object') {
         const b = res.body as { message?: string; reason?: string } | undefined;
@@ -523,20 +282,23 @@ export class LiveView implements ClusterView {
 
   /** Seconds since the last event (list, watch event, bookmark) per kind; kinds never listed are absent. */
   lastEventAges(): Map<string, number> {
-    const now = this.s.now();
+    const now = this.now();
     const out = new Map<string, number>();
     for (const [kind, infs] of this.byKind) {
-      const last = Math.max(...infs.map((i) => i.lastEventAt ?? -Infinity));
+      const last = Math.max(...infs.map((i) => i.reflector.lastEvent() ?? -Infinity));
       if (Number.isFinite(last)) out.set(kind, Math.max(0, (now - last) / 1000));
     }
     return out;
   }
 
-  /** Writes lastEventAges() into the gauge (done at each scrape when a gauge was given). */
-  updateGauge(): void {
-    if (!this.gauge) return;
-    this.gauge.reset();
-    for (const [kind, age] of this.lastEventAges()) this.gauge.set({ kind }, age);
+  /** Per kind, the epoch seconds since which its cache has followed the server without a break; 0 while it does not. */
+  syncedSince(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [kind, infs] of this.byKind) {
+      const since = infs.map((i) => i.reflector.syncedSince());
+      out.set(kind, since.every((s) => s !== undefined) ? Math.max(...(since as number[])) / 1000 : 0);
+    }
+    return out;
   }
 
   /** The resources being watched, with their sync state. */
@@ -546,7 +308,7 @@ export class LiveView implements ClusterView {
 
   /** Forces a relist of every informer (e.g. from an admin endpoint). */
   relistAll(): void {
-    for (const i of this.informers.values()) i.requestRelist();
+    for (const i of this.informers.values()) i.reflector.relist();
   }
 
   /** Runs discovery now (it also runs periodically); resolves when done. */
@@ -558,8 +320,22 @@ export class LiveView implements ClusterView {
 
   // -------------------------------------------------------------------------------------------------------------------
 
+  /** Fills `gauge` from `values` at each scrape (prom-client calls collect before reading a gauge). */
+  private hookGauge(gauge: Gauge<'kind'> | undefined, values: () => Map<string, number>): void {
+    if (!gauge) return;
+    const g = gauge as unknown as { collect?: () => unknown };
+    const previous = g.collect;
+    g.collect = function (this: unknown) {
+      const prev = previous?.call(this);
+      gauge.reset();
+      for (const [kind, v] of values()) gauge.set({ kind }, v);
+      return prev;
+    };
+    this.restoreCollect.push(() => (g.collect = previous));
+  }
+
   private addInformer(spec: ResourceSpec, version: string, start: boolean): Informer {
-    const inf = new Informer(spec.group, version, spec.plural, spec.kind, this.s, () => this.checkSynced());
+    const inf = new Informer(spec.group, version, spec.plural, spec.kind, this.opts, this.log);
     this.informers.set(`${spec.group}/${spec.plural}`, inf);
     const list = this.byKind.get(spec.kind) ?? [];
     list.push(inf);
@@ -567,7 +343,8 @@ export class LiveView implements ClusterView {
     const order = (i: Informer): number => this.specs.findIndex((s) => s.group === i.group && s.plural === i.plural);
     list.sort((a, b) => order(a) - order(b));
     this.byKind.set(spec.kind, list);
-    if (start) inf.start();
+    void inf.reflector.waitForSync().then(() => this.checkSynced());
+    if (start) inf.reflector.start();
     return inf;
   }
 
@@ -578,12 +355,12 @@ export class LiveView implements ClusterView {
     const rest = (this.byKind.get(inf.kind) ?? []).filter((i) => i !== inf);
     if (rest.length) this.byKind.set(inf.kind, rest);
     else this.byKind.delete(inf.kind);
-    await inf.stop();
+    await inf.reflector.stop();
   }
 
   private checkSynced(): void {
     if (this.isSynced || !this.initial) return;
-    if (this.initial.every((i) => i.listed || !this.informers.has(`${i.group}/${i.plural}`))) {
+    if (this.initial.every((i) => i.reflector.hasListed() || !this.informers.has(`${i.group}/${i.plural}`))) {
       this.isSynced = true;
       this.log.info({ resources: [...this.informers.values()].map((i) => i.id) }, 'cluster view synced');
       for (const w of [...this.syncWaiters]) w();
@@ -602,9 +379,9 @@ export class LiveView implements ClusterView {
         (err: unknown) => {
           if (this.stopped) return;
           this.discoveryFailures++;
-          // before the first success retry on the backoff schedule, after it on the normal period
-          const delay = this.initial ? this.discoveryIntervalMs : backoffDelay(this.s, this.discoveryFailures);
-          this.log.warn({ err: errText(err), status: statusOf(err), retryInMs: delay }, 'API discovery failed');
+          // before the first success retry soon (readiness waits for it), after it on the normal period
+          const delay = this.initial ? this.discoveryIntervalMs : Math.min(4000, 200 * 2 ** (this.discoveryFailures - 1));
+          this.log.warn({ err: apiErrorText(err), status: statusOf(err), retryInMs: delay }, 'API discovery failed');
           this.scheduleDiscovery(delay);
         },
       );
@@ -616,7 +393,7 @@ export class LiveView implements ClusterView {
     const abort = new AbortController();
     this.requests.add(abort);
     try {
-      const res = await this.s.http.request<T>({ path, timeoutMs: this.s.requestTimeoutMs, signal: abort.signal });
+      const res = await this.http.request<T>({ path, timeoutMs: this.requestTimeoutMs, signal: abort.signal });
       if (res.status === 404) return undefined;
       if (res.status !== 200) {
         const b = res.body as { message?: string; reason?: string } | undefined;

@@ -85,6 +85,11 @@ export function serverLabels(mesh: MeshIdentity): Record<string, string> {
   return { 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': mesh.meshName };
 }
 
+/** The Lease that elects the replica creating bootstrap Secrets. */
+export function leaderLeaseName(mesh: MeshIdentity): string {
+  return `${mesh.flavor.prefix}-admission-leader`;
+}
+
 /** The Secret holding the serving CA and leaf that all replicas share. */
 export function servingSecretName(mesh: MeshIdentity): string {
   return `${mesh.flavor.prefix}-admission-tls`;

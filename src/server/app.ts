@@ -43,12 +43,6 @@ function isJsonContentType(ct: string | undefined): boolean {
   return (semi < 0 ? ct : ct.slice(0, semi)).trim().toLowerCase() === 'application/json';
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  if (res.headersSent) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
 
 /** Runs a handler; only an asynchronous one needs a deadline timer (a synchronous answer is already complete). */
 function run(handler: AdmissionHandler, req: AdmissionRequest, budget: number): AdmissionOutcome | Promise<AdmissionOutcome> {
@@ -96,6 +90,21 @@ function readBody(req: IncomingMessage, res: ServerResponse, tooLarge: () => voi
 
 export function createWebhookApp(opts: WebhookAppOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const { logger, metrics } = opts;
+  /**
+   * Decided when the answer is written, not when the request arrived: once shutdown has begun, every answer (those in
+   * flight included) closes its connection, so the API server stops reusing connections this server is about to close.
+   */
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    if (res.headersSent) return;
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+      ...(opts.draining?.() ? { Connection: 'close' } : {}),
+      ...headers,
+    });
+    res.end(text);
+  };
   const maxTimeout = opts.maxTimeoutSeconds ?? 30;
   const byPath = new Map(opts.handlers.map((h) => [WEBHOOK_PATHS[h.webhook] as string, h]));
   const logInfo = logger.isLevelEnabled('info');
@@ -142,7 +151,6 @@ export function createWebhookApp(opts: WebhookAppOptions): (req: IncomingMessage
 
   return (req, res) => {
     const started = process.hrtime.bigint();
-    if (opts.draining?.()) res.setHeader('Connection', 'close');
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);

@@ -2,30 +2,42 @@
 // certificate and the bootstrap Secrets come from, and what runs beside the HTTPS server.
 import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
+import type { BootstrapIssuer } from '../certs/bootstrap-issuer.js';
 import type { MeshCA } from '../certs/mesh-ca.js';
+import type { InjectorOptions } from '../injector/settings.js';
 import type { ClusterView } from '../cluster/view.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import type { KubeObject } from '../mesh/objects.js';
 import type { Metrics } from './metrics.js';
 import type { ServeOptions } from './options.js';
 import type { SecretStore } from '../webhooks/secret-store.js';
+import type { Freshness } from '../webhooks/validate.js';
 import type { TlsMaterial } from './tls.js';
 
 export interface Environment {
   readonly mode: 'standalone' | 'live';
   readonly view: ClusterView;
+  /** live mode: whether each kind's cache follows the API server, and reading it afresh when it does not */
+  readonly freshness?: Freshness;
   readonly meshCA: MeshCA;
-  readonly secrets: SecretStore;
+  /** standalone mode: bootstrap Secrets written at admission (live mode creates them from the pod watch) */
+  readonly secretStore?: SecretStore;
   /** the serving certificate to start with */
   readonly tls: TlsMaterial;
   readonly fetchNamespace?: (name: string) => Promise<KubeObject | undefined>;
   /** minor version of the API server (native sidecars from 1.33) */
   readonly kubernetesMinor?: number;
-  /** starts what needs the running HTTPS server (certificate swaps, caBundle patching, watches) */
-  attach(https: HttpsServer): Promise<void>;
+  /** starts what needs the running HTTPS server (certificate swaps, caBundle patching, watches, Secret creation) */
+  attach(https: HttpsServer, deps: AttachDeps): Promise<void>;
   /** reasons the server is not ready, empty when it is */
   notReady(): string[];
   stop(): Promise<void>;
+}
+
+/** What the environment's background work shares with the webhooks. */
+export interface AttachDeps {
+  readonly issuer: BootstrapIssuer;
+  readonly injector: InjectorOptions;
 }
 
 export interface EnvironmentContext {

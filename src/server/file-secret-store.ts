@@ -1,11 +1,8 @@
 // Standalone mode's bootstrap Secrets: each one a YAML manifest under --secrets-dir.
 import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { bootstrapSecretManifest, type BootstrapSecret } from '../injector/bootstrap.js';
-import { isRecord } from '../mesh/objects.js';
-import type { SecretStore, StoredSecret } from '../webhooks/secret-store.js';
+import type { SecretStore } from '../webhooks/secret-store.js';
 
 /**
  * `<dir>/<namespace>/<name>.yaml`, written atomically (a reader never sees half a Secret). The write is synchronous on
@@ -46,17 +43,5 @@ export class FileSecretStore implements SecretStore {
       closeSync(fd);
     }
     renameSync(tmp, target);
-  }
-
-  async get(namespace: string, name: string): Promise<StoredSecret | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.path(namespace, name), 'utf8');
-    } catch {
-      return undefined;
-    }
-    const doc: unknown = parse(text);
-    if (!isRecord(doc) || !isRecord(doc.data)) return undefined;
-    return { data: Object.fromEntries(Object.entries(doc.data).filter((e): e is [string, string] => typeof e[1] === 'string')) };
   }
 }

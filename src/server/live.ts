@@ -1,5 +1,6 @@
-// Live mode: informers for the view, the mesh CA and bootstrap Secrets through the API, a serving certificate that is
-// self-managed in a Secret (or read from files), the webhook configurations' caBundle kept right.
+// Live mode: one client for the API server shared by everything below; the cluster view (a reflector per kind); the
+// mesh CA from its Secret; bootstrap Secrets created from the pod watch by the replica holding the Lease; a serving
+// certificate self-managed in a Secret (or read from files); the webhook configurations' caBundle kept right.
 import type { Server as HttpsServer } from 'node:https';
 import { isIP } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -10,12 +11,14 @@ import { loadOrCreateMeshCASecret } from '../kube/mesh-ca-secret.js';
 import { ServingCertManager } from '../certs/serving-manager.js';
 import { KubeHttp } from '../kube/client.js';
 import { LiveView } from '../kube/live-view.js';
-import { ApiSecretStore } from '../kube/api-secret-store.js';
+import { BootstrapSecretController } from '../kube/bootstrap-secrets.js';
+import { LeaderElector } from '../kube/leader.js';
 import type { Environment, EnvironmentContext } from './environment.js';
 import { registerWebhooks } from '../kube/register-webhooks.js';
-import { SecretLifecycle } from '../kube/secret-lifecycle.js';
 import { readTlsFiles, watchTlsFiles, type TlsMaterial } from './tls.js';
-import { serverLabels, servingSecretName } from '../mesh/names.js';
+import { leaderLeaseName, serverLabels, servingSecretName } from '../mesh/names.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 
 /** `/version` minor, e.g. "33" or "33+" on some distributions. */
 async function kubernetesMinor(http: KubeHttp): Promise<number | undefined> {
@@ -37,7 +40,7 @@ function urlNames(url: string | undefined): { dns: string[]; ips: string[] } {
 
 export async function liveEnvironment({ opts, mesh, logger, metrics }: EnvironmentContext, kubeConfig: KubeConfig): Promise<Environment> {
   const http = new KubeHttp(kubeConfig);
-  const view = new LiveView({ kubeConfig, logger, eventAgeGauge: metrics.informerLastEventAge });
+  const view = new LiveView({ http, logger, gauges: { lastEventAge: metrics.informerLastEventAge, syncedSince: metrics.informerSyncedSince } });
   view.start();
   const minor = await kubernetesMinor(http);
   const meshCA = await loadOrCreateMeshCASecret({ http, mesh });
@@ -72,16 +75,18 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
     stops.push(() => serving?.stop());
   }
 
-  const lifecycle = new SecretLifecycle({ http, mesh, logger, onOrphanDeleted: () => metrics.orphanedSecretsDeleted.inc(), onOwnerAdded: () => metrics.secretsAdopted.inc() });
+  // the Pod name (HOSTNAME) tells the operator which replica holds the Lease; the suffix keeps restarts apart
+  const identity = `${process.env.HOSTNAME || hostname()}_${randomBytes(4).toString('hex')}`;
+  let leader: LeaderElector | undefined;
   return {
     mode: 'live',
     view,
+    freshness: view,
     meshCA,
-    secrets: new ApiSecretStore(http),
     tls,
     fetchNamespace: (name) => view.fetchNamespace(name),
     ...(minor !== undefined ? { kubernetesMinor: minor } : {}),
-    async attach(server: HttpsServer) {
+    async attach(server: HttpsServer, { issuer, injector }) {
       https = server;
       if (opts.tlsCertFile && opts.tlsKeyFile) stops.push(watchTlsFiles(server, opts.tlsCertFile, opts.tlsKeyFile, tls, logger, metrics));
       const bundle = serving?.caBundle() ?? tls.ca;
@@ -95,13 +100,37 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
         patcher.start();
         stops.push(() => patcher.stop());
       }
-      lifecycle.start();
-      stops.push(() => lifecycle.stop());
+      const controller = new BootstrapSecretController({
+        http,
+        view,
+        injector,
+        issuer,
+        logger,
+        identity,
+        responsible: () => leader?.isLeader() ?? false,
+        viewReady: () => view.waitForSync(),
+        onCreated: (seconds) => {
+          metrics.bootstrapSecrets.inc({ result: 'created' });
+          metrics.bootstrapSecretSeconds.observe(seconds);
+        },
+        onExists: () => metrics.bootstrapSecrets.inc({ result: 'exists' }),
+        onFailed: (status) => {
+          metrics.bootstrapSecrets.inc({ result: 'failed' });
+          metrics.bootstrapSecretFailures.inc({ status });
+        },
+      });
+      leader = new LeaderElector({ http, namespace: mesh.meshNamespace, name: leaderLeaseName(mesh), identity, logger, onStartedLeading: () => controller.resume() });
+      controller.start();
+      leader.start();
+      // stopping order: give up the Lease first (a follower takes over at once), then the watch
+      stops.push(() => controller.stop());
+      stops.push(() => leader?.stop());
     },
     notReady: () => [...(view.synced() ? [] : ['cluster view not synced']), ...(serving && !serving.current() ? ['serving certificate not loaded'] : [])],
     async stop() {
       for (const stop of stops.reverse()) await stop();
       await view.stop();
+      http.close();
     },
   };
 }

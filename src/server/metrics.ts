@@ -40,14 +40,28 @@ export class Metrics {
     labelNames: ['kind'] as const,
     registers: [this.registry],
   });
-  readonly orphanedSecretsDeleted = new Counter({
-    name: 'mesh_bootstrap_secrets_orphaned_deleted_total',
-    help: 'Bootstrap Secrets deleted because their pod never appeared',
+  readonly informerSyncedSince = new Gauge({
+    name: 'mesh_informer_synced_since_timestamp_seconds',
+    help: 'Since when (Unix time) the cache of each kind has followed the API server without a break; 0 while it does not',
+    labelNames: ['kind'] as const,
     registers: [this.registry],
   });
-  readonly secretsAdopted = new Counter({
-    name: 'mesh_bootstrap_secrets_owner_added_total',
-    help: 'Bootstrap Secrets given an ownerReference to their pod (deleted with it by Kubernetes)',
+  readonly bootstrapSecrets = new Counter({
+    name: 'mesh_bootstrap_secrets_total',
+    help: 'Bootstrap Secret creations from the pod watch, by result (created; exists: another replica made it; failed)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly bootstrapSecretFailures = new Counter({
+    name: 'mesh_bootstrap_secret_failures_total',
+    help: 'Pods whose bootstrap Secret could not be created (a Warning Event was written on the pod), by HTTP status',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly bootstrapSecretSeconds = new Histogram({
+    name: 'mesh_bootstrap_secret_seconds',
+    help: 'Time from this replica seeing an injected pod to its bootstrap Secret being created',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60],
     registers: [this.registry],
   });
   readonly badRequests = new Counter({

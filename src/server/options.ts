@@ -24,7 +24,9 @@ export interface ServeOptions {
   registerWebhooks?: string;
   /** the Service the webhooks are reached through (names in the serving certificate) */
   serviceName: string;
-  /** seconds in-flight requests get to finish after SIGTERM */
+  /** seconds the server keeps answering after SIGTERM (every answer with Connection: close) before it stops accepting */
+  shutdownDelaySeconds: number;
+  /** seconds in-flight requests then get to finish */
   shutdownGraceSeconds: number;
   /** admit with a warning instead of denying when validation runs out of time */
   validationFailOpen: boolean;
@@ -40,6 +42,7 @@ export const SERVE_DEFAULTS: ServeOptions = {
   flavor: 'fsm',
   sidecarMode: 'auto',
   serviceName: 'mesh-admission',
+  shutdownDelaySeconds: 5,
   shutdownGraceSeconds: 20,
   validationFailOpen: false,
   logLevel: 'info',

@@ -24,6 +24,8 @@ import { validateHandler } from '../webhooks/validate.js';
 /** The API server keeps connections to webhooks alive for up to 90 s; closing earlier causes spurious EOF errors. */
 export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
 export const HEADERS_TIMEOUT_MS = 100_000;
+/** After the shutdown delay, the listener closes only once nothing has arrived for this long. */
+const QUIET_BEFORE_CLOSE_MS = 500;
 /** A client that stalls mid-body is cut off well before it can pile up. */
 export const REQUEST_TIMEOUT_MS = 120_000;
 
@@ -39,8 +41,9 @@ export interface RunningServer {
   readonly https: HttpsServer;
   /** requests being answered right now */
   inFlight(): number;
-  /** stop accepting, let in-flight requests finish (bounded by the grace period), then close everything */
-  shutdown(graceSeconds?: number): Promise<void>;
+  /** keep answering for the delay (Connection: close), stop accepting, let in-flight requests finish (bounded by the
+   * grace period), then close everything */
+  shutdown(graceSeconds?: number, delaySeconds?: number): Promise<void>;
 }
 
 /** A flag combination that cannot work. */
@@ -97,8 +100,15 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
     ...(opts.initContainerImage ? { initContainerImage: opts.initContainerImage } : {}),
   };
   const handlers = deps.handlers ?? [
-    validateHandler({ mesh, view: env.view, failOpen: opts.validationFailOpen }),
-    mutateHandler({ injector, view: env.view, issuer, secrets: env.secrets, injections: metrics.injections, logger, ...(env.fetchNamespace ? { fetchNamespace: env.fetchNamespace } : {}) }),
+    validateHandler({ mesh, view: env.view, failOpen: opts.validationFailOpen, ...(env.freshness ? { freshness: env.freshness } : {}) }),
+    mutateHandler({
+      injector,
+      view: env.view,
+      ...(env.secretStore ? { secrets: { issuer, store: env.secretStore } } : {}),
+      injections: metrics.injections,
+      logger,
+      ...(env.fetchNamespace ? { fetchNamespace: env.fetchNamespace } : {}),
+    }),
   ];
 
   let draining = false;
@@ -108,7 +118,10 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
   https.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   https.headersTimeout = HEADERS_TIMEOUT_MS;
   https.requestTimeout = REQUEST_TIMEOUT_MS;
+  let lastActivity = Date.now();
+  https.on('connection', () => (lastActivity = Date.now()));
   https.on('request', (_req, res) => {
+    lastActivity = Date.now();
     inFlight++;
     res.once('close', () => inFlight--);
   });
@@ -134,7 +147,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
   try {
     port = await listen(https, opts.port, opts.host);
     metricsPort = await listen(health, opts.metricsPort, opts.host);
-    await env.attach(https);
+    await env.attach(https, { issuer, injector });
   } catch (err) {
     await Promise.all([closeServer(https), closeServer(health), issuer.close(), env.stop()]);
     throw err;
@@ -153,14 +166,22 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
     logger,
     https,
     inFlight: () => inFlight,
-    shutdown(graceSeconds = opts.shutdownGraceSeconds): Promise<void> {
+    shutdown(graceSeconds = opts.shutdownGraceSeconds, delaySeconds = opts.shutdownDelaySeconds): Promise<void> {
       stopped ??= (async () => {
+        // 1. Keep answering for a while, every answer closing its connection: endpoints take time to drop this pod,
+        //    and the API server moves to a new connection after each answer instead of reusing one about to close.
         draining = true;
-        logger.info({ inFlight }, 'shutting down: draining in-flight requests');
+        logger.info({ inFlight, delaySeconds }, 'shutting down: answering with Connection: close, then closing');
+        if (delaySeconds > 0) await new Promise((r) => setTimeout(r, delaySeconds * 1000));
+        // 2. Closing the listener resets connections the kernel accepted but Node has not served yet, and Node closes
+        //    the idle ones: so wait until no connection or request has arrived for a moment (the API server has
+        //    moved on), bounded by the grace period.
+        const deadline = Date.now() + graceSeconds * 1000;
+        while (Date.now() < deadline && (inFlight > 0 || Date.now() - lastActivity < QUIET_BEFORE_CLOSE_MS)) await new Promise((r) => setTimeout(r, 20));
         const closed = closeServer(https);
         https.closeIdleConnections();
-        const deadline = Date.now() + graceSeconds * 1000;
         while (inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        // 3. Past the grace period, nothing is left to wait for.
         https.closeAllConnections();
         await closed;
         await Promise.all([issuer.close(), env.stop()]);

@@ -24,7 +24,7 @@ export async function standaloneEnvironment({ opts, mesh, logger, metrics }: Env
     mode: 'standalone',
     view,
     meshCA,
-    secrets: new FileSecretStore(opts.secretsDir),
+    secretStore: new FileSecretStore(opts.secretsDir),
     tls,
     async attach(https: HttpsServer) {
       if (opts.tlsCertFile && opts.tlsKeyFile) stopWatch = watchTlsFiles(https, opts.tlsCertFile, opts.tlsKeyFile, tls, logger, metrics);

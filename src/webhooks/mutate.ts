@@ -1,6 +1,7 @@
-// The mutating webhook: a Pod CREATE in, the injector's decision out. Everything is decided and validated first; only
-// then is the certificate issued and the bootstrap Secret written, and only then is the patch returned — a failure
-// at any step is a denial with the reason, never a half-injected pod.
+// The mutating webhook: a Pod CREATE in, the injector's decision out. Admission only decides and patches: in live mode
+// the bootstrap Secret is created once the pod exists, from the pod watch (kube/bootstrap-secrets.ts), so nothing
+// leaves the process here. Standalone mode (no API server) writes the Secret at admission through a SecretStore; every
+// check runs first, and a write that fails is a denial with the reason, never a half-injected pod.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AdmissionHandler, AdmissionOutcome, HandlerContext } from '../admission/handler.js';
@@ -8,17 +9,23 @@ import { allow, deny } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/review.js';
 import type { BootstrapIssuer } from '../certs/bootstrap-issuer.js';
 import type { ClusterView } from '../cluster/view.js';
-import { BOOTSTRAP_KEYS, buildBootstrapSecret, decodeSecretValue, rebootstrapSecret, type BootstrapSecret } from '../injector/bootstrap.js';
+import { bootstrapSecretFor } from '../injector/bootstrap.js';
 import { injectPod, podNamespace, type SecretPlan } from '../injector/inject.js';
 import type { InjectorOptions } from '../injector/settings.js';
 import type { KubeObject } from '../mesh/objects.js';
 import type { SecretStore } from './secret-store.js';
 
+/** Standalone mode's Secrets, written at admission (there is no pod watch without an API server). */
+export interface AdmissionSecrets {
+  readonly issuer: BootstrapIssuer;
+  readonly store: SecretStore;
+}
+
 export interface MutateHandlerOptions {
   readonly injector: InjectorOptions;
   readonly view: ClusterView;
-  readonly issuer: BootstrapIssuer;
-  readonly secrets: SecretStore;
+  /** standalone mode only; live mode creates Secrets from the pod watch */
+  readonly secrets?: AdmissionSecrets;
   /** mesh_injection_total{result,reason} */
   readonly injections: { inc(labels: { result: string; reason: string }): void };
   readonly logger: Logger;
@@ -33,28 +40,10 @@ const denied = (uid: string, code: number, reason: string, message: string, why:
   reason: why,
 });
 
-async function bootstrapSecret(opts: MutateHandlerOptions, plan: SecretPlan, ctx: HandlerContext, warnings: string[]): Promise<BootstrapSecret> {
-  const { mesh } = opts.injector;
-  const cert = await opts.issuer.issue({ commonName: plan.commonName, keyType: plan.keyType, ...(plan.rsaBits ? { rsaBits: plan.rsaBits } : {}), deadline: ctx.deadline });
-  const certificate = { caBundle: cert.caBundle, cert: cert.cert, key: cert.key };
-  const common = { mesh, uuid: plan.uuid, namespace: plan.namespace, commonName: plan.commonName, certificate };
-  if (plan.copyFrom) {
-    const old = await opts.secrets.get(plan.namespace, plan.copyFrom);
-    const text = decodeSecretValue(old?.data, BOOTSTRAP_KEYS.config);
-    if (text) {
-      try {
-        return rebootstrapSecret(text, common);
-      } catch (err) {
-        warnings.push(`bootstrap Secret ${plan.namespace}/${plan.copyFrom} of the original pod is unreadable (${(err as Error).message}); a fresh bootstrap config was written`);
-      }
-    } else warnings.push(`bootstrap Secret ${plan.namespace}/${plan.copyFrom} of the original pod was not found; a fresh bootstrap config was written`);
-  }
-  return buildBootstrapSecret({
-    ...common,
-    repoPort: plan.repoPort,
-    sidecar: { tlsMinProtocolVersion: plan.tls.min, tlsMaxProtocolVersion: plan.tls.max, cipherSuites: plan.tls.cipherSuites ?? null, ecdhCurves: plan.tls.ecdhCurves ?? null },
-    probes: plan.originalHealthProbes,
-  });
+async function writeSecret(opts: MutateHandlerOptions, secrets: AdmissionSecrets, plan: SecretPlan, ctx: HandlerContext): Promise<void> {
+  const cert = await secrets.issuer.issue({ commonName: plan.commonName, keyType: plan.keyType, ...(plan.rsaBits ? { rsaBits: plan.rsaBits } : {}), deadline: ctx.deadline });
+  if (ctx.signal.aborted) throw new Error('the request deadline passed');
+  await secrets.store.create(bootstrapSecretFor(opts.injector.mesh, plan, cert));
 }
 
 export function mutateHandler(opts: MutateHandlerOptions): AdmissionHandler {
@@ -83,13 +72,10 @@ export function mutateHandler(opts: MutateHandlerOptions): AdmissionHandler {
           count('denied', plan.reason);
           return denied(req.uid, 400, 'BadRequest', plan.message, plan.reason, plan.warnings);
       }
-      const warnings = [...plan.warnings];
       // dryRun: the same answer, but no certificate is issued and nothing is written.
-      if (plan.secret && !req.dryRun) {
+      if (plan.secret && opts.secrets && !req.dryRun) {
         try {
-          const secret = await bootstrapSecret(opts, plan.secret, ctx, warnings);
-          if (ctx.signal.aborted) throw new Error('the request deadline passed');
-          await opts.secrets.create(secret);
+          await writeSecret(opts, opts.secrets, plan.secret, ctx);
         } catch (err) {
           count('denied', 'bootstrap-secret');
           opts.logger.error({ err: (err as Error).message, uid: req.uid, namespace, secret: plan.secret.name }, 'bootstrap Secret not created');
@@ -97,7 +83,7 @@ export function mutateHandler(opts: MutateHandlerOptions): AdmissionHandler {
         }
       }
       count('injected', plan.reason);
-      return { response: allow(req.uid, warnings, plan.patch), decision: 'patched', reason: `${plan.action} (${plan.reason})` };
+      return { response: allow(req.uid, plan.warnings, plan.patch), decision: 'patched', reason: `${plan.action} (${plan.reason})` };
     },
     timedOut(req: AdmissionRequest, seconds: number): AdmissionOutcome {
       count('denied', 'timeout');

@@ -1,12 +1,8 @@
-// Where the mutating webhook puts bootstrap Secrets. Standalone mode writes each one as a YAML manifest under
-// --secrets-dir (server/file-secret-store.ts); live mode creates them through the API (kube/api-secret-store.ts).
+// Where the mutating webhook puts bootstrap Secrets in standalone mode: each one a YAML manifest under --secrets-dir
+// (server/file-secret-store.ts). Live mode writes nothing at admission (kube/bootstrap-secrets.ts creates the Secret
+// once the pod exists).
 import type { BootstrapSecret } from '../injector/bootstrap.js';
-
-export interface StoredSecret {
-  readonly data: Record<string, string>;
-}
 
 export interface SecretStore {
   create(secret: BootstrapSecret): Promise<void>;
-  get(namespace: string, name: string): Promise<StoredSecret | undefined>;
 }

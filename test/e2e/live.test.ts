@@ -1,27 +1,40 @@
-// Live mode end to end against the in-process fake API server: the server lists and watches, creates its mesh CA and
-// serving certificate Secrets, patches the webhook configurations' caBundle (and again after an edit), writes
-// bootstrap Secrets through the API, and fetches a namespace its cache has not seen yet.
+// Live mode end to end against the in-process fake API server over TLS, which enforces exactly the RBAC the manifests
+// grant: the server lists and watches every kind of the kind table, creates its mesh CA and replaces a broken serving
+// certificate Secret, patches the webhook configurations' caBundle (and again after an edit), admits pods without any
+// API write, creates each bootstrap Secret from the pod watch once the pod exists (owned by it, deleted with it),
+// reports a Secret it cannot create with a Warning Event, fetches a namespace its cache has not seen yet, re-reads a
+// kind its cache lost after an API server restart instead of admitting "unverified", and uses every verb it is
+// granted and no other.
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fastJsonPatch from 'fast-json-patch';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterRoleRules, meshNamespaceRoleRules } from '../../src/install/rbac.js';
+import { webhookConfigurations } from '../../src/install/webhook-config.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
+import { kindResources } from '../../src/mesh/kinds.js';
 import { SERVE_DEFAULTS } from '../../src/server/options.js';
 import { startServer, type RunningServer } from '../../src/server/run.js';
-import { webhookConfigurations } from '../../src/install/webhook-config.js';
-import { CORE_RESOURCES, FakeApiServer, waitFor, type Obj } from '../support/fake-apiserver.js';
+import type { LiveView } from '../../src/kube/live-view.js';
+import { CORE_RESOURCES, FakeApiServer, waitFor, type Obj, type PolicyRule, type ResourceDef } from '../support/fake-apiserver.js';
 import { loadFixture } from '../support/fixtures.js';
 import { client } from '../support/https-client.js';
 
-const PLUGIN = { group: 'plugin.flomesh.io', version: 'v1alpha1', plural: 'plugins', kind: 'Plugin', namespaced: false };
 const mesh = meshIdentity('fsm');
 const namespace = (name: string): Obj => ({
   apiVersion: 'v1',
   kind: 'Namespace',
   metadata: { name, labels: { 'flomesh.io/monitored-by': 'fsm' }, annotations: { 'flomesh.io/sidecar-injection': 'enabled' } },
 });
+/** every (group, plural) of the kind table, served at v1alpha1 (the core Services are in CORE_RESOURCES) */
+const CRDS: ResourceDef[] = kindResources()
+  .filter((r) => r.group !== '')
+  .map((r) => ({ group: r.group, version: 'v1alpha1', plural: r.resource, kind: r.kind, namespaced: r.scope === 'Namespaced' }));
+const clusterRules = clusterRoleRules(mesh) as unknown as PolicyRule[];
+const roleRules = meshNamespaceRoleRules(mesh) as unknown as PolicyRule[];
 
 let api: FakeApiServer;
 let server: RunningServer;
@@ -34,11 +47,46 @@ const caBundles = (kind: string): string[] => {
   const obj = api.getObject('admissionregistration.k8s.io/v1', kind, undefined, 'mesh-admission');
   return ((obj?.webhooks as Array<{ clientConfig: { caBundle?: string } }>) ?? []).map((w) => w.clientConfig.caBundle ?? '');
 };
+const WRITES = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+interface Review {
+  apiVersion: string;
+  kind: string;
+  request: { uid: string; namespace?: string; object: Obj; dryRun?: boolean } & Record<string, unknown>;
+}
+
+/** What the API server does with an admitted pod: applies the patch and stores it (name, uid, phase Pending). */
+function storePod(review: Review, patch: fastJsonPatch.Operation[], name: string): Obj {
+  const pod = fastJsonPatch.applyPatch(structuredClone(review.request.object), patch, true, false).newDocument as Obj;
+  pod.metadata = { ...pod.metadata, name, namespace: review.request.namespace };
+  (pod as Record<string, unknown>).status = { phase: 'Pending' };
+  return api.addObject(pod);
+}
+
+/** The proxy UUID the patch gives the pod (a label added to the pod's labels, or with them). */
+function uuidOf(patch: fastJsonPatch.Operation[]): string {
+  for (const o of patch) {
+    if (o.op !== 'add') continue;
+    if (o.path === '/metadata/labels/fsm-proxy-uuid') return String(o.value);
+    if (o.path === '/metadata/labels') return String((o.value as Record<string, string>)['fsm-proxy-uuid']);
+  }
+  return '';
+}
+
+async function admit(review: Review): Promise<{ allowed: boolean; patch: fastJsonPatch.Operation[]; warnings?: string[] }> {
+  const answer = (await http.post('/mutate-pod-creation?timeout=10s', review)).json() as { response: { allowed: boolean; patch?: string; warnings?: string[] } };
+  return { ...answer.response, patch: answer.response.patch ? (JSON.parse(unb64(answer.response.patch)) as fastJsonPatch.Operation[]) : [] };
+}
 
 beforeAll(async () => {
-  api = await FakeApiServer.start({ resources: [...CORE_RESOURCES, PLUGIN] });
+  api = await FakeApiServer.start({ tls: true, garbageCollect: true, resources: [...CORE_RESOURCES, ...CRDS] });
+  api.authorize({ clusterRules, namespaceRules: { 'fsm-system': roleRules } });
   api.addObject(namespace('curl'));
   api.addObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'fsm-system' } });
+  api.addObject(namespace('locked'));
+  api.addObject(namespace('httpbin'));
+  // a serving certificate Secret left behind broken: the server must replace it (update)
+  api.addObject({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'fsm-admission-tls', namespace: 'fsm-system' }, type: 'kubernetes.io/tls', data: { 'tls.crt': b64('garbage') } });
   const { mutating, validating } = webhookConfigurations(mesh, { target: { service: { name: 'mesh-admission', namespace: 'fsm-system' } } });
   api.addObject(mutating as unknown as Obj);
   api.addObject(validating as unknown as Obj);
@@ -53,47 +101,82 @@ beforeAll(async () => {
 
 afterAll(async () => {
   http?.close();
-  await server?.shutdown(1);
+  await server?.shutdown(1, 0);
   await api?.close();
 });
 
 describe('live mode', () => {
   it('runs in live mode and becomes ready once every informer has listed', async () => {
     expect(server.mode).toBe('live');
-    await waitFor(async () => (await fetch(`http://127.0.0.1:${server.metricsPort}/readyz`)).status === 200 || undefined, { timeoutMs: 10_000 });
+    await waitFor(async () => (await fetch(`http://127.0.0.1:${server.metricsPort}/readyz`)).status === 200 || undefined);
   });
 
-  it('creates the mesh CA Secret and the shared serving certificate Secret', () => {
+  it('creates the mesh CA Secret and replaces the broken serving certificate Secret', () => {
     const ca = api.getObject('v1', 'Secret', 'fsm-system', 'fsm-ca-bundle');
     expect(Object.keys((ca?.data as Record<string, string>) ?? {})).toEqual(expect.arrayContaining(['ca.crt', 'private.key']));
     const leaf = new X509Certificate(server.tls.cert);
     expect(leaf.subjectAltName).toContain('DNS:mesh-admission.fsm-system.svc');
     expect(leaf.verify(new X509Certificate(caPem).publicKey)).toBe(true);
+    expect(api.requestsFor({ verb: 'update', resource: 'secrets' }).map((r) => r.name)).toContain('fsm-admission-tls');
   });
 
   it('patches the caBundle of both webhook configurations, and again after someone edits it', async () => {
-    await waitFor(() => [...caBundles('MutatingWebhookConfiguration'), ...caBundles('ValidatingWebhookConfiguration')].every((c) => c === b64(caPem)) || undefined, { timeoutMs: 10_000 });
+    await waitFor(() => [...caBundles('MutatingWebhookConfiguration'), ...caBundles('ValidatingWebhookConfiguration')].every((c) => c === b64(caPem)) || undefined);
     api.modifyObject('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', undefined, 'mesh-admission', (o) => {
       (o.webhooks as Array<{ clientConfig: { caBundle?: string } }>)[0]!.clientConfig.caBundle = b64('stale');
     });
-    await waitFor(() => caBundles('ValidatingWebhookConfiguration').every((c) => c === b64(caPem)) || undefined, { timeoutMs: 10_000 });
+    await waitFor(() => caBundles('ValidatingWebhookConfiguration').every((c) => c === b64(caPem)) || undefined);
   });
 
   it('serves over a certificate the published CA verifies, and validates against the live view', async () => {
-    await waitFor(() => server.view.synced() || undefined, { timeoutMs: 10_000 });
+    await waitFor(() => server.view.synced() || undefined);
     const answer = (await http.post('/validate', loadFixture('plugin-create-priority-70000.json').raw)).json() as { response: { allowed: boolean; status: { code: number } } };
     expect(answer.response).toMatchObject({ allowed: false, status: { code: 422 } });
   });
 
-  it('writes the bootstrap Secret through the API', async () => {
+  it('admits a pod with no API write; the bootstrap Secret is created once the pod exists, owned by it, and deleted with it', async () => {
     const fx = loadFixture('pod-create-from-replicaset-v1.json');
-    const answer = (await http.post('/mutate-pod-creation', fx.raw)).json() as { response: { allowed: boolean; patch?: string } };
-    expect(answer.response.allowed).toBe(true);
-    const ops = JSON.parse(unb64(answer.response.patch)) as Array<{ path: string; value: unknown }>;
-    const uuid = ops.find((o) => o.path === '/metadata/labels/fsm-proxy-uuid')?.value;
-    const secret = api.getObject('v1', 'Secret', 'curl', `sidecar-bootstrap-config-${String(uuid)}`);
-    expect(secret?.metadata?.labels).toMatchObject({ 'fsm-proxy-uuid': uuid, 'app.kubernetes.io/instance': 'fsm' });
-    expect(api.requestsFor({ method: 'POST', resource: 'secrets' }).some((r) => r.path === '/api/v1/namespaces/curl/secrets')).toBe(true);
+    const before = api.requests.length;
+    const answer = await admit(fx.review as unknown as Review);
+    expect(answer.allowed).toBe(true);
+    // admission: no write of any kind reached the API server
+    expect(api.requests.slice(before).filter((r) => WRITES.has(r.verb))).toEqual([]);
+    const uuid = uuidOf(answer.patch);
+    expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
+    const pod = storePod(fx.review as unknown as Review, answer.patch, 'curl-abc12');
+    const secret = await waitFor(() => api.getObject('v1', 'Secret', 'curl', `sidecar-bootstrap-config-${uuid}`), { what: 'the bootstrap Secret' });
+    expect(secret.metadata?.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Pod', name: 'curl-abc12', uid: pod.metadata!.uid, controller: false, blockOwnerDeletion: false }]);
+    expect(secret.metadata?.labels).toMatchObject({ 'fsm-proxy-uuid': uuid, 'app.kubernetes.io/instance': 'fsm' });
+    expect(api.requestsFor({ verb: 'create', resource: 'secrets', namespace: 'curl' })).toHaveLength(1);
+    const metricsText = async (): Promise<string> => (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    const metrics = await waitFor(async () => ((await metricsText()).match(/mesh_bootstrap_secrets_total\{result="created"\} 1/) ? metricsText() : undefined), { what: 'the creation to be counted' });
+    expect(metrics).toMatch(/mesh_bootstrap_secret_seconds_count 1/);
+    api.deleteObject('v1', 'Pod', 'curl', 'curl-abc12');
+    await waitFor(() => api.getObject('v1', 'Secret', 'curl', `sidecar-bootstrap-config-${uuid}`) === undefined, { what: 'the Secret to go with its pod' });
+  });
+
+  it('a dry run, or a pod that is never created, leaves no Secret behind', async () => {
+    const fx = loadFixture('pod-create-dryrun-v1.json');
+    const creates = api.requestsFor({ verb: 'create', resource: 'secrets' }).length;
+    const answer = await admit(fx.review as unknown as Review);
+    expect(answer.allowed).toBe(true);
+    expect(answer.patch.length).toBeGreaterThan(0);
+    const again = await admit({ ...(loadFixture('pod-create-from-replicaset-v1.json').review as unknown as Review), request: { ...(loadFixture('pod-create-from-replicaset-v1.json').review as unknown as Review).request, uid: 'never-created' } });
+    expect(again.allowed).toBe(true);
+    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(creates);
+  });
+
+  it('a pod whose Secret cannot be created gets a Warning Event naming the reason, and a metric counts it', async () => {
+    const fx = loadFixture('pod-create-from-replicaset-v1.json');
+    const review = { ...(fx.review as unknown as Review), request: { ...(fx.review as unknown as Review).request, uid: 'locked', namespace: 'locked' } };
+    const answer = await admit(review);
+    api.failRequests({ count: 1, verb: 'create', resource: 'secrets', status: 403, message: 'secrets is forbidden: exceeded quota: secrets-quota' });
+    const pod = storePod(review, answer.patch, 'curl-locked');
+    const event = await waitFor(() => api.listObjects('v1', 'Event', 'locked').find((e) => (e.involvedObject as { uid?: string }).uid === pod.metadata!.uid), { what: 'the Warning Event' });
+    expect(event).toMatchObject({ type: 'Warning', reason: 'BootstrapSecretFailed', involvedObject: { kind: 'Pod', name: 'curl-locked' } });
+    expect(String(event.message)).toContain('exceeded quota: secrets-quota');
+    const metrics = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/mesh_bootstrap_secret_failures_total\{status="403"\} 1/);
   });
 
   it('fetches a namespace missing from the cache instead of admitting the pod uninjected', async () => {
@@ -103,6 +186,59 @@ describe('live mode', () => {
     const answer = (await http.post('/mutate-pod-creation', review)).json() as { response: { uid: string; allowed: boolean; patch?: string } };
     expect(answer.response.uid).toBe('fresh-ns');
     expect(answer.response.patch).toBeDefined();
-    expect(api.requestsFor({ method: 'GET', resource: 'namespaces' }).some((r) => r.path === '/api/v1/namespaces/fresh')).toBe(true);
+    expect(api.requestsFor({ verb: 'get', resource: 'namespaces', name: 'fresh' })).toHaveLength(1);
+  });
+
+  it('after an API server restart, a reference check reads the kind it lost instead of admitting "unverified"', async () => {
+    // the ServiceImport appears while the API server is down: only a fresh read can know it
+    let up!: () => void;
+    const restarted = api.restart({ until: new Promise<void>((r) => (up = r)) });
+    api.addObject({ apiVersion: 'multicluster.flomesh.io/v1alpha1', kind: 'ServiceImport', metadata: { name: 'httpbin', namespace: 'curl' }, spec: { ports: [{ port: 8080, endpoints: [{ clusterKey: 'default/default/default/cluster-1' }] }] } });
+    // while the API server is down the webhook gets no calls (they go through it); the view notices its cut watches
+    const view = server.view as LiveView;
+    await waitFor(() => !view.kindSynced('ServiceImport'), { what: 'the view to notice the cut watches' });
+    up();
+    await restarted;
+    // the first call after the restart: the cache may not have relisted yet
+    const gtp = {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: 'gtp-after-restart',
+        kind: { group: 'multicluster.flomesh.io', version: 'v1alpha1', kind: 'GlobalTrafficPolicy' },
+        resource: { group: 'multicluster.flomesh.io', version: 'v1alpha1', resource: 'globaltrafficpolicies' },
+        namespace: 'curl',
+        operation: 'CREATE',
+        object: { apiVersion: 'multicluster.flomesh.io/v1alpha1', kind: 'GlobalTrafficPolicy', metadata: { name: 'httpbin', namespace: 'curl' }, spec: { lbType: 'FailOver', targets: [{ clusterKey: 'default/default/default/cluster-3' }] } },
+      },
+    };
+    const answer = (await http.post('/validate?timeout=10s', gtp)).json() as { response: { allowed: boolean; status?: { code: number; details?: { causes: Array<{ field: string; message: string }> } }; warnings?: string[] } };
+    expect(answer.response, JSON.stringify(answer.response)).toMatchObject({ allowed: false });
+    expect(answer.response.status?.code, JSON.stringify(answer.response)).toBe(422);
+    expect(answer.response.status?.details?.causes[0]).toMatchObject({ field: 'spec.targets[0].clusterKey', message: expect.stringContaining('does not export this service') });
+    const metrics = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/mesh_informer_synced_since_timestamp_seconds\{kind="ServiceImport"\} [1-9]/);
+  });
+
+  it('every request was allowed by the generated RBAC, and every verb it grants was used', async () => {
+    // the caBundle watch and the Lease renewals are continuous; wait until the Lease has been both created and renewed
+    await waitFor(() => api.requestsFor({ verb: 'update', resource: 'leases' }).length > 0, { what: 'a Lease renewal' });
+    const refused = api.requests.filter((r) => r.allowed === false && r.path !== '/api/v1/namespaces/locked/secrets');
+    expect(refused.map((r) => `${r.verb} ${r.path}`)).toEqual([]);
+    const key = (group: string, resource: string, verb: string, name?: string) => `${verb} ${resource}.${group}${name ? `/${name}` : ''}`;
+    const granted = new Set([...clusterRules, ...roleRules].flatMap((r) => r.verbs.flatMap((v) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => (r.resourceNames?.length ? r.resourceNames.map((n) => key(g, res, v, n)) : [key(g, res, v)]))))));
+    const used = new Set(
+      api.requests
+        .filter((r) => r.resource && r.allowed !== false)
+        .flatMap((r) => {
+          const named = [...clusterRules, ...roleRules].some((rule) => rule.resourceNames?.includes(r.name ?? '') && rule.resources.includes(r.resource!) && rule.verbs.includes(r.verb));
+          return [key(r.apiGroup ?? '', r.resource!, r.verb, named ? r.name : undefined)];
+        }),
+    );
+    expect([...granted].filter((g) => !used.has(g)).sort()).toEqual([]);
+    expect([...used].filter((u) => !granted.has(u)).sort()).toEqual([]);
+    // never a read, change or delete of a Secret outside the server's own two
+    const secretReads = api.requests.filter((r) => r.resource === 'secrets' && r.verb !== 'create');
+    expect(new Set(secretReads.map((r) => `${r.namespace}/${r.name}`))).toEqual(new Set(['fsm-system/fsm-admission-tls', 'fsm-system/fsm-ca-bundle']));
   });
 });

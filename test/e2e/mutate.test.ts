@@ -29,7 +29,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   http?.close();
-  await server?.shutdown(1);
+  await server?.shutdown(1, 0);
 });
 
 interface Answer {

@@ -26,7 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   http?.close();
-  await server?.shutdown(1);
+  await server?.shutdown(1, 0);
 });
 
 interface Answer {
@@ -249,7 +249,7 @@ describe('health and metrics port', () => {
   it('/metrics exports the metrics of server.md §6', async () => {
     const { status, text } = await get('/metrics');
     expect(status).toBe(200);
-    for (const name of ['mesh_admission_requests_total', 'mesh_admission_duration_seconds', 'mesh_injection_total', 'mesh_validation_denials_total', 'mesh_certificate_expiry_timestamp_seconds', 'mesh_informer_last_event_age_seconds', 'mesh_bootstrap_secrets_orphaned_deleted_total'])
+    for (const name of ['mesh_admission_requests_total', 'mesh_admission_duration_seconds', 'mesh_injection_total', 'mesh_validation_denials_total', 'mesh_certificate_expiry_timestamp_seconds', 'mesh_informer_last_event_age_seconds', 'mesh_informer_synced_since_timestamp_seconds', 'mesh_bootstrap_secrets_total', 'mesh_bootstrap_secret_failures_total', 'mesh_bootstrap_secret_seconds'])
       expect(text).toContain(`# TYPE ${name} `);
     expect(text).toMatch(/mesh_admission_requests_total\{webhook="validate",kind="Plugin",operation="CREATE",allowed="false",dry_run="true"\} [1-9]/);
     expect(text).toMatch(/mesh_validation_denials_total\{kind="Plugin",rule="plugin-priority-range"\} [1-9]/);

@@ -39,7 +39,7 @@ describe('graceful shutdown', () => {
     const fx = loadFixture('plugin-create.json');
     const inFlight = http.post('/validate', fx.raw);
     await waitFor(() => server.inFlight() === 1, { what: 'the request to reach the handler' });
-    const stopped = server.shutdown(30);
+    const stopped = server.shutdown(30, 0);
     // While it drains, readiness fails so the Service stops sending it new calls.
     const ready = await fetch(`http://127.0.0.1:${server.metricsPort}/readyz`);
     expect(ready.status).toBe(503);
@@ -55,6 +55,57 @@ describe('graceful shutdown', () => {
     again.close();
   });
 
+  it('under load on many keep-alive connections: every request that reaches it is answered, from SIGTERM on with Connection: close', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-drain-'));
+    const gate = gatedHandler();
+    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: dir }, { logger: pino({ level: 'silent' }), handlers: [gate.handler] });
+    const ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
+    const fx = loadFixture('plugin-create.json');
+    const CLIENTS = 16;
+    const clients = Array.from({ length: CLIENTS }, () => client(ca, server.port));
+    const answers: Array<{ close: boolean; sentAfterSigterm: boolean }> = [];
+    const failures: string[] = [];
+    let sigterm = false;
+    // Each client (an API server connection pool) keeps a request in flight on its keep-alive connection. Once the
+    // server has told it to close (the endpoint is going away), half of the clients send three more requests on new
+    // connections, as an API server does until the endpoint update reaches it; then they stop.
+    const loops = clients.map(async (c, i) => {
+      let extra = i % 2 === 0 ? 3 : 0;
+      for (;;) {
+        const sentAfterSigterm = sigterm;
+        try {
+          const res = await c.post('/validate', fx.raw);
+          expect(res.status).toBe(200);
+          expect((res.json() as { response: { uid: string } }).response.uid).toBe(fx.review.request.uid);
+          const close = res.headers.connection === 'close';
+          answers.push({ close, sentAfterSigterm });
+          if (sigterm && close && extra-- === 0) return;
+        } catch (err) {
+          failures.push((err as NodeJS.ErrnoException).code ?? String(err));
+          return;
+        }
+      }
+    });
+    // 16 requests held in flight by the handler when shutdown begins
+    await waitFor(() => server.inFlight() === CLIENTS, { what: 'every client to have a request in flight' });
+    sigterm = true;
+    const stopped = server.shutdown(30, 0.5);
+    gate.release();
+    await Promise.all(loops);
+    await stopped;
+    expect(failures).toEqual([]);
+    // the 16 requests in flight at SIGTERM, then the 24 sent during the delay on new connections: all answered, and
+    // every answer told the client to close its connection
+    expect(answers).toHaveLength(CLIENTS + (CLIENTS / 2) * 3);
+    expect(answers.filter((a) => a.sentAfterSigterm)).toHaveLength((CLIENTS / 2) * 3);
+    expect(answers.filter((a) => !a.close)).toEqual([]);
+    // once stopped, a new connection is refused: nothing is accepted and left unanswered
+    const late = client(ca, server.port);
+    await expect(late.post('/validate', fx.raw)).rejects.toThrow(/ECONNREFUSED/);
+    late.close();
+    clients.forEach((c) => c.close());
+  });
+
   it('answers with the deadline reason when the handler is slower than ?timeout=', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-deadline-'));
     // The handler never answers: only the deadline taken from ?timeout= can produce this answer.
@@ -63,12 +114,12 @@ describe('graceful shutdown', () => {
     const res = await http.post('/validate?timeout=1s', loadFixture('plugin-create.json').raw);
     expect((res.json() as { response: { allowed: boolean; status: { message: string } } }).response).toMatchObject({ allowed: false, status: { message: 'late' } });
     http.close();
-    await server.shutdown(0);
+    await server.shutdown(0, 0);
   });
 
   it('the serve command exits 0 on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-sigterm-'));
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--certs-dir', dir, '--cluster-state', join(REPO_ROOT, 'examples/cluster')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--certs-dir', dir, '--shutdown-delay-seconds', '0.2', '--cluster-state', join(REPO_ROOT, 'examples/cluster')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

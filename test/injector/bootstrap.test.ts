@@ -6,12 +6,9 @@ import {
   bootstrapConfigText,
   bootstrapSecretManifest,
   buildBootstrapSecret,
-  decodeSecretValue,
   goJsonString,
   goMarshalIndentEmpty,
-  parseBootstrapConfig,
   proxyCommonName,
-  rebootstrapSecret,
   type BootstrapSecretInput,
 } from '../../src/injector/bootstrap.js';
 import { bootstrapSecretName, uuidFromBootstrapSecretName } from '../../src/mesh/names.js';
@@ -104,34 +101,6 @@ describe('bootstrap.yaml', () => {
     expect(goJsonString('\ud800x')).toBe('"\\ufffdx"');
     expect(goMarshalIndentEmpty({ a: [], b: {}, c: [1, { d: true }] })).toBe('{\n"a": [],\n"b": {},\n"c": [\n1,\n{\n"d": true\n}\n]\n}');
   });
-
-  it('parses like Go json.Unmarshal: case-insensitive keys, unknown keys dropped, zero values filled', () => {
-    const cfg = parseBootstrapConfig('{"repohost":"h","RepoPort":1,"Extra":1,"OriginalHealthProbes":{"liveness":{"path":"/x","Port":2}}}');
-    expect(bootstrapConfigText(cfg)).toBe(`{
-"RepoHost": "h",
-"RepoPort": 1,
-"NodeID": "",
-"TLSMinProtocolVersion": "",
-"TLSMaxProtocolVersion": "",
-"CipherSuites": null,
-"ECDHCurves": null,
-"OriginalHealthProbes": {
-"Liveness": {
-"Path": "/x",
-"Port": 2,
-"Timeout": 0,
-"IsHTTP": false,
-"IsTCPSocket": false
-},
-"Readiness": null,
-"Startup": null
-}
-}`);
-    expect(parseBootstrapConfig(GOLDEN)).toEqual(bootstrapConfig(input));
-    expect(() => parseBootstrapConfig('not json')).toThrow(/not valid JSON/);
-    expect(() => parseBootstrapConfig('[]')).toThrow(/not a JSON object/);
-    expect(() => parseBootstrapConfig('{"RepoPort":"x"}')).toThrow(/RepoPort must be an integer/);
-  });
 });
 
 describe('bootstrap Secret', () => {
@@ -155,8 +124,6 @@ describe('bootstrap Secret', () => {
     expect(decode(s.data['cacert.pem']!)).toBe(CERT.caBundle);
     expect(decode(s.data['repo_cert.pem']!)).toBe(CERT.cert);
     expect(decode(s.data['repo_key.pem']!)).toBe(CERT.key);
-    expect(decodeSecretValue(s.data, 'repo_key.pem')).toBe(CERT.key);
-    expect(decodeSecretValue(s.data, 'nope')).toBeUndefined();
   });
 
   it('names and un-names', () => {
@@ -164,23 +131,6 @@ describe('bootstrap Secret', () => {
     expect(uuidFromBootstrapSecretName(`sidecar-bootstrap-config-${UUID}`)).toBe(UUID);
     expect(uuidFromBootstrapSecretName('sidecar-bootstrap-config-')).toBeUndefined();
     expect(uuidFromBootstrapSecretName('other')).toBeUndefined();
-  });
-
-  it('copies an old bootstrap.yaml with only NodeID and the certificate changed (kubectl debug --copy-to)', () => {
-    const old = buildBootstrapSecret(input);
-    const newUuid = '11111111-2222-4333-8444-555555555555';
-    const newCN = proxyCommonName(newUuid, 'bookbuyer', 'bookstore');
-    const newCert = { caBundle: CERT.caBundle, cert: 'NEW CERT', key: 'NEW KEY' };
-    const copy = rebootstrapSecret(decodeSecretValue(old.data, 'bootstrap.yaml')!, { mesh: input.mesh, uuid: newUuid, namespace: 'bookstore', commonName: newCN, certificate: newCert });
-    expect(copy.metadata.name).toBe(`sidecar-bootstrap-config-${newUuid}`);
-    expect(copy.metadata.labels['fsm-proxy-uuid']).toBe(newUuid);
-    expect(decode(copy.data['bootstrap.yaml']!)).toBe(GOLDEN.replace(`"NodeID": "${CN}"`, `"NodeID": "${newCN}"`));
-    expect(decode(copy.data['repo_cert.pem']!)).toBe('NEW CERT');
-    expect(decode(copy.data['repo_key.pem']!)).toBe('NEW KEY');
-    // a compact bootstrap.yaml written by some other tool is normalised to the Go layout
-    const compact = JSON.stringify(JSON.parse(GOLDEN));
-    expect(decode(rebootstrapSecret(compact, { ...input, commonName: newCN }).data['bootstrap.yaml']!)).toBe(GOLDEN.replace(CN, newCN));
-    expect(() => rebootstrapSecret('{', { ...input })).toThrow(/bootstrap.yaml/);
   });
 
   it('renders as a YAML manifest that parses back to the same object', () => {

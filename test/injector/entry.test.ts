@@ -45,8 +45,7 @@ describe('injector entry point', () => {
     const handler = mutateHandler({
       injector: { mesh, sidecarMode: 'classic' },
       view,
-      issuer: new BootstrapIssuer(createMeshCA(mesh.flavor, new Date()), { ecPool: false }),
-      secrets: { create: async (s) => void written.push(s.metadata.name), get: async () => undefined },
+      secrets: { issuer: new BootstrapIssuer(createMeshCA(mesh.flavor, new Date()), { ecPool: false }), store: { create: async (s) => void written.push(s.metadata.name) } },
       injections: { inc: () => undefined },
       logger: pino({ level: 'silent' }),
       uuid: () => UUID,

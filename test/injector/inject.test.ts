@@ -259,9 +259,10 @@ describe('already-injected pods (§6)', () => {
     expect(plan(once, { uuid: UUID2 })).toEqual({ action: 'noop', reason: 'already-injected', message: 'the sidecar and proxy UUID label are present', warnings: [] });
   });
 
-  it('a kubectl debug --copy-to copy gets a new identity; containers and probes untouched', () => {
-    const p = pod();
-    const copy = structuredClone(applied(p, plan(p)));
+  it('a kubectl debug --copy-to copy gets a new identity; containers and probes untouched; its Secret from its probes', () => {
+    const p = pod({ spec: { containers: [{ name: 'app', image: 'nginx', ports: [{ name: 'http', containerPort: 8080 }], livenessProbe: { httpGet: { path: '/live', port: 'http' }, timeoutSeconds: 2 } }] } });
+    const first = plan(p);
+    const copy = structuredClone(applied(p, first));
     delete copy.metadata!.labels!['fsm-proxy-uuid'];
     const r = plan(copy, { uuid: UUID2 });
     if (r.action !== 'reidentify') throw new Error(r.action);
@@ -269,7 +270,9 @@ describe('already-injected pods (§6)', () => {
       { op: 'add', path: '/metadata/labels/fsm-proxy-uuid', value: UUID2 },
       { op: 'replace', path: '/spec/volumes/0/secret/secretName', value: `sidecar-bootstrap-config-${UUID2}` },
     ]);
-    expect(r.secret).toMatchObject({ name: `sidecar-bootstrap-config-${UUID2}`, copyFrom: `sidecar-bootstrap-config-${UUID}`, commonName: `${UUID2}.sidecar.web.apps.cluster.local` });
+    // the new Secret records the original probes, read back from the copy's rewritten ones: the old Secret is not needed
+    expect(r.secret).toMatchObject({ name: `sidecar-bootstrap-config-${UUID2}`, commonName: `${UUID2}.sidecar.web.apps.cluster.local`, originalHealthProbes: { liveness: { path: '/live', port: 8080, timeoutSeconds: 2, isHTTP: true, isTCPSocket: false }, readiness: null, startup: null } });
+    expect(r.secret?.originalHealthProbes).toEqual('secret' in first ? first.secret?.originalHealthProbes : undefined);
   });
 
   it('denies a user volume that takes the bootstrap volume name without being a Secret volume', () => {

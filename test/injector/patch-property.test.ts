@@ -6,10 +6,12 @@
 //   3. the patch is minimal: only add/replace, only at the allowed paths, never a rewrite of an existing array or map;
 //   4. a second admission of the result is a no-op (§6).
 import fc from 'fast-check';
+import type { V1Container } from '@kubernetes/client-node';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
 import { MemoryView } from '../../src/cluster/memory.js';
-import { injectPod, type InjectionPlan } from '../../src/injector/inject.js';
+import { bootstrapSecretPlan, injectPod, type InjectionPlan } from '../../src/injector/inject.js';
+import { originalProbesFromPod, rewriteProbes } from '../../src/injector/probes.js';
 import { meshConfigObject } from './helpers.js';
 import { DEFAULT_IMAGES } from '../../src/injector/settings.js';
 import { meshIdentity, type FlavorName } from '../../src/mesh/flavor.js';
@@ -368,6 +370,35 @@ describe.each(COMBOS)('the patch over generated pods (§8): %s, --sidecar-mode %
         expect(r.action, r.message).toBe('inject');
         if (r.action !== 'inject') return;
         checkMinimal(s, it, expectedPod(s, it, undefined), r.patch);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('the Secret\'s creator recomputes, from the stored pod alone, exactly the bootstrap plan admission made', () => {
+    fc.assert(
+      fc.property(arb, (s) => {
+        const r = run(s);
+        if (r.action !== 'inject' || !r.secret) return;
+        const mesh = meshIdentity(s.flavor);
+        const stored = { ...(apply(s.pod, r.patch) as KubeObject) };
+        stored.metadata = { ...stored.metadata, namespace: 'apps' };
+        const view = new MemoryView([s.namespaceObject, ...(s.meshConfigSpec ? [meshConfigObject(mesh, s.meshConfigSpec)] : [])]);
+        expect(bootstrapSecretPlan(stored, view, { mesh, sidecarMode: s.modeFlag })).toStrictEqual(r.secret);
+      }),
+      { numRuns: NUM_RUNS },
+    );
+  });
+
+  it('reading probes back from their rewritten form gives exactly what the rewrite recorded', () => {
+    fc.assert(
+      fc.property(arb, (s) => {
+        const containers = ((s.pod.spec as { containers?: V1Container[] }).containers ?? []).map((c) => structuredClone(c));
+        const path = `/${meshIdentity(s.flavor).flavor.prefix}-healthcheck`;
+        const rw = rewriteProbes(containers, path);
+        if (rw.errors.length > 0) return;
+        for (const ch of rw.changes) (containers[ch.container] as unknown as Record<string, unknown>)[ch.field] = ch.probe;
+        expect(originalProbesFromPod(wire(containers), path)).toStrictEqual(rw.original);
       }),
       { numRuns: NUM_RUNS },
     );

@@ -42,9 +42,9 @@ describe('MutatingWebhookConfiguration', () => {
           namespaceSelector: FSM_SELECTOR,
           failurePolicy: 'Fail',
           matchPolicy: 'Equivalent',
-          sideEffects: 'NoneOnDryRun',
+          sideEffects: 'None',
           timeoutSeconds: 10,
-          reinvocationPolicy: 'IfNeeded',
+          reinvocationPolicy: 'Never',
           admissionReviewVersions: ['v1', 'v1beta1'],
         },
       ],
@@ -207,32 +207,40 @@ describe('RBAC rules', () => {
     }
   });
 
-  it('reads every (group, plural) of the kind table, namespaces and pods', () => {
+  it('lists and watches every (group, plural) of the kind table, namespaces and pods; gets only namespaces', () => {
     const can = (group: string, resource: string, verb: string): boolean =>
       rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb) && !r.resourceNames);
-    for (const k of kindResources()) for (const verb of ['get', 'list', 'watch']) expect(can(k.group, k.resource, verb), `${verb} ${k.resource}.${k.group}`).toBe(true);
+    for (const k of kindResources()) {
+      for (const verb of ['list', 'watch']) expect(can(k.group, k.resource, verb), `${verb} ${k.resource}.${k.group}`).toBe(true);
+      expect(can(k.group, k.resource, 'get'), `get ${k.resource}.${k.group}`).toBe(false);
+    }
     for (const res of ['namespaces', 'pods', 'services']) expect(can('', res, 'watch')).toBe(true);
+    expect(can('', 'namespaces', 'get')).toBe(true);
+    expect(can('', 'pods', 'get')).toBe(false);
     expect(kindResources()).toHaveLength(KINDS.reduce((n, k) => n + k.groups.length, 0));
-    // read-only on everything but Secrets and the webhook configurations
+    // read-only on everything but Secrets, Events and the webhook configurations
     const writers = rules.filter((r) => r.verbs.some((v) => !['get', 'list', 'watch'].includes(v)));
-    expect(writers.map((r) => r.resources.join())).toEqual(['secrets', 'mutatingwebhookconfigurations', 'validatingwebhookconfigurations']);
+    expect(writers.map((r) => `${r.resources.join()}: ${r.verbs.join()}`)).toEqual(['secrets: create', 'events: create', 'mutatingwebhookconfigurations: get,watch,patch', 'validatingwebhookconfigurations: get,watch,patch']);
   });
 
-  it('secrets cluster-wide for bootstrap Secrets; webhook configurations only by name', () => {
-    expect(rules.find((r) => r.resources.includes('secrets'))).toEqual({ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] });
+  it('Secrets cluster-wide: create only; webhook configurations only by name, never listed', () => {
+    expect(rules.filter((r) => r.resources.includes('secrets'))).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]);
     expect(rules.filter((r) => r.apiGroups.includes('admissionregistration.k8s.io'))).toEqual([
-      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['mesh-admission'], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
-      { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], resourceNames: ['mesh-admission'], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['mesh-admission'], verbs: ['get', 'watch', 'patch'] },
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], resourceNames: ['mesh-admission'], verbs: ['get', 'watch', 'patch'] },
     ]);
     const renamed = clusterRoleRules(FSM, { mutatingConfiguration: 'a', validatingConfiguration: 'b' });
     expect(renamed.filter((r) => r.resourceNames).map((r) => r.resourceNames)).toEqual([['a'], ['b']]);
   });
 
-  it('the mesh-namespace Role names the flavor’s Secrets', () => {
+  it('the mesh-namespace Role names the flavor’s Secrets and Lease', () => {
     expect(meshNamespaceRoleRules(FSM)).toEqual([
-      { apiGroups: [''], resources: ['secrets'], resourceNames: ['fsm-admission-tls', 'fsm-ca-bundle'], verbs: ['get', 'update', 'patch'] },
-      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['fsm-admission-tls'], verbs: ['get', 'update'] },
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['fsm-ca-bundle'], verbs: ['get'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['fsm-admission-leader'], verbs: ['get', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
     ]);
-    expect(meshNamespaceRoleRules(OSM)[0]!.resourceNames).toEqual(['osm-admission-tls', 'osm-ca-bundle']);
+    expect(meshNamespaceRoleRules(OSM).flatMap((r) => r.resourceNames ?? [])).toEqual(['osm-admission-tls', 'osm-ca-bundle', 'osm-admission-leader']);
   });
 });
+

@@ -9,7 +9,7 @@ import { Gauge, Registry } from 'prom-client';
 import { CORE_RESOURCES, FakeApiServer, waitFor, type FakeApiServerOptions, type ResourceDef } from '../support/fake-apiserver.js';
 import { quietPeriod } from '../support/wait.js';
 import { LiveView, defaultResources, type LiveViewOptions } from '../../src/kube/live-view.js';
-import { KubeApiError, KubeConfigError, loadKubeConfig } from '../../src/kube/client.js';
+import { KubeApiError, KubeConfigError, KubeHttp, loadKubeConfig } from '../../src/kube/client.js';
 
 const EGRESS_FSM: ResourceDef = { group: 'policy.flomesh.io', version: 'v1alpha1', plural: 'egresses', kind: 'Egress', namespaced: true };
 const EGRESS_OSM: ResourceDef = { group: 'policy.openservicemesh.io', version: 'v1alpha1', plural: 'egresses', kind: 'Egress', namespaced: true };
@@ -19,6 +19,7 @@ const SPLIT: ResourceDef = { group: 'split.smi-spec.io', version: 'v1alpha4', pl
 
 interface Harness {
   server: FakeApiServer;
+  http: KubeHttp;
   view: LiveView;
   logs: Array<Record<string, unknown>>;
   clock?: { now: number };
@@ -29,6 +30,7 @@ const running: Harness[] = [];
 afterEach(async () => {
   for (const h of running.splice(0)) {
     await h.view.stop();
+    h.http.close();
     await h.server.close();
   }
 });
@@ -39,18 +41,17 @@ async function setup(opts: { server?: FakeApiServerOptions; view?: Partial<LiveV
   const logs: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const clock = opts.clock ? { now: 1_000_000 } : undefined;
+  const http = new KubeHttp(server.kubeConfig());
   const view = new LiveView({
-    kubeConfig: server.kubeConfig(),
+    http,
     logger,
     backoff: { initialMs: 10, maxMs: 40 },
-    relistIntervalMs: 60_000,
     discoveryIntervalMs: 60_000,
     watchTimeoutSeconds: 60,
-    minWatchMs: 200,
     ...(clock ? { now: () => clock.now } : {}),
     ...opts.view,
   });
-  const h: Harness = { server, view, logs, ...(clock ? { clock } : {}) };
+  const h: Harness = { server, http, view, logs, ...(clock ? { clock } : {}) };
   running.push(h);
   if (opts.start !== false) view.start();
   return h;
@@ -250,19 +251,36 @@ describe('LiveView', () => {
     expect(view.get('MeshConfig', 'fsm-system', 'm')?.apiVersion).toBe('config.flomesh.io/v1alpha3');
   });
 
-  it('relists periodically (heals a watch that silently missed events)', async () => {
-    const { server, view } = await setup({ seed: seedBasics, view: { relistIntervalMs: 40 } });
-    await view.waitForSync(15_000);
-    server.silently(() => server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'quiet', namespace: 'app' } }));
-    await waitFor(() => view.get('Service', 'app', 'quiet'));
-    expect(server.requestsFor({ verb: 'list', resource: 'services' }).length).toBeGreaterThanOrEqual(2);
+  it('after an API server restart every watch is answered 410 and the view relists at once: no backoff, new objects seen', async () => {
+    // The backoff is an hour: only an immediate relist after 410 can bring the new object in within the test.
+    const { server, view } = await setup({ seed: seedBasics, view: { backoff: { initialMs: 3_600_000, maxMs: 3_600_000 } } });
+    expect(await view.waitForSync(15_000)).toBe(true);
+    await waitFor(() => server.watchCount() === 6, { what: 'every watch open' });
+    const lists = server.requestsFor({ verb: 'list' }).length;
+    await server.restart();
+    server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'after-restart', namespace: 'app' } });
+    await waitFor(() => view.get('Service', 'app', 'after-restart'), { what: 'the object created after the restart' });
+    await waitFor(() => ['Namespace', 'Service', 'Egress', 'MeshConfig', 'Plugin'].every((k) => view.kindSynced(k)), { what: 'every kind back in sync' });
+    expect(server.requestsFor({ verb: 'list' }).length).toBeGreaterThan(lists);
   });
 
-  it('re-makes a watch that received nothing for the idle timeout', async () => {
-    const { server, view } = await setup({ seed: seedBasics, view: { watchIdleTimeoutMs: 60, minWatchMs: 0 } });
-    await view.waitForSync(15_000);
-    await waitFor(() => server.requestsFor({ verb: 'watch', resource: 'services' }).length >= 3);
-    expect(server.requestsFor({ verb: 'list', resource: 'services' })).toHaveLength(1);
+  it('a kind whose watch broke is not in sync until the server answers again; freshen reads it at once', async () => {
+    const { server, view } = await setup({ seed: seedBasics, view: { backoff: { initialMs: 3_600_000, maxMs: 3_600_000 } } });
+    expect(await view.waitForSync(15_000)).toBe(true);
+    await waitFor(() => view.kindSynced('Service') && server.watchCount('services') === 1);
+    // the connections drop and the next attempts fail: the reflectors sleep in their (hour-long) backoff
+    server.failRequests({ count: 1000, resource: 'services', status: 503 });
+    server.dropConnections();
+    await waitFor(() => !view.kindSynced('Service'), { what: 'Service to fall behind' });
+    expect(await view.freshen(['Service', 'Namespace'], Date.now() + 200)).toContain('Service');
+    // the server recovers (and changed meanwhile): freshen does not wait out the backoff
+    server.clearFailures();
+    server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'meanwhile', namespace: 'app' } });
+    expect(await view.freshen(['Service'], Date.now() + 15_000)).toEqual([]);
+    expect(view.kindSynced('Service')).toBe(true);
+    await waitFor(() => view.get('Service', 'app', 'meanwhile'), { what: 'the Service created while the watch was down' });
+    // a kind the cluster does not serve counts as in sync (nothing to wait for)
+    expect(view.kindSynced('TrafficSplit')).toBe(true);
   });
 
   it('pages through long lists', async () => {
@@ -283,7 +301,7 @@ describe('LiveView', () => {
   it('reports the age of the last event per kind (lists and bookmarks count) through the gauge', async () => {
     const registry = new Registry();
     const gauge = new Gauge({ name: 'mesh_informer_last_event_age_seconds', help: 'h', labelNames: ['kind'] as const, registers: [registry] });
-    const { server, view, clock } = await setup({ seed: seedBasics, clock: true, view: { eventAgeGauge: gauge } });
+    const { server, view, clock } = await setup({ seed: seedBasics, clock: true, view: { gauges: { lastEventAge: gauge } } });
     await view.waitForSync(15_000);
     await waitFor(() => watchesOn(server, 'services') === 1);
     expect(view.lastEventAges().get('Service')).toBe(0);
@@ -322,13 +340,13 @@ describe('LiveView', () => {
   });
 
   it('stop() ends every watch and timer; nothing is called afterwards', async () => {
-    const { server, view } = await setup({ seed: seedBasics, view: { relistIntervalMs: 30, discoveryIntervalMs: 30 } });
+    const { server, view } = await setup({ seed: seedBasics, view: { discoveryIntervalMs: 30 } });
     await view.waitForSync(15_000);
     await waitFor(() => server.watchCount() === 6);
     await view.stop();
     await waitFor(() => server.watchCount() === 0);
     const n = server.requests.length;
-    // A negative check: ten relist and discovery periods pass and nothing may be sent. A slow machine can only make
+    // A negative check: ten discovery periods pass and nothing may be sent. A slow machine can only make
     // this window less strict; it cannot fail a correct stop().
     await quietPeriod(300);
     expect(server.requests.length).toBe(n);

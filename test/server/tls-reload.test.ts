@@ -45,7 +45,7 @@ describe('serving certificate from files', () => {
       const expected = new X509Certificate(b.cert).fingerprint256;
       await waitFor(async () => ((await servedFingerprint(server.port, a.ca)) === expected) || undefined, { timeoutMs: 10_000 });
     } finally {
-      await server.shutdown(0);
+      await server.shutdown(0, 0);
     }
   });
 });

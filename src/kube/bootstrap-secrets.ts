@@ -1,0 +1,308 @@
+// Live mode's bootstrap Secrets (injection.md §4): admission only decides and patches; the Secret is created here, from
+// the pod watch, once the pod exists, with an ownerReference to that pod (its uid) set at creation. Kubernetes' garbage
+// collector then deletes it with the pod, and a Secret for a pod that was never created (denied by a later admission
+// plugin, a dry run, a timeout) cannot exist, so nothing needs sweeping. The kubelet waits for a Secret volume that
+// does not exist yet and retries the mount, so the sidecar still starts with its configuration.
+//
+// - Which pods: labelled `<p>-proxy-uuid`, with the bootstrap volume naming `sidecar-bootstrap-config-<uuid>`, not
+//   being deleted, and still Pending: a pod that runs had its volume mounted, so its Secret exists. This also bounds
+//   the work at start-up to the pods still starting.
+// - Who creates: one replica (the Lease holder, leader.ts), so that each Secret is created once; the others keep the
+//   pending pods in mind and take over when the holder goes away. A create answered 409 AlreadyExists means another
+//   replica (or the mesh's own injector) made it: done, and counted as a duplicate attempt.
+// - What: the plan is recomputed from the stored pod and the view's MeshConfig (bootstrapSecretPlan), so nothing has
+//   to be carried from admission; the certificate is issued here.
+// - Failures are retried with backoff; a pod whose Secret cannot be created gets a Warning Event naming the reason,
+//   and a metric counts it.
+import type { Logger } from 'pino';
+import type { BootstrapIssuer } from '../certs/bootstrap-issuer.js';
+import type { ClusterView } from '../cluster/view.js';
+import { bootstrapSecretFor } from '../injector/bootstrap.js';
+import { bootstrapSecretPlan, type SecretPlan } from '../injector/inject.js';
+import type { InjectorOptions } from '../injector/settings.js';
+import { proxyUuidLabel } from '../mesh/names.js';
+import { isRecord, type KubeObject, type OwnerReference } from '../mesh/objects.js';
+import { apiErrorText, isApiStatus, KubeApiError, type KubeHttp } from './client.js';
+import { secretPath } from './paths.js';
+import { Reflector } from './reflector.js';
+
+export interface BootstrapSecretsOptions {
+  readonly http: KubeHttp;
+  /** where the MeshConfig comes from (repo port, TLS settings, key type) */
+  readonly view: ClusterView;
+  readonly injector: InjectorOptions;
+  readonly issuer: BootstrapIssuer;
+  readonly logger: Logger;
+  /** whether this replica creates Secrets now (the Lease holder); default: always */
+  readonly responsible?: () => boolean;
+  /** resolves when the view holds the MeshConfig (readiness): nothing is created from defaults by mistake */
+  readonly viewReady?: () => Promise<unknown>;
+  /** what this replica reports as the source of its Events */
+  readonly identity?: string;
+  /** Secrets being created at once (default 8) */
+  readonly concurrency?: number;
+  /** attempts per pod before the Warning Event (default 5), waits between them (default 500 ms doubling to 5 s) */
+  readonly attempts?: number;
+  readonly retryMs?: readonly [number, number];
+  readonly requestTimeoutMs?: number;
+  readonly onCreated?: (seconds: number) => void;
+  /** a create answered 409: the Secret was there already */
+  readonly onExists?: () => void;
+  readonly onFailed?: (reason: string) => void;
+  readonly watchTimeoutSeconds?: number;
+  readonly now?: () => number;
+}
+
+interface Pending {
+  pod: KubeObject;
+  /** epoch ms this replica first saw the pod */
+  readonly seenAt: number;
+  attempts: number;
+  queued: boolean;
+  retryTimer?: NodeJS.Timeout;
+}
+
+/** Reasons after which a retry cannot help: tell the user at once. */
+const PERMANENT = new Set([400, 403, 422]);
+
+export const BOOTSTRAP_FAILED_REASON = 'BootstrapSecretFailed';
+
+/** What the controller keeps of a pod: enough for bootstrapSecretPlan and for deciding whether it still needs a Secret. */
+function slimPod(pod: KubeObject): KubeObject {
+  const spec = isRecord(pod.spec) ? pod.spec : {};
+  const status = isRecord(pod.status) ? pod.status : {};
+  const m = pod.metadata ?? {};
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      ...(m.labels ? { labels: m.labels } : {}),
+      ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    },
+    spec: { serviceAccountName: spec.serviceAccountName, serviceAccount: spec.serviceAccount, containers: spec.containers, volumes: spec.volumes },
+    status: { phase: status.phase },
+  };
+}
+
+export class BootstrapSecretController {
+  private readonly reflector: Reflector;
+  private readonly pending = new Map<string, Pending>();
+  private readonly queue: string[] = [];
+  private readonly now: () => number;
+  private readonly log: Logger;
+  private running = 0;
+  private ready = false;
+  private stopped = false;
+  private readonly inflight = new Set<Promise<void>>();
+
+  constructor(private readonly opts: BootstrapSecretsOptions) {
+    this.now = opts.now ?? Date.now;
+    this.log = opts.logger.child({ component: 'bootstrap-secrets' });
+    this.reflector = new Reflector({
+      http: opts.http,
+      path: '/api/v1/pods',
+      apiVersion: 'v1',
+      kind: 'Pod',
+      labelSelector: proxyUuidLabel(opts.injector.mesh),
+      logger: this.log,
+      transform: slimPod,
+      ...(opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: opts.watchTimeoutSeconds } : {}),
+      handler: {
+        replace: (pods) => {
+          const uids = new Set<string>();
+          for (const p of pods) {
+            const uid = p.metadata?.uid;
+            if (uid) uids.add(uid);
+            this.observe(p);
+          }
+          for (const uid of [...this.pending.keys()]) if (!uids.has(uid)) this.forget(uid);
+        },
+        upsert: (p) => this.observe(p),
+        remove: (p) => this.forget(p.metadata?.uid ?? ''),
+      },
+    });
+  }
+
+  start(): void {
+    this.reflector.start();
+    void Promise.resolve(this.opts.viewReady?.()).then(() => {
+      this.ready = true;
+      this.resume();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.reflector.stop();
+    for (const p of this.pending.values()) if (p.retryTimer) clearTimeout(p.retryTimer);
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  /** This replica just became responsible (took the Lease): everything pending is its work now. */
+  resume(): void {
+    for (const [uid, p] of this.pending) if (!p.queued && !p.retryTimer) this.enqueue(uid, p);
+    this.pump();
+  }
+
+  /** Pods waiting for their Secret on this replica (tests and status). */
+  pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** The pod watch follows the server (readiness of this part). */
+  synced(): boolean {
+    return this.reflector.hasListed();
+  }
+
+  // -------------------------------------------------------------------------------------------------------------------
+
+  private needsSecret(pod: KubeObject): boolean {
+    const phase = isRecord(pod.status) ? pod.status.phase : undefined;
+    return !pod.metadata?.deletionTimestamp && (phase === undefined || phase === 'Pending');
+  }
+
+  private observe(pod: KubeObject): void {
+    const uid = pod.metadata?.uid;
+    if (!uid) return;
+    const known = this.pending.get(uid);
+    if (!this.needsSecret(pod)) {
+      if (known) this.forget(uid);
+      return;
+    }
+    if (known) {
+      known.pod = pod;
+      return;
+    }
+    const p: Pending = { pod, seenAt: this.now(), attempts: 0, queued: false };
+    this.pending.set(uid, p);
+    this.enqueue(uid, p);
+    this.pump();
+  }
+
+  private forget(uid: string): void {
+    const p = this.pending.get(uid);
+    if (!p) return;
+    if (p.retryTimer) clearTimeout(p.retryTimer);
+    this.pending.delete(uid);
+  }
+
+  private enqueue(uid: string, p: Pending): void {
+    if (p.queued) return;
+    p.queued = true;
+    this.queue.push(uid);
+  }
+
+  private responsible(): boolean {
+    return this.ready && !this.stopped && (this.opts.responsible?.() ?? true);
+  }
+
+  private pump(): void {
+    const limit = this.opts.concurrency ?? 8;
+    while (this.running < limit && this.queue.length > 0 && this.responsible()) {
+      const uid = this.queue.shift()!;
+      const p = this.pending.get(uid);
+      if (!p) continue;
+      p.queued = false;
+      this.running++;
+      const work = this.create(uid, p).finally(() => {
+        this.running--;
+        this.inflight.delete(work);
+        this.pump();
+      });
+      this.inflight.add(work);
+    }
+  }
+
+  private async create(uid: string, p: Pending): Promise<void> {
+    const pod = p.pod;
+    const plan = bootstrapSecretPlan(pod, this.opts.view, this.opts.injector);
+    if (!plan) {
+      // not ours (no bootstrap volume of this mesh: another injector, NodeLevel interception)
+      this.forget(uid);
+      return;
+    }
+    p.attempts++;
+    try {
+      await this.post(plan, pod);
+      this.forget(uid);
+      this.opts.onCreated?.(Math.max(0, this.now() - p.seenAt) / 1000);
+      this.log.debug({ namespace: plan.namespace, secret: plan.name, pod: pod.metadata?.name }, 'bootstrap Secret created');
+    } catch (err) {
+      if (isApiStatus(err, 409)) {
+        this.forget(uid);
+        this.opts.onExists?.();
+        return;
+      }
+      if (this.stopped || !this.pending.has(uid)) return;
+      const status = err instanceof KubeApiError ? err.status : 0;
+      const last = PERMANENT.has(status) || p.attempts >= (this.opts.attempts ?? 5);
+      if (!last) {
+        const [first, max] = this.opts.retryMs ?? [500, 5000];
+        const delay = Math.min(max, first * 2 ** (p.attempts - 1));
+        this.log.warn({ err: apiErrorText(err), namespace: plan.namespace, secret: plan.name, attempt: p.attempts, retryInMs: delay }, 'bootstrap Secret not created; retrying');
+        p.retryTimer = setTimeout(() => {
+          p.retryTimer = undefined;
+          if (!this.pending.has(uid)) return;
+          this.enqueue(uid, p);
+          this.pump();
+        }, delay);
+        p.retryTimer.unref();
+        return;
+      }
+      this.forget(uid);
+      const reason = apiErrorText(err);
+      this.opts.onFailed?.(status ? String(status) : 'network');
+      this.log.error({ err: reason, namespace: plan.namespace, secret: plan.name, pod: pod.metadata?.name, attempts: p.attempts }, 'bootstrap Secret could not be created');
+      await this.warn(pod, `bootstrap Secret ${plan.name} could not be created after ${p.attempts} attempt(s): ${reason}; the sidecar cannot start until it exists`);
+    }
+  }
+
+  private async post(plan: SecretPlan, pod: KubeObject): Promise<void> {
+    const m = pod.metadata!;
+    const owner: OwnerReference = { apiVersion: 'v1', kind: 'Pod', name: m.name ?? '', uid: m.uid ?? '', controller: false, blockOwnerDeletion: false };
+    const deadline = this.now() + (this.opts.requestTimeoutMs ?? 10_000);
+    const cert = await this.opts.issuer.issue({ commonName: plan.commonName, keyType: plan.keyType, ...(plan.rsaBits ? { rsaBits: plan.rsaBits } : {}), deadline });
+    await this.opts.http.json({
+      method: 'POST',
+      path: secretPath(plan.namespace),
+      query: { fieldManager: 'mesh-admission' },
+      body: bootstrapSecretFor(this.opts.injector.mesh, plan, cert, owner),
+      timeoutMs: this.opts.requestTimeoutMs ?? 10_000,
+    });
+  }
+
+  /** A Warning Event on the pod (`kubectl describe pod` shows it); a failure to write it is only logged. */
+  private async warn(pod: KubeObject, message: string): Promise<void> {
+    const m = pod.metadata ?? {};
+    const namespace = m.namespace ?? 'default';
+    const now = new Date(this.now()).toISOString();
+    try {
+      await this.opts.http.json({
+        method: 'POST',
+        path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`,
+        body: {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { generateName: `${m.name ?? 'pod'}.`, namespace },
+          involvedObject: { apiVersion: 'v1', kind: 'Pod', name: m.name, namespace, uid: m.uid, resourceVersion: m.resourceVersion },
+          reason: BOOTSTRAP_FAILED_REASON,
+          message,
+          type: 'Warning',
+          source: { component: 'mesh-admission' },
+          reportingComponent: 'mesh-admission',
+          reportingInstance: this.opts.identity ?? 'mesh-admission',
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+        timeoutMs: this.opts.requestTimeoutMs ?? 10_000,
+      });
+    } catch (err) {
+      this.log.warn({ err: apiErrorText(err), pod: `${namespace}/${m.name}` }, 'Warning Event not written');
+    }
+  }
+}

@@ -1,0 +1,431 @@
+// The one list + watch loop (client-go's reflector, in our own code): every cache this server keeps of the cluster
+// (the cluster view's kinds, the pods whose bootstrap Secrets it creates, its own webhook configurations) is one of
+// these over a collection path.
+//
+//   list (paginated) → hand the items over → watch from the list's resourceVersion (bookmarks on, the server ends the
+//   watch after 5–10 min, an idle timeout a little longer) → a clean end: watch again from the last resourceVersion;
+//   410 Gone / Expired: list again AT ONCE; any other failure: back off (exponential, equal jitter, at most 4 s) and
+//   retry, from the last resourceVersion when there is one.
+//
+// Why not a periodic relist: with bookmarks, the server's watch timeout and an idle timeout, a watch that silently
+// stopped is noticed within minutes; relisting every kind every few minutes costs the API server more than it heals.
+// Why the backoff is short: after an API server restart every watch is answered 410 and every client relists at once;
+// what is left to back off from is a server that is down, and a cache that lags by the backoff is a cache that admits
+// against stale state (a 30 s cap kept the view stale for 40 s after a restart, measured against a real API server).
+//
+// `synced()` is true while the cache is known to follow the server: from a completed list, or from the first event
+// or bookmark of a watch resumed after a failure (proof the server accepted the resourceVersion), until the next
+// failure. A watch that simply reached its end and is resumed keeps it true. A caller that must not act on stale
+// state calls `freshen(deadline)`: it skips the backoff and waits for the next successful list or watch.
+import type { Logger } from 'pino';
+import type { KubeObject } from '../mesh/objects.js';
+import { apiErrorText, KubeApiError, type KubeHttp } from './client.js';
+
+export interface ReflectorHandler<T extends KubeObject = KubeObject> {
+  /** the whole collection, after a list */
+  replace(items: T[]): void;
+  /** ADDED or MODIFIED */
+  upsert(obj: T): void;
+  remove(obj: T): void;
+}
+
+export interface BackoffOptions {
+  /** first retry delay (default 200 ms) */
+  readonly initialMs?: number;
+  /** cap (default 4 s: a reconnect is attempted at least every 4 s, and a list completes within the 5 s promised) */
+  readonly maxMs?: number;
+}
+
+export interface ReflectorOptions<T extends KubeObject = KubeObject> {
+  readonly http: KubeHttp;
+  /** collection path, e.g. `/api/v1/pods` or `/apis/policy.flomesh.io/v1alpha1/egresses` */
+  readonly path: string;
+  /** apiVersion and kind set on every object (list items carry neither) */
+  readonly apiVersion: string;
+  readonly kind: string;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+  /**
+   * Follow one named object: "list" by a GET of `<path>/<name>` and watch with `fieldSelector=metadata.name=<name>`,
+   * so that RBAC by resourceNames can grant it with get and watch only.
+   */
+  readonly name?: string;
+  readonly handler: ReflectorHandler<T>;
+  readonly logger: Logger;
+  readonly backoff?: BackoffOptions;
+  /** the server ends each watch after a random time in [watchTimeoutSeconds, 2 × watchTimeoutSeconds) (default 300) */
+  readonly watchTimeoutSeconds?: number;
+  /** list page size (default 500) */
+  readonly pageSize?: number;
+  /** timeout of a list or get request (default 60 s) */
+  readonly requestTimeoutMs?: number;
+  /** what is kept of each object (default: dropMetadataNoise) */
+  readonly transform?: (obj: KubeObject) => T;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+export interface ReflectorStatus {
+  readonly path: string;
+  readonly listed: boolean;
+  readonly synced: boolean;
+  readonly syncedSince?: number;
+  readonly resourceVersion?: string;
+  readonly lastEventAt?: number;
+}
+
+interface WatchEvent {
+  type?: string;
+  object?: KubeObject & { code?: number; reason?: string; message?: string };
+}
+
+interface ListBody {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items?: KubeObject[];
+}
+
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * What no rule reads and every object carries: managedFields and kubectl's last-applied copy (often the biggest part
+ * of an object). Dropped once, as objects arrive, instead of kept in memory for every object in the cluster.
+ */
+export function dropMetadataNoise(obj: KubeObject): KubeObject {
+  const meta = obj.metadata;
+  if (!meta || typeof meta !== 'object') return obj;
+  if ('managedFields' in meta) delete meta.managedFields;
+  const annotations = meta.annotations;
+  if (annotations && typeof annotations === 'object' && LAST_APPLIED in annotations) {
+    delete annotations[LAST_APPLIED];
+    if (Object.keys(annotations).length === 0) delete meta.annotations;
+  }
+  return obj;
+}
+
+/** A watch ending sooner than this without a single line is not a normal end (the server's timeout is minutes). */
+const QUICK_END_MS = 1000;
+
+const statusOf = (err: unknown): number => (err instanceof KubeApiError ? err.status : 0);
+
+export class Reflector<T extends KubeObject = KubeObject> {
+  private readonly log: Logger;
+  private readonly initialMs: number;
+  private readonly maxMs: number;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly transform: (obj: KubeObject) => T;
+  private stopped = false;
+  private started = false;
+  private needList = true;
+  /** a list request is under way */
+  private listing = false;
+  private listed = false;
+  private isSynced = false;
+  private since: number | undefined;
+  private rv: string | undefined;
+  private lastEventAt: number | undefined;
+  private abort: AbortController | undefined;
+  private sleeping: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  private loop: Promise<void> | undefined;
+  private readonly waiters = new Set<() => void>();
+
+  constructor(private readonly opts: ReflectorOptions<T>) {
+    this.log = opts.logger.child({ resource: opts.name ? `${opts.path}/${opts.name}` : opts.path });
+    this.initialMs = opts.backoff?.initialMs ?? 200;
+    this.maxMs = opts.backoff?.maxMs ?? 4000;
+    this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
+    this.transform = opts.transform ?? ((o) => dropMetadataNoise(o) as T);
+  }
+
+  start(): void {
+    if (this.started || this.stopped) return;
+    this.started = true;
+    this.loop = this.run().catch((err: unknown) => this.log.error({ err: apiErrorText(err) }, 'reflector loop ended unexpectedly'));
+  }
+
+  /** Ends the watch, any request and any wait; resolves when the loop has returned. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort?.abort();
+    this.wake();
+    await this.loop;
+    this.setSynced(false);
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** True while the cache is known to follow the server (see the header). */
+  synced(): boolean {
+    return this.isSynced;
+  }
+
+  /** True once the first list has completed. */
+  hasListed(): boolean {
+    return this.listed;
+  }
+
+  /** Epoch ms since which the cache has followed the server without a break; undefined while it does not. */
+  syncedSince(): number | undefined {
+    return this.since;
+  }
+
+  status(): ReflectorStatus {
+    return {
+      path: this.opts.path,
+      listed: this.listed,
+      synced: this.isSynced,
+      ...(this.since !== undefined ? { syncedSince: this.since } : {}),
+      ...(this.rv !== undefined ? { resourceVersion: this.rv } : {}),
+      ...(this.lastEventAt !== undefined ? { lastEventAt: this.lastEventAt } : {}),
+    };
+  }
+
+  lastEvent(): number | undefined {
+    return this.lastEventAt;
+  }
+
+  /** List again at once (ends the current watch or wait). */
+  relist(): void {
+    this.needList = true;
+    this.abort?.abort();
+    this.wake();
+  }
+
+  /**
+   * Resolves true as soon as the cache follows the server: at once when it does, else after a list made now (not after
+   * the backoff; a list, because a watch that reopens may still be answered 410 right after). False when `deadline`
+   * (epoch ms) passes first or on stop.
+   */
+  freshen(deadline: number): Promise<boolean> {
+    if (this.isSynced) return Promise.resolve(true);
+    if (!this.listing) {
+      this.needList = true;
+      this.abort?.abort();
+      this.wake();
+    }
+    return this.waitForSync(deadline);
+  }
+
+  /** Resolves true when synced, false when `deadline` (epoch ms; 0 = none) passes first or on stop. */
+  waitForSync(deadline = 0): Promise<boolean> {
+    if (this.isSynced) return Promise.resolve(true);
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        if (timer) clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve(this.isSynced);
+      };
+      this.waiters.add(done);
+      if (deadline > 0) timer = setTimeout(done, Math.max(0, deadline - this.now()));
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------------------------------
+
+  private setSynced(v: boolean): void {
+    if (v === this.isSynced) return;
+    this.isSynced = v;
+    this.since = v ? this.now() : undefined;
+    if (v) for (const w of [...this.waiters]) w();
+  }
+
+  private wake(): void {
+    if (!this.sleeping) return;
+    clearTimeout(this.sleeping.timer);
+    this.sleeping.resolve();
+    this.sleeping = undefined;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => ((this.sleeping = undefined), resolve()), ms);
+      timer.unref();
+      this.sleeping = { timer, resolve };
+    });
+  }
+
+  /** Equal jitter: half fixed, half random, so that many clients spread out but never retry at once. */
+  private backoff(attempt: number): number {
+    const base = Math.min(this.maxMs, this.initialMs * 2 ** Math.max(0, attempt - 1));
+    return Math.round(base / 2 + (this.random() * base) / 2);
+  }
+
+  private normalize(obj: KubeObject): T {
+    obj.apiVersion = this.opts.apiVersion;
+    obj.kind = this.opts.kind;
+    return this.transform(obj);
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    let retryNow = false;
+    while (!this.stopped) {
+      try {
+        if (this.needList) await this.list();
+        if (this.stopped) break;
+        const started = this.now();
+        const { events, gone, opened, failure } = await this.watch();
+        if (this.stopped) break;
+        if (failure) {
+          // A watch that was open and then broke (a dropped connection, a restarting API server) is retried at once;
+          // only repeated failures back off.
+          if (opened) {
+            failures = 0;
+            retryNow = true;
+          }
+          throw failure;
+        }
+        if (gone) {
+          // The resourceVersion is too old (a restart, compaction): nothing to wait for, list at once.
+          this.log.info({ resourceVersion: this.rv }, 'watch expired (410 Gone): relisting');
+          this.needList = true;
+          this.setSynced(false);
+          failures = 0;
+          continue;
+        }
+        if (this.needList) continue; // relist() asked for it
+        // A server that ends watches at once with nothing to say would make this loop spin: treat it as a failure.
+        if (!opened || (events === 0 && this.now() - started < QUICK_END_MS)) {
+          failures++;
+          await this.sleep(this.backoff(failures));
+        } else failures = 0;
+      } catch (err) {
+        if (this.stopped) break;
+        this.setSynced(false);
+        if (statusOf(err) === 410) {
+          this.log.info({ err: apiErrorText(err) }, 'resourceVersion expired (410 Gone): relisting');
+          this.needList = true;
+          failures = 0;
+          continue;
+        }
+        const delay = retryNow ? 0 : this.backoff(failures + 1);
+        retryNow = false;
+        failures++;
+        this.log.warn({ err: apiErrorText(err), status: statusOf(err), attempt: failures, retryInMs: delay, listing: this.needList }, this.needList ? 'list failed; retrying' : 'watch failed; re-watching');
+        if (delay > 0) await this.sleep(delay);
+      }
+    }
+  }
+
+  private query(extra: Record<string, string | number | undefined>): Record<string, string | number | undefined> {
+    const fieldSelector = this.opts.name ? `metadata.name=${this.opts.name}` : this.opts.fieldSelector;
+    return { labelSelector: this.opts.labelSelector, fieldSelector, ...extra };
+  }
+
+  private async list(): Promise<void> {
+    this.listing = true;
+    try {
+      await this.listOnce();
+    } finally {
+      this.listing = false;
+    }
+  }
+
+  private async listOnce(): Promise<void> {
+    const items: T[] = [];
+    let rv: string | undefined;
+    if (this.opts.name) {
+      this.abort = new AbortController();
+      const res = await this.opts.http.request<KubeObject>({ path: `${this.opts.path}/${encodeURIComponent(this.opts.name)}`, signal: this.abort.signal, timeoutMs: this.opts.requestTimeoutMs ?? 60_000 });
+      if (res.status === 404) rv = undefined;
+      else if (res.status < 200 || res.status > 299 || !res.body || typeof res.body !== 'object') {
+        const b = res.body as { message?: string; reason?: string } | undefined;
+        throw new KubeApiError(`GET ${this.opts.path}/${this.opts.name}: ${res.status} ${b?.message ?? ''}`.trim(), res.status, b?.reason, res.body);
+      } else {
+        items.push(this.normalize(res.body));
+        rv = res.body.metadata?.resourceVersion;
+      }
+    } else {
+      let cont: string | undefined;
+      do {
+        this.abort = new AbortController();
+        let body: ListBody;
+        try {
+          body = await this.opts.http.json<ListBody>({ path: this.opts.path, query: this.query({ limit: this.opts.pageSize ?? 500, continue: cont }), signal: this.abort.signal, timeoutMs: this.opts.requestTimeoutMs ?? 60_000 });
+        } catch (err) {
+          // An expired continue token: start the list over rather than wait out a backoff.
+          if (cont && statusOf(err) === 410) {
+            items.length = 0;
+            cont = undefined;
+            continue;
+          }
+          throw err;
+        }
+        if (this.stopped) return;
+        for (const item of body?.items ?? []) items.push(this.normalize(item));
+        rv = body?.metadata?.resourceVersion;
+        cont = body?.metadata?.continue || undefined;
+      } while (cont);
+    }
+    if (this.stopped) return;
+    this.opts.handler.replace(items);
+    this.rv = rv;
+    this.needList = false;
+    this.listed = true;
+    this.lastEventAt = this.now();
+    this.setSynced(true);
+    this.log.debug({ count: items.length, resourceVersion: rv }, 'listed');
+  }
+
+  /** One watch, to its end. A failure is returned, not thrown, with whether the watch had opened before it broke. */
+  private async watch(): Promise<{ events: number; gone: boolean; opened: boolean; failure: Error | undefined }> {
+    const state = { events: 0, gone: false, opened: false, failure: undefined as Error | undefined };
+    const abort = (this.abort = new AbortController());
+    const timeoutSeconds = Math.round((this.opts.watchTimeoutSeconds ?? 300) * (1 + this.random()));
+    try {
+      await this.opts.http.stream(
+        {
+          path: this.opts.path,
+          query: this.query({ watch: 'true', allowWatchBookmarks: 'true', resourceVersion: this.rv, timeoutSeconds }),
+          signal: abort.signal,
+          // longer than the server's own end of the watch: only a connection that died silently runs into it
+          timeoutMs: (timeoutSeconds + 30) * 1000,
+          onOpen: () => (state.opened = true),
+        },
+        (line) => this.onLine(line, state, abort),
+      );
+    } catch (err) {
+      state.failure ??= err instanceof Error ? err : new Error(String(err));
+    }
+    return state;
+  }
+
+  private onLine(line: string, state: { events: number; gone: boolean; failure: Error | undefined }, abort: AbortController): void {
+    let ev: WatchEvent;
+    try {
+      ev = JSON.parse(line) as WatchEvent;
+    } catch {
+      this.log.warn({ line: line.slice(0, 200) }, 'unparseable watch line ignored');
+      return;
+    }
+    const obj = ev.object;
+    if (!obj || typeof obj !== 'object') return;
+    switch (ev.type) {
+      case 'ADDED':
+      case 'MODIFIED':
+        this.opts.handler.upsert(this.normalize(obj));
+        break;
+      case 'DELETED':
+        this.opts.handler.remove(this.normalize(obj));
+        break;
+      case 'BOOKMARK':
+        break;
+      case 'ERROR':
+        if (obj.code === 410 || obj.reason === 'Expired' || obj.reason === 'Gone') state.gone = true;
+        else state.failure = new KubeApiError(`watch ${this.opts.path}: ${obj.message ?? 'error event'}`, typeof obj.code === 'number' ? obj.code : 0, obj.reason);
+        abort.abort();
+        return;
+      default:
+        return;
+    }
+    const rv = obj.metadata?.resourceVersion;
+    if (typeof rv === 'string' && rv) this.rv = rv;
+    state.events++;
+    this.lastEventAt = this.now();
+    // An event or bookmark after a broken watch proves the server accepted the resourceVersion (an expired one is
+    // answered with an ERROR line, possibly after the stream has opened): from here the cache follows it again.
+    this.setSynced(true);
+  }
+}

@@ -1,0 +1,164 @@
+// Bootstrap Secrets created from the pod watch (injection.md §4): once per pending injected pod, owned by the pod,
+// with the content admission planned, only by the responsible replica; retries, Warning Events, 409 as "exists".
+import { X509Certificate } from 'node:crypto';
+import fastJsonPatch from 'fast-json-patch';
+import pino from 'pino';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BootstrapIssuer } from '../../src/certs/bootstrap-issuer.js';
+import { createMeshCA } from '../../src/certs/mesh-ca.js';
+import { MemoryView } from '../../src/cluster/memory.js';
+import { injectPod } from '../../src/injector/inject.js';
+import { BootstrapSecretController, BOOTSTRAP_FAILED_REASON, type BootstrapSecretsOptions } from '../../src/kube/bootstrap-secrets.js';
+import { KubeHttp } from '../../src/kube/client.js';
+import { meshIdentity } from '../../src/mesh/flavor.js';
+import type { KubeObject } from '../../src/mesh/objects.js';
+import { meshConfigObject, namespace, pod } from '../injector/helpers.js';
+import { FakeApiServer, waitFor, type Obj } from '../support/fake-apiserver.js';
+
+const mesh = meshIdentity('fsm');
+const ca = createMeshCA(mesh.flavor, new Date());
+const injector = { mesh, sidecarMode: 'classic' as const };
+const view = new MemoryView([namespace('apps'), meshConfigObject(mesh, { repoServer: { port: 6161 }, sidecar: { tlsMinProtocolVersion: 'TLSv1_3' } })]);
+const unb64 = (s: unknown): string => Buffer.from(String(s), 'base64').toString('utf8');
+
+let seq = 0;
+/** A pod as the API server stores it after our admission: the patch applied, a name and a uid given, Pending. */
+function admitted(p: KubeObject = pod(), phase: string | undefined = 'Pending'): Obj {
+  const uuid = `00000000-0000-4000-8000-${String(++seq).padStart(12, '0')}`;
+  const plan = injectPod({ pod: p, namespace: 'apps', uuid }, view, injector);
+  if (!('patch' in plan)) throw new Error(`not injected: ${plan.message}`);
+  const stored = fastJsonPatch.applyPatch(structuredClone(p), structuredClone(plan.patch), true, false).newDocument as Obj;
+  stored.metadata = { ...stored.metadata, name: `web-${seq}`, namespace: 'apps' };
+  if (phase) (stored as Record<string, unknown>).status = { phase };
+  return stored;
+}
+
+describe('BootstrapSecretController', () => {
+  let api: FakeApiServer;
+  let http: KubeHttp;
+  let issuer: BootstrapIssuer;
+  const running: BootstrapSecretController[] = [];
+  const counts = { created: [] as number[], exists: 0, failed: [] as string[] };
+
+  beforeAll(() => {
+    issuer = new BootstrapIssuer(ca, { ecPool: false });
+    return () => issuer.close();
+  });
+
+  const start = async (extra: Partial<BootstrapSecretsOptions> = {}): Promise<BootstrapSecretController> => {
+    api = await FakeApiServer.start({ garbageCollect: true });
+    http = new KubeHttp(api.kubeConfig());
+    counts.created = [];
+    counts.exists = 0;
+    counts.failed = [];
+    const c = new BootstrapSecretController({
+      http,
+      view,
+      injector,
+      issuer,
+      logger: pino({ level: 'silent' }),
+      retryMs: [10, 40],
+      onCreated: (s) => counts.created.push(s),
+      onExists: () => counts.exists++,
+      onFailed: (r) => counts.failed.push(r),
+      ...extra,
+    });
+    running.push(c);
+    c.start();
+    return c;
+  };
+
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((c) => c.stop()));
+    http?.close();
+    await api?.close();
+  });
+
+  const secretOf = (p: Obj): Obj | undefined => api.getObject('v1', 'Secret', 'apps', `sidecar-bootstrap-config-${p.metadata!.labels!['fsm-proxy-uuid']}`);
+
+  it('creates the Secret of a pending injected pod once, owned by the pod, with what admission planned', async () => {
+    await start();
+    const withProbe = pod({ spec: { containers: [{ name: 'app', image: 'nginx', ports: [{ name: 'http', containerPort: 8080 }], readinessProbe: { httpGet: { path: '/ready', port: 'http' }, timeoutSeconds: 3 } }] } });
+    const stored = api.addObject(admitted(withProbe));
+    const secret = await waitFor(() => secretOf(stored), { what: 'the bootstrap Secret' });
+    const uid = stored.metadata!.uid as string;
+    expect(secret.metadata?.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'Pod', name: stored.metadata!.name, uid, controller: false, blockOwnerDeletion: false }]);
+    expect(secret.metadata?.labels).toEqual({ 'app.kubernetes.io/name': 'flomesh.io', 'app.kubernetes.io/instance': 'fsm', 'fsm-proxy-uuid': stored.metadata!.labels!['fsm-proxy-uuid'] });
+    const data = secret.data as Record<string, string>;
+    const config = JSON.parse(unb64(data['bootstrap.yaml'])) as { RepoPort: number; NodeID: string; TLSMinProtocolVersion: string; OriginalHealthProbes: { Readiness: unknown } };
+    // from the MeshConfig in the view, and the readiness probe read back from its rewritten form
+    expect(config.RepoPort).toBe(6161);
+    expect(config.TLSMinProtocolVersion).toBe('TLSv1_3');
+    expect(config.OriginalHealthProbes.Readiness).toEqual({ Path: '/ready', Port: 8080, Timeout: 3_000_000_000, IsHTTP: true, IsTCPSocket: false });
+    const leaf = new X509Certificate(unb64(data['repo_cert.pem']));
+    expect(leaf.verify(new X509Certificate(ca.cert).publicKey)).toBe(true);
+    expect(leaf.subject).toContain(`CN=${config.NodeID}`);
+    await waitFor(() => counts.created.length === 1, { what: 'the creation to be counted' });
+    // one create, and only for this pod
+    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(1);
+    // Kubernetes deletes the Secret with its pod
+    api.deleteObject('v1', 'Pod', 'apps', stored.metadata!.name!);
+    await waitFor(() => secretOf(stored) === undefined, { what: 'garbage collection' });
+  });
+
+  it('leaves running pods, pods being deleted and pods without a bootstrap volume of this mesh alone', async () => {
+    const c = await start();
+    const running_ = api.addObject(admitted(pod(), 'Running'));
+    const deleting = admitted();
+    deleting.metadata = { ...deleting.metadata, deletionTimestamp: new Date().toISOString() };
+    api.addObject(deleting);
+    const foreign = admitted();
+    (foreign.spec as { volumes: Array<{ name: string; secret?: { secretName: string } }> }).volumes.find((v) => v.name === 'sidecar-bootstrap-config-volume')!.secret!.secretName = 'someone-elses';
+    api.addObject(foreign);
+    const marker = api.addObject(admitted());
+    await waitFor(() => secretOf(marker), { what: 'the marker pod\'s Secret (the others came first)' });
+    expect(secretOf(running_)).toBeUndefined();
+    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(1);
+    await waitFor(() => c.pendingCount() === 0, { what: 'nothing left pending' });
+  });
+
+  it('a replica that is not responsible only remembers; it creates when it becomes responsible', async () => {
+    let responsible = false;
+    const c = await start({ responsible: () => responsible });
+    const a = api.addObject(admitted());
+    await waitFor(() => c.pendingCount() === 1, { what: 'the pod to be remembered' });
+    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(0);
+    responsible = true;
+    c.resume();
+    await waitFor(() => secretOf(a), { what: 'the Secret after taking over' });
+  });
+
+  it('a 409 means the Secret exists (another replica made it): done, counted, not retried', async () => {
+    const c = await start();
+    const a = admitted();
+    api.addObject({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `sidecar-bootstrap-config-${a.metadata!.labels!['fsm-proxy-uuid']}`, namespace: 'apps' }, data: {} });
+    api.addObject(a);
+    await waitFor(() => counts.exists === 1, { what: 'the 409 to be counted' });
+    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(1);
+    expect(counts.created).toEqual([]);
+    expect(c.pendingCount()).toBe(0);
+  });
+
+  it('retries a failing create, then gives up with a Warning Event on the pod and a failure count', async () => {
+    await start({ attempts: 3 });
+    api.failRequests({ count: 2, verb: 'create', resource: 'secrets', status: 500 });
+    const ok = api.addObject(admitted());
+    await waitFor(() => secretOf(ok), { what: 'the Secret after two failures' });
+    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(3);
+    api.failRequests({ count: 10, verb: 'create', resource: 'secrets', status: 500, message: 'etcd is unhappy' });
+    const bad = api.addObject(admitted());
+    const event = await waitFor(() => api.listObjects('v1', 'Event', 'apps').find((e) => (e.involvedObject as { uid?: string }).uid === bad.metadata!.uid), { what: 'the Warning Event' });
+    expect(event).toMatchObject({ type: 'Warning', reason: BOOTSTRAP_FAILED_REASON, involvedObject: { kind: 'Pod', name: bad.metadata!.name, namespace: 'apps' } });
+    expect(String(event.message)).toMatch(/^bootstrap Secret sidecar-bootstrap-config-\S+ could not be created after 3 attempt\(s\): .*etcd is unhappy.*; the sidecar cannot start until it exists$/);
+    expect(counts.failed).toEqual(['500']);
+  });
+
+  it('a permanent refusal (403) is reported at once, without retries', async () => {
+    await start();
+    api.failRequests({ count: 1, verb: 'create', resource: 'secrets', status: 403, message: 'secrets is forbidden' });
+    const p = api.addObject(admitted());
+    await waitFor(() => api.listObjects('v1', 'Event', 'apps').some((e) => (e.involvedObject as { uid?: string }).uid === p.metadata!.uid), { what: 'the Warning Event' });
+    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(1);
+    expect(counts.failed).toEqual(['403']);
+  });
+});

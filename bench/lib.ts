@@ -55,7 +55,11 @@ export function startFloor(cert: string, key: string): Promise<HttpsServer> {
 
 /** A fixture as the API server sends it (compact JSON), split around request.uid. */
 export function bodyTemplate(name: string): [string, string] {
-  const review = readReview(name);
+  return reviewTemplate(readReview(name), name);
+}
+
+/** A review as compact JSON, split around request.uid (each request then gets its own). */
+export function reviewTemplate(review: Review, name = 'review'): [string, string] {
   const marker = `@@UID-${randomUUID()}@@`;
   review.request.uid = marker;
   const [before, after, ...rest] = JSON.stringify(review).split(marker);

@@ -6,6 +6,7 @@
 // that is allowed (and, for mutate, carries a JSONPatch): anything else is counted as an error.
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:https';
+import fastJsonPatch from 'fast-json-patch';
 
 export interface LoadScenario {
   readonly name: string;
@@ -13,6 +14,8 @@ export interface LoadScenario {
   readonly path: string;
   /** CA that signed the server's certificate */
   readonly ca: string;
+  /** TLS server name when the certificate does not cover 127.0.0.1 (live mode's covers the Service names) */
+  readonly servername?: string;
   /** each body is `parts[0] + uid + parts[1]`; bodies are rotated request by request */
   readonly bodies: readonly (readonly [string, string])[];
   readonly concurrency: number;
@@ -20,6 +23,11 @@ export interface LoadScenario {
   readonly durationMs: number;
   /** the answer must carry a patch (mutate scenarios) */
   readonly expectPatch: boolean;
+  /**
+   * Play the API server's part after a mutate answer: apply the patch and store the pod (POST to this API server),
+   * as a real API server does once admission is over. Not timed: latencies are the webhook's alone.
+   */
+  readonly storePods?: { readonly url: string; readonly ca: string; readonly token: string };
 }
 
 export interface LoadResult {
@@ -43,6 +51,8 @@ export interface LoadResult {
   readonly clientCpuUs: number;
   /** answers completed inside the window (the throughput's numerator) */
   readonly completed: number;
+  /** pods stored in the API server (storePods) */
+  readonly stored: number;
 }
 
 /** Sent to the parent when the measurement window opens and closes, so it can read its own CPU clock then. */
@@ -66,7 +76,7 @@ export async function runScenario(s: LoadScenario): Promise<LoadResult> {
   const post = (body: string): Promise<Reply> =>
     new Promise((resolve, reject) => {
       const req = request(
-        { host: '127.0.0.1', port: s.port, method: 'POST', path: s.path, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        { host: '127.0.0.1', port: s.port, method: 'POST', path: s.path, agent, ...(s.servername ? { servername: s.servername } : {}), headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -77,6 +87,37 @@ export async function runScenario(s: LoadScenario): Promise<LoadResult> {
       req.on('error', reject);
       req.end(body);
     });
+
+  const store = s.storePods;
+  const apiAgent = store ? new Agent({ ca: store.ca, keepAlive: true, maxSockets: s.concurrency }) : undefined;
+  let stored = 0;
+  /** The pod as the API server stores it: the request's object with the patch applied, a name given. */
+  const storePod = (parts: readonly [string, string], uid: string, patchB64: string): Promise<void> => {
+    const review = JSON.parse(parts[0] + uid + parts[1]) as { request: { namespace: string; object: Record<string, unknown> } };
+    const ops = JSON.parse(Buffer.from(patchB64, 'base64').toString('utf8')) as fastJsonPatch.Operation[];
+    const pod = fastJsonPatch.applyPatch(review.request.object, ops, false, true).newDocument as { metadata?: Record<string, unknown> };
+    pod.metadata = { ...pod.metadata, name: `bench-${uid}`, namespace: review.request.namespace };
+    const body = JSON.stringify(pod);
+    const url = new URL(`${store!.url}/api/v1/namespaces/${review.request.namespace}/pods`);
+    return new Promise((resolve) => {
+      const req = request(
+        { host: url.hostname, port: url.port, method: 'POST', path: url.pathname, agent: apiAgent, headers: { authorization: `Bearer ${store!.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            if (res.statusCode === 201) stored++;
+            else fail(`storing the pod: HTTP ${res.statusCode}`);
+            resolve();
+          });
+        },
+      );
+      req.on('error', (err) => {
+        fail(`storing the pod: ${err.message}`);
+        resolve();
+      });
+      req.end(body);
+    });
+  };
 
   const latencies: number[] = [];
   const errorSamples: string[] = [];
@@ -109,16 +150,18 @@ export async function runScenario(s: LoadScenario): Promise<LoadResult> {
   const measureTo = measureFrom + s.durationMs;
   let cpuStart: NodeJS.CpuUsage | undefined;
   let cpuUsed: NodeJS.CpuUsage | undefined;
-  const marks = [
-    setTimeout(() => {
-      cpuStart = process.cpuUsage();
-      process.send?.({ mark: 'start' } satisfies WindowMark);
-    }, s.warmupMs),
-    setTimeout(() => {
-      cpuUsed = process.cpuUsage(cpuStart);
-      process.send?.({ mark: 'end' } satisfies WindowMark);
-    }, s.warmupMs + s.durationMs),
-  ];
+  const startMark = (): void => {
+    if (cpuStart) return;
+    cpuStart = process.cpuUsage();
+    process.send?.({ mark: 'start' } satisfies WindowMark);
+  };
+  const endMark = (): void => {
+    if (cpuUsed) return;
+    startMark();
+    cpuUsed = process.cpuUsage(cpuStart);
+    process.send?.({ mark: 'end' } satisfies WindowMark);
+  };
+  const marks = [setTimeout(startMark, s.warmupMs), setTimeout(endMark, s.warmupMs + s.durationMs)];
   const worker = async (): Promise<void> => {
     for (;;) {
       const start = performance.now();
@@ -134,6 +177,10 @@ export async function runScenario(s: LoadScenario): Promise<LoadResult> {
       }
       const end = performance.now();
       check(reply, uid);
+      if (store) {
+        const patch = (JSON.parse(reply.text) as { response?: { patch?: string } }).response?.patch;
+        if (patch) await storePod(parts, uid, patch);
+      }
       if (end >= measureFrom && end <= measureTo) completedInWindow++;
       // A request is timed when it both started and finished inside the window: the window then holds only
       // steady-state requests (connections already open, JIT warm), never a warm-up or drain straggler.
@@ -145,7 +192,10 @@ export async function runScenario(s: LoadScenario): Promise<LoadResult> {
     }
   };
   await Promise.all(Array.from({ length: s.concurrency }, worker));
+  // the workers stop by the clock; the end mark's timer may still be pending: the window closes now either way
+  endMark();
   agent.destroy();
+  apiAgent?.destroy();
   for (const t of marks) clearTimeout(t);
 
   const sorted = Float64Array.from(latencies).sort();
@@ -168,6 +218,7 @@ export async function runScenario(s: LoadScenario): Promise<LoadResult> {
     responseBytes: measured ? Math.round(responseBytes / measured) : 0,
     clientCpuUs: cpuUsed ? cpuUsed.user + cpuUsed.system : NaN,
     completed: completedInWindow,
+    stored,
   };
 }
 

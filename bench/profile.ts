@@ -34,6 +34,6 @@ try {
 } finally {
   floor?.closeAllConnections();
   floor?.close();
-  await server.shutdown(1);
+  await server.shutdown(1, 0);
   rmSync(dir, { recursive: true, force: true });
 }

@@ -3,6 +3,7 @@
 // Results are printed and written to bench/RESULTS.md. Exits non-zero only when a request failed (a wrong answer or
 // a transport error); a missed target is reported, not fatal. See bench/README.md.
 import { randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -23,6 +24,7 @@ import { allow } from '../src/admission/response.js';
 import type { AdmissionHandler } from '../src/admission/handler.js';
 import { BENCH_DIR, bodyTemplate, CLUSTER, ROOT, FIXTURES, MUTATE_FIXTURE, PODS, readReview, machineBusyShare, runLoad, startFloor, VALIDATE_FIXTURES, type ServerSide } from './lib.js';
 import type { LoadResult, LoadScenario } from './loadgen.js';
+import { liveBench, type LivePoint } from './live.js';
 
 const CONCURRENCY = 16;
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1000);
@@ -164,16 +166,13 @@ function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-async function main(): Promise<void> {
-  const started = new Date();
-  const machine = {
-    cpu: `${os.cpus()[0]?.model.trim() ?? 'unknown'} × ${os.cpus().length}`,
-    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    node: process.version,
-    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-  };
-  console.log(`mesh-admission bench — ${started.toISOString()}\n${machine.cpu}, ${machine.memory}, node ${machine.node}, ${machine.platform}\n`);
+interface Section {
+  readonly md: string;
+  readonly errors: number;
+}
 
+/** Parts A and B: the injector's cost, and the standalone servers against a bare HTTPS floor. */
+async function coreSection(): Promise<Section> {
   const quietA = await waitForQuiet('part A');
   console.log('Part A: injector per-pod cost …');
   const a = await partA();
@@ -228,8 +227,8 @@ async function main(): Promise<void> {
       secretsWritten = 0;
     }
   } finally {
-    await server.shutdown(1);
-    await bare.shutdown(1);
+    await server.shutdown(1, 0);
+    await bare.shutdown(1, 0);
     await new Promise<void>((r) => {
       floor.closeAllConnections();
       floor.close(() => r());
@@ -288,17 +287,7 @@ async function main(): Promise<void> {
   console.log(`\n${quietNote}`);
   console.log(`bootstrap Secrets written by the mutate scenario (warm-up included): ${secretsWritten}`);
 
-  const md = `# Benchmark results
-
-Written by \`npm run bench\` (bench/run.ts); see bench/README.md for the method. Numbers are for this machine only.
-
-- date: ${started.toISOString()}
-- machine: ${machine.cpu}, ${machine.memory} RAM, ${machine.platform}
-- node: ${machine.node}
-- total errors: ${totalErrors}${totalErrors ? ' — **the run failed**' : ''}
-- ${quietNote}
-
-## Targets
+  const md = `## Targets
 
 ${targets.join('\n')}
 
@@ -341,10 +330,142 @@ the machine used meanwhile (% of one core; should be near 0).
   the run.
 - Part A runs before the servers start, in the main process, with nothing else running.
 `;
+  return { md: `- ${quietNote}\n\n${md}`, errors: totalErrors };
+}
+
+/** Part C: live mode against the fake API server (bench/live.ts). */
+async function liveSection(): Promise<Section> {
+  await waitForQuiet('part C');
+  console.log('Part C: live mode against the fake API server …');
+  const r = await liveBench({ latencies: [0, 5], concurrencies: [1, CONCURRENCY], warmupMs: WARMUP_MS, durationMs: DURATION_MS });
+  const rows = r.points.map((p) => [
+    `${p.latencyMs} ms`,
+    String(p.concurrency),
+    f0(p.load.throughput),
+    f2(p.load.p50),
+    f2(p.load.p99),
+    f0(p.serverCpuPerPodUs),
+    f2(p.apiRequestsPerPod),
+    f2(p.secretCreatesPerPod),
+    f2(p.handshakesPerPod),
+    f0(p.secretDelay.p50 * 1000),
+    f0(p.secretDelay.p99 * 1000),
+    `${p.secrets}/${p.pods}`,
+    String(p.load.errors),
+  ]);
+  const t = table(['API latency', 'in flight', 'pods/s', 'admission p50 ms', 'admission p99 ms', 'server CPU µs/pod', 'API requests/pod', 'Secret creates/pod', 'TLS handshakes/pod', 'Secret after pod p50 ms', 'p99 ms', 'Secrets/pods', 'errors'], rows);
+  console.log(t);
+  const at = (latencyMs: number, concurrency: number): LivePoint => r.points.find((p) => p.latencyMs === latencyMs && p.concurrency === concurrency)!;
+  const busy = at(5, CONCURRENCY);
+  const only = (latencyMs: number): LoadResult => r.admissionOnly.find((o) => o.latencyMs === latencyMs)!.load;
+  const ri = r.reinvocation;
+  const mark = (ok: boolean): string => (ok ? '**met**' : '**MISSED**');
+  const targets = [
+    `- server CPU per injected pod ≤ 1.5 ms (admission, certificate, Secret create, its API request) at ${CONCURRENCY} in flight, API latency 5 ms: ${f0(busy.serverCpuPerPodUs)} µs — ${mark(busy.serverCpuPerPodUs <= 1500)} (one at a time: ${f0(at(5, 1).serverCpuPerPodUs)} µs, nothing amortised)`,
+    `- admission p50 independent of the API latency (one at a time, admission alone): ${f2(only(0).p50)} ms at 0 ms, ${f2(only(5).p50)} ms at 5 ms — ${mark(Math.abs(only(5).p50 - only(0).p50) < 0.25)}; with the Secret work of the previous pods beside it: ${f2(at(0, 1).load.p50)} / ${f2(at(5, 1).load.p50)} ms (the same CPU, not a wait)`,
+    `- API requests per injected pod = 1: ${f2(busy.apiRequestsPerPod)} (all the server's requests but watches, Lease renewals and caBundle checks included) — ${mark(busy.apiRequestsPerPod < 1.05)}`,
+    `- TLS handshakes to the API server per pod ≈ 0: ${f2(busy.handshakesPerPod)} (the load generator's own connections included) — ${mark(busy.handshakesPerPod < 0.1)}`,
+    `- Secret within 1 s of its pod (p99): ${f0(busy.secretDelay.p99 * 1000)} ms — ${mark(busy.secretDelay.p99 < 1)}`,
+  ];
+  const md = `## Part C — live mode against the fake API server
+
+${targets.join('\n')}
+
+${t}
+
+Each row: ${WARMUP_MS / 1000} s warm-up, then ${DURATION_MS / 1000} s measured. The fake API server runs in its own
+process over HTTPS with the given latency added to every request (\`bench/fake-api-child.ts\`); the load generator plays
+the API server's part: it sends \`${MUTATE_FIXTURE}\` to \`/mutate-pod-creation\`, then applies the patch and stores
+the pod, as an API server does once admission is over (that store is not in the admission latency). The server, in
+this process, sees the pod through its watch and creates the bootstrap Secret. \`server CPU µs/pod\` is this process's
+CPU in the window over the pods admitted in it: admission, the watch event, the certificate and the Secret's create.
+\`API requests/pod\` counts every request the server made during the run except watches; \`Secret after pod\` is the
+time between the pod's create and its Secret's create as the API server saw them.
+
+**Re-invocation.** A second call for a pod already injected (what \`reinvocationPolicy: IfNeeded\` would add for every
+pod, since the ServiceAccount admission plugin changes every pod after the webhook) can only answer no-op; at
+${CONCURRENCY} in flight it cost ${f0(ri.cpuUs / ri.completed)} µs of server CPU and a round trip of ${f2(ri.p50)} ms
+(p50) / ${f2(ri.p99)} ms (p99), for nothing: the configuration says \`reinvocationPolicy: Never\`.
+`;
+  return { md, errors: r.points.reduce((n, p) => n + p.load.errors, 0) + r.admissionOnly.reduce((n, o) => n + o.load.errors, 0) + ri.errors };
+}
+
+/** Part D: how long the command line takes to start (the offline commands must not load the server). */
+async function cliSection(): Promise<Section> {
+  const file = join(ROOT, 'examples', 'seeds', '001-egress-policy');
+  const time = (args: string[]): number => {
+    const runs: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const t = performance.now();
+      const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], { cwd: ROOT, encoding: 'utf8' });
+      if (r.status !== 0 && !args.includes('--help')) throw new Error(`mesh-admission ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+      runs.push(performance.now() - t);
+    }
+    return runs.sort((x, y) => x - y)[3]!;
+  };
+  const rows = [
+    ['`validate --help`', time(['validate', '--help'])],
+    ['`validate -f examples/seeds/001-egress-policy`', time(['validate', '-f', file])],
+    ['`explain --help`', time(['explain', '--help'])],
+  ] as const;
+  const t = table(['command', 'wall time ms (median of 7)'], rows.map(([c, ms]) => [c, f0(ms)]));
+  console.log(t);
+  return { md: `## Part D — command-line start-up\n\nTarget: \`validate --help\` and \`validate -f\` of one file under 500 ms.\n\n${t}\n\nRun from \`dist/\` (built by \`npm ci\`), a new \`node\` process each time.\n`, errors: 0 };
+}
+
+const PARTS: Record<string, () => Promise<Section>> = { core: coreSection, live: liveSection, cli: cliSection };
+
+/** A section of RESULTS.md, between markers, so that a run of some parts keeps the others' last results. */
+const sectionOf = (text: string, part: string): string | undefined => {
+  const m = new RegExp(`<!-- part: ${part} -->\\n([\\s\\S]*?)<!-- end: ${part} -->`).exec(text);
+  return m?.[1];
+};
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const machine = {
+    cpu: `${os.cpus()[0]?.model.trim() ?? 'unknown'} × ${os.cpus().length}`,
+    memory: `${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+  };
+  console.log(`mesh-admission bench — ${started.toISOString()}\n${machine.cpu}, ${machine.memory}, node ${machine.node}, ${machine.platform}\n`);
+  const wanted = (process.env.BENCH_PARTS ?? Object.keys(PARTS).join(',')).split(',').map((p) => p.trim()).filter(Boolean);
+  const unknown = wanted.filter((p) => !(p in PARTS));
+  if (unknown.length) throw new Error(`BENCH_PARTS: unknown part(s) ${unknown.join(', ')}; known: ${Object.keys(PARTS).join(', ')}`);
+  let previous = '';
+  try {
+    previous = readFileSync(join(BENCH_DIR, 'RESULTS.md'), 'utf8');
+  } catch {
+    previous = '';
+  }
+  let errors = 0;
+  const sections: string[] = [];
+  for (const part of Object.keys(PARTS)) {
+    let body: string;
+    if (wanted.includes(part)) {
+      const r = await PARTS[part]!();
+      errors += r.errors;
+      body = `_Run ${started.toISOString()} on ${machine.cpu}, ${machine.memory} RAM, node ${machine.node}._\n\n${r.md}`;
+    } else body = sectionOf(previous, part) ?? `_Not run yet: \`BENCH_PARTS=${part} npm run bench\`._\n`;
+    sections.push(`<!-- part: ${part} -->\n${body.trimEnd()}\n<!-- end: ${part} -->`);
+  }
+  const md = `# Benchmark results
+
+Written by \`npm run bench\` (bench/run.ts); see bench/README.md for the method. Numbers are for the machine named in
+each part only. \`BENCH_PARTS=core,live,cli\` runs some parts and keeps the others' last results.
+
+- last run: ${started.toISOString()}, parts ${wanted.join(', ')}
+- machine: ${machine.cpu}, ${machine.memory} RAM, ${machine.platform}
+- node: ${machine.node}
+- errors in this run: ${errors}${errors ? ' — **the run failed**' : ''}
+
+${sections.join('\n\n')}
+`;
   writeFileSync(join(BENCH_DIR, 'RESULTS.md'), md);
   console.log(`\nwrote ${join(BENCH_DIR, 'RESULTS.md')}`);
-  if (totalErrors > 0) {
-    console.error(`${totalErrors} request(s) failed`);
+  if (errors > 0) {
+    console.error(`${errors} request(s) failed`);
     process.exitCode = 1;
   }
 }

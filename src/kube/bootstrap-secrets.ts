@@ -39,7 +39,7 @@ export interface BootstrapSecretsOptions {
   readonly viewReady?: () => Promise<unknown>;
   /** what this replica reports as the source of its Events */
   readonly identity?: string;
-  /** Secrets being created at once (default 8) */
+  /** Secrets being created at once (default 32: each waits mostly on the API server) */
   readonly concurrency?: number;
   /** attempts per pod before the Warning Event (default 5), waits between them (default 500 ms doubling to 5 s) */
   readonly attempts?: number;
@@ -201,7 +201,7 @@ export class BootstrapSecretController {
   }
 
   private pump(): void {
-    const limit = this.opts.concurrency ?? 8;
+    const limit = this.opts.concurrency ?? 32;
     while (this.running < limit && this.queue.length > 0 && this.responsible()) {
       const uid = this.queue.shift()!;
       const p = this.pending.get(uid);

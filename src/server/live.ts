@@ -119,7 +119,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
           metrics.bootstrapSecretFailures.inc({ status });
         },
       });
-      leader = new LeaderElector({ http, namespace: mesh.meshNamespace, name: leaderLeaseName(mesh), identity, logger, onStartedLeading: () => controller.resume() });
+      leader = new LeaderElector({ http, namespace: mesh.meshNamespace, name: leaderLeaseName(mesh), identity, logger: logger.child({ identity }), onStartedLeading: () => controller.resume() });
       controller.start();
       leader.start();
       // stopping order: give up the Lease first (a follower takes over at once), then the watch

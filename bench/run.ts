@@ -25,6 +25,7 @@ import type { AdmissionHandler } from '../src/admission/handler.js';
 import { BENCH_DIR, bodyTemplate, CLUSTER, ROOT, FIXTURES, MUTATE_FIXTURE, PODS, readReview, machineBusyShare, runLoad, startFloor, VALIDATE_FIXTURES, type ServerSide } from './lib.js';
 import type { LoadResult, LoadScenario } from './loadgen.js';
 import { liveBench, type LivePoint } from './live.js';
+import { scaleSection } from './scale.js';
 
 const CONCURRENCY = 16;
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1000);
@@ -413,7 +414,7 @@ async function cliSection(): Promise<Section> {
   return { md: `## Part D — command-line start-up\n\nTarget: \`validate --help\` and \`validate -f\` of one file under 500 ms.\n\n${t}\n\nRun from \`dist/\` (built by \`npm ci\`), a new \`node\` process each time.\n`, errors: 0 };
 }
 
-const PARTS: Record<string, () => Promise<Section>> = { core: coreSection, live: liveSection, cli: cliSection };
+const PARTS: Record<string, () => Promise<Section>> = { core: coreSection, live: liveSection, cli: cliSection, scale: scaleSection };
 
 /** A section of RESULTS.md, between markers, so that a run of some parts keeps the others' last results. */
 const sectionOf = (text: string, part: string): string | undefined => {

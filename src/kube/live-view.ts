@@ -16,9 +16,9 @@ import type { Gauge } from 'prom-client';
 import type { KubeObject } from '../mesh/objects.js';
 import { KINDS } from '../mesh/kinds.js';
 import { MemoryView } from '../cluster/memory.js';
-import type { ClusterView } from '../cluster/view.js';
+import type { ClusterView, IndexDef } from '../cluster/view.js';
 import { apiErrorText, KubeApiError, type KubeHttp } from './client.js';
-import { Reflector, type BackoffOptions, type ReflectorStatus } from './reflector.js';
+import { dropMetadataNoise, Reflector, type BackoffOptions, type ReflectorStatus } from './reflector.js';
 
 /** A resource to cache; the version is found by discovery (the core group is always v1). */
 export interface ResourceSpec {
@@ -81,9 +81,18 @@ function dedupe(specs: readonly ResourceSpec[]): ResourceSpec[] {
 
 const statusOf = (err: unknown): number => (err instanceof KubeApiError ? err.status : 0);
 
-/** One resource: its store and the reflector that fills it. */
+/**
+ * What the view keeps of an object: no managedFields, no kubectl last-applied copy, and no status (no rule reads one);
+ * often most of an object's size, for every object in the cluster.
+ */
+function forTheView(obj: KubeObject): KubeObject {
+  dropMetadataNoise(obj);
+  if ('status' in obj) delete obj.status;
+  return obj;
+}
+
+/** One resource: the reflector that fills its part of the shared store. */
 class Informer {
-  readonly store = new MemoryView();
   readonly reflector: Reflector;
 
   constructor(
@@ -91,6 +100,7 @@ class Informer {
     readonly version: string,
     readonly plural: string,
     readonly kind: string,
+    store: MemoryView,
     opts: LiveViewOptions,
     log: Logger,
   ) {
@@ -101,10 +111,11 @@ class Informer {
       apiVersion,
       kind,
       logger: log,
+      transform: forTheView,
       handler: {
-        replace: (items) => this.store.replaceKind(kind, items),
-        upsert: (obj) => this.store.upsert(obj),
-        remove: (obj) => this.store.remove(kind, obj.metadata?.namespace ?? '', obj.metadata?.name ?? ''),
+        replace: (items) => store.replaceKind(kind, items, group),
+        upsert: (obj) => store.upsert(obj),
+        remove: (obj) => store.removeObject(obj),
       },
       ...(opts.backoff ? { backoff: opts.backoff } : {}),
       ...(opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: opts.watchTimeoutSeconds } : {}),
@@ -134,6 +145,8 @@ interface ResourceList {
 }
 
 export class LiveView implements ClusterView {
+  /** every resource's objects, groups kept apart, with the rules' indexes */
+  private readonly store = new MemoryView([], { distinctGroups: true });
   private readonly http: KubeHttp;
   private readonly specs: readonly ResourceSpec[];
   /** `${group}/${plural}` → informer */
@@ -233,24 +246,19 @@ export class LiveView implements ClusterView {
   }
 
   list(kind: string, namespace?: string): readonly KubeObject[] {
-    const infs = this.byKind.get(kind);
-    if (!infs || infs.length === 0) return [];
-    if (infs.length === 1) return infs[0]!.store.list(kind, namespace);
-    return infs.flatMap((i) => i.store.list(kind, namespace));
+    return this.store.list(kind, namespace);
   }
 
   get(kind: string, namespace: string, name: string): KubeObject | undefined {
-    const infs = this.byKind.get(kind);
-    if (!infs) return undefined;
-    for (const i of infs) {
-      const o = i.store.get(kind, namespace, name);
-      if (o) return o;
-    }
-    return undefined;
+    return this.store.get(kind, namespace, name);
+  }
+
+  byIndex(index: IndexDef, key: string): readonly KubeObject[] {
+    return this.store.byIndex(index, key);
   }
 
   all(): KubeObject[] {
-    return [...this.informers.values()].flatMap((i) => i.store.all());
+    return this.store.all();
   }
 
   /**
@@ -270,10 +278,9 @@ export class LiveView implements ClusterView {
       const ns = res.body;
       ns.apiVersion = 'v1';
       ns.kind = 'Namespace';
-      const inf = this.informers.get('/namespaces');
       // never replace a newer cached copy by an older answer
-      const cached = inf?.store.get('Namespace', '', name);
-      if (inf && (!cached || Number(cached.metadata?.resourceVersion ?? 0) <= Number(ns.metadata?.resourceVersion ?? 0))) inf.store.upsert(ns);
+      const cached = this.store.get('Namespace', '', name);
+      if (!cached || Number(cached.metadata?.resourceVersion ?? 0) <= Number(ns.metadata?.resourceVersion ?? 0)) this.store.upsert(forTheView(ns));
       return ns;
     } finally {
       this.requests.delete(abort);
@@ -335,7 +342,7 @@ export class LiveView implements ClusterView {
   }
 
   private addInformer(spec: ResourceSpec, version: string, start: boolean): Informer {
-    const inf = new Informer(spec.group, version, spec.plural, spec.kind, this.opts, this.log);
+    const inf = new Informer(spec.group, version, spec.plural, spec.kind, this.store, this.opts, this.log);
     this.informers.set(`${spec.group}/${spec.plural}`, inf);
     const list = this.byKind.get(spec.kind) ?? [];
     list.push(inf);
@@ -356,6 +363,8 @@ export class LiveView implements ClusterView {
     if (rest.length) this.byKind.set(inf.kind, rest);
     else this.byKind.delete(inf.kind);
     await inf.reflector.stop();
+    // what it held is no longer served
+    this.store.replaceKind(inf.kind, [], inf.group);
   }
 
   private checkSynced(): void {

@@ -28,6 +28,13 @@ export function specOf(obj: KubeObject, out: Findings, opts: { rule: string; req
   return undefined;
 }
 
+/** Orders objects by `<namespace>/<name>`, so that messages naming several do not depend on listing order. */
+export function byRef(a: KubeObject, b: KubeObject): number {
+  const ra = `${a.metadata?.namespace ?? ''}/${a.metadata?.name ?? ''}`;
+  const rb = `${b.metadata?.namespace ?? ''}/${b.metadata?.name ?? ''}`;
+  return ra < rb ? -1 : ra > rb ? 1 : 0;
+}
+
 export function asRecord(v: unknown): Record<string, unknown> {
   return isRecord(v) ? v : {};
 }

@@ -1,6 +1,6 @@
 // What a kind validator may read besides the object itself: the mesh identity, the MeshConfig and the other objects.
 import { meshConfigObject } from '../cluster/mesh-config.js';
-import type { ClusterView, ObjectKey } from '../cluster/view.js';
+import type { ClusterView, IndexDef, ObjectKey } from '../cluster/view.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { monitoredByLabel } from '../mesh/names.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
@@ -23,6 +23,17 @@ export class ValidationContext {
     return this.view
       .list(kind, namespace)
       .filter((o) => !(kind === this.self.kind && (o.metadata?.namespace ?? '') === this.self.namespace && o.metadata?.name === this.self.name));
+  }
+
+  /**
+   * The other objects found under any of `keys` in `index` (each once), excluding the object being validated: the few
+   * objects a cross-object rule has to compare with, without reading every object of the kind.
+   */
+  candidates(index: IndexDef, keys: Iterable<string>): KubeObject[] {
+    const found = new Set<KubeObject>();
+    for (const key of keys) for (const o of this.view.byIndex(index, key)) found.add(o);
+    const kind = index.kind;
+    return [...found].filter((o) => !(kind === this.self.kind && (o.metadata?.namespace ?? '') === this.self.namespace && o.metadata?.name === this.self.name));
   }
 
   get(kind: string, namespace: string, name: string): KubeObject | undefined {

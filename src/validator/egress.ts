@@ -17,6 +17,7 @@ import {
 } from './checks.js';
 import type { ValidationContext } from './context.js';
 import { formatValue, type Findings } from './findings.js';
+import { egressDecl, EGRESS_BY_SOURCE_PORT, SERVICE_BY_PORT, servicePorts } from './indexes.js';
 import {
   describeEgressProtocol,
   describeServicePort,
@@ -24,8 +25,6 @@ import {
   egressProtocol,
   isServerFirst,
   needsDetection,
-  readEgress,
-  readServicePorts,
   usesInspector,
   type EgressDecl,
   type EgressPortDecl,
@@ -69,7 +68,7 @@ export function validateEgress(obj: KubeObject, ctx: ValidationContext, out: Fin
   checkPorts(rawSpec.ports, out);
   checkMatches(rawSpec.matches, namespaceOf(obj), ctx, out);
 
-  const self = readEgress(obj);
+  const self = egressDecl(obj);
   checkPortsWithinPolicy(self, out);
   checkHostsUsed(self, out);
   checkOtherEgresses(self, ctx, out);
@@ -300,8 +299,10 @@ function byRef<T extends { ref: string }>(a: T, b: T): number {
 
 function checkOtherEgresses(self: EgressDecl, ctx: ValidationContext, out: Findings): void {
   if (self.sources.length === 0 || self.ports.length === 0) return;
-  // the runtime merges every Egress naming a ServiceAccount into that SA's proxies, whatever their namespace
-  const others = ctx.others('Egress').map(readEgress).sort(byRef);
+  // the runtime merges every Egress naming a ServiceAccount into that SA's proxies, whatever their namespace; only
+  // those sharing a port number with this one can conflict with it
+  const keys = self.sources.flatMap((sa) => self.ports.map((p) => `${sa}|${p.number}`));
+  const others = ctx.candidates(EGRESS_BY_SOURCE_PORT, keys).map(egressDecl).sort(byRef);
   for (const other of others) {
     const sa = self.sources.find((s) => other.sources.includes(s));
     if (sa === undefined) continue;
@@ -339,12 +340,12 @@ function checkSharedHosts(self: EgressDecl, other: EgressDecl, sa: string, out: 
 function checkServices(self: EgressDecl, ctx: ValidationContext, out: Findings): void {
   if (self.ports.length === 0) return;
   const services = ctx
-    .others('Service')
+    .candidates(SERVICE_BY_PORT, self.ports.map((p) => String(p.number)))
     .filter((s) => ctx.isMonitored(namespaceOf(s)))
     .sort((a, b) => byRef({ ref: `${namespaceOf(a)}/${nameOf(a)}` }, { ref: `${namespaceOf(b)}/${nameOf(b)}` }));
   const permissive = ctx.permissive();
   for (const svc of services)
-    for (const sp of readServicePorts(svc))
+    for (const sp of servicePorts(svc))
       for (const p of self.ports) {
         if (p.number !== sp.number) continue;
         const head = `port ${p.number} is ${describeEgressProtocol(p.protocol, self.hosts.length > 0)} here but ${sp.protocol} on ${describeServicePort(svc, sp)}`;

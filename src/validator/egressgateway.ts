@@ -1,7 +1,8 @@
 // EgressGateway: which gateway Services carry egress traffic. `spec.global` is the mesh-wide default list and the
 // mesh reads it from one object only; osm-edge also has `rules[]` binding Egress policies to gateways.
 import { isRecord, nameOf, namespaceOf, type KubeObject } from '../mesh/objects.js';
-import { asArray, checkArray, checkDns1123Label, checkIntRange, checkRequiredString } from './checks.js';
+import { asArray, byRef, checkArray, checkDns1123Label, checkIntRange, checkRequiredString } from './checks.js';
+import { EGRESSGATEWAY_GLOBAL } from './indexes.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
 
@@ -59,7 +60,7 @@ export function validateEgressGateway(obj: KubeObject, ctx: ValidationContext, o
   if (asArray(spec.global).length === 0) return;
   // The mesh takes the global list from whichever EgressGateway it lists first: two global lists make the egress
   // path of every proxy depend on informer order. Cluster-wide, as the mesh reads it.
-  for (const other of ctx.others('EgressGateway')) {
+  for (const other of ctx.candidates(EGRESSGATEWAY_GLOBAL, ['global']).sort(byRef)) {
     if (!isRecord(other.spec) || asArray(other.spec.global).length === 0) continue;
     const ns = namespaceOf(other);
     const name = nameOf(other);

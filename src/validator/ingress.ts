@@ -4,7 +4,8 @@
 // two policies naming the same backend port make the outcome depend on informer order.
 import { isRecord, nameOf, namespaceOf, type KubeObject } from '../mesh/objects.js';
 import { monitoredByLabel } from '../mesh/names.js';
-import { asArray, checkArray, checkDns1123Label, checkPort, checkRequiredString, isDns1123Subdomain, isInteger } from './checks.js';
+import { asArray, byRef, checkArray, checkDns1123Label, checkPort, checkRequiredString, isDns1123Subdomain, isInteger } from './checks.js';
+import { ACCESSCONTROL_CATCH_ALL } from './indexes.js';
 import { parseCidr } from '../mesh/cidr.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
@@ -231,7 +232,7 @@ function checkOtherPolicies(obj: KubeObject, keys: readonly BackendKey[], ctx: V
   if (profile.kind !== 'AccessControl' || (isRecord(obj.spec) && asArray(obj.spec.backends).length > 0)) return;
   // FSM falls back to the first AccessControl without backends, from ANY namespace, for every Service that has no
   // AccessControl of its own: with two such catch-alls, which one applies is undefined.
-  for (const other of ctx.others('AccessControl')) {
+  for (const other of ctx.candidates(ACCESSCONTROL_CATCH_ALL, ['catch-all']).sort(byRef)) {
     if (isRecord(other.spec) && asArray(other.spec.backends).length > 0) continue;
     out.warn('spec.backends', `no backends: this AccessControl applies to every Service without its own AccessControl, and so does AccessControl ${namespaceOf(other)}/${nameOf(other)}; the mesh picks one of them arbitrarily`);
   }

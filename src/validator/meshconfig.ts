@@ -5,7 +5,7 @@ import { isRecord, type KubeObject } from '../mesh/objects.js';
 import { checkArray, checkCidr, checkIntRange, checkPort, checkRequiredString, checkUnique } from './checks.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
-import { CHAIN_NAMES, PRIORITY_MAX, PRIORITY_MIN, collisionText, isChainName, mountedNames, pluginMembers, type ChainMember } from './plugin.js';
+import { CHAIN_NAMES, PRIORITY_MAX, PRIORITY_MIN, collisionText, isChainName, mountedOn, pluginMembers, type ChainMember } from './plugin.js';
 
 /** Union of the osm-edge CRD enum and the FSM levels, so a MeshConfig valid for either flavor passes. */
 const SIDECAR_LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'warn', 'error', 'critical', 'off', 'fatal', 'panic', 'disabled'] as const;
@@ -59,7 +59,6 @@ function checkChainEntries(out: Findings, chain: (typeof CHAIN_NAMES)[number], e
 function checkPluginChains(ctx: ValidationContext, out: Findings, spec: Record<string, unknown>): void {
   const chains = section(out, spec, 'pluginChains', 'spec.pluginChains');
   if (!chains) return;
-  const pluginChains = ctx.others('PluginChain');
   for (const [chain, entries] of Object.entries(chains)) {
     // Any other key matches no mount point of the sidecar: its modules would silently never run.
     if (!isChainName(chain)) {
@@ -67,7 +66,7 @@ function checkPluginChains(ctx: ValidationContext, out: Findings, spec: Record<s
       continue;
     }
     if (!checkArray(out, `spec.pluginChains.${chain}`, entries, 'meshconfig-plugin-chain')) continue;
-    checkChainEntries(out, chain, entries, pluginMembers(ctx, mountedNames(pluginChains, chain), ''));
+    checkChainEntries(out, chain, entries, pluginMembers(ctx, mountedOn(ctx, chain), ''));
   }
 }
 

@@ -2,7 +2,7 @@
 // and an empty script; everything else here closes gaps G3, G5 and G15 of the reference.
 import { NAMESPACE_NAME_LABEL } from '../mesh/names.js';
 import { isRecord, nameOf, namespaceOf, type KubeObject } from '../mesh/objects.js';
-import {
+import { byRef,
   asArray,
   asRecord,
   checkArray,
@@ -16,6 +16,7 @@ import {
 } from './checks.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
+import { PLUGINCHAIN_MOUNTS, PLUGINCONFIG_BY_PLUGIN } from './indexes.js';
 
 /** The mount points of the Pipy sidecar; any other name never matches one. */
 export const CHAIN_NAMES = ['inbound-tcp', 'inbound-http', 'outbound-tcp', 'outbound-http'] as const;
@@ -124,6 +125,16 @@ export function mountedNames(chains: readonly KubeObject[], chain: ChainName): S
   return names;
 }
 
+/** Names of the Plugins the other PluginChains mount on one chain (the index finds the chains with an entry for it). */
+export function mountedOn(ctx: ValidationContext, chain: ChainName): Set<string> {
+  return mountedNames(ctx.candidates(PLUGINCHAIN_MOUNTS, [chain]), chain);
+}
+
+/** Whether some other PluginChain mounts this plugin on this chain. */
+function isMountedOn(ctx: ValidationContext, chain: ChainName, plugin: string): boolean {
+  return ctx.candidates(PLUGINCHAIN_MOUNTS, [`${chain}|${plugin}`]).some((pc) => mountedNames([pc], chain).has(plugin));
+}
+
 /** The existing Plugins among `names` (except `self`) as chain members, sorted by name for stable messages. */
 export function pluginMembers(ctx: ValidationContext, names: Iterable<string>, self: string): ChainMember[] {
   const members: ChainMember[] = [];
@@ -194,8 +205,7 @@ function checkScript(out: Findings, script: unknown, name: string): void {
 
 function warnPlacement(ctx: ValidationContext, out: Findings, name: string, priority: number): void {
   const table = builtinChains(ctx);
-  const chains = ctx.others('PluginChain');
-  const mounted = CHAIN_NAMES.map((chain) => ({ chain, names: mountedNames(chains, chain) })).filter((m) => m.names.has(name));
+  const mounted = CHAIN_NAMES.filter((chain) => isMountedOn(ctx, chain, name)).map((chain) => ({ chain, names: mountedOn(ctx, chain) }));
   if (mounted.length === 0) {
     // Not mounted yet: only a tie with a built-in is worth saying now, it will bite on whichever chain mounts it.
     for (const chain of CHAIN_NAMES) {
@@ -292,9 +302,8 @@ function checkChainEntry(out: Findings, entry: unknown, i: number): ChainEntry |
 
 function warnChainPlugins(ctx: ValidationContext, out: Findings, entries: readonly ChainEntry[]): void {
   const table = builtinChains(ctx);
-  const others = ctx.others('PluginChain');
   for (const entry of entries) {
-    const names = mountedNames(others, entry.chain);
+    const names = mountedOn(ctx, entry.chain);
     for (const e of entries) if (e.chain === entry.chain) for (const pl of e.plugins) names.add(pl.name);
     for (const pl of entry.plugins) {
       const field = `spec.chains[${entry.index}].plugins[${pl.index}]`;
@@ -338,10 +347,9 @@ export const MAX_PLUGIN_CONFIG_BYTES = 64 * 1024;
 function checkPluginRef(ctx: ValidationContext, out: Findings, plugin: unknown): string | undefined {
   if (!checkRequiredString(out, 'spec.plugin', plugin, 'pluginconfig-plugin')) return undefined;
   // The config is skipped silently unless its Plugin exists and some PluginChain mounts it; warn (apply order may race).
-  const chains = ctx.others('PluginChain');
   if (!ctx.get('Plugin', '', plugin))
     out.warn('spec.plugin', `Plugin ${plugin} does not exist: this config has no effect until a Plugin of that name is created`);
-  else if (!CHAIN_NAMES.some((chain) => mountedNames(chains, chain).has(plugin)))
+  else if (!CHAIN_NAMES.some((chain) => isMountedOn(ctx, chain, plugin)))
     out.warn('spec.plugin', `Plugin ${plugin} is not mounted by any PluginChain: this config has no effect until a chain lists it`);
   return plugin;
 }
@@ -349,7 +357,8 @@ function checkPluginRef(ctx: ValidationContext, out: Findings, plugin: unknown):
 /** The Services other PluginConfigs configure for `plugin`, keyed `<namespace>/<name>`, with the config's own ref. */
 function otherConfigTargets(ctx: ValidationContext, plugin: string): Map<string, string> {
   const targets = new Map<string, string>();
-  for (const pc of ctx.others('PluginConfig')) {
+  // in name order, so that of two configs for one Service the message names the same one whatever the listing order
+  for (const pc of ctx.candidates(PLUGINCONFIG_BY_PLUGIN, [plugin]).sort(byRef)) {
     const spec = asRecord(pc.spec);
     if (spec.plugin !== plugin) continue;
     for (const r of asArray(spec.destinationRefs)) {

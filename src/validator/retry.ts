@@ -1,7 +1,8 @@
 // Retry: retry policy for traffic from one ServiceAccount to listed Services. The mesh lists the Retry objects whose
 // source is the proxy's ServiceAccount (any namespace) and, per upstream Service, uses the first that names it.
 import { isRecord, nameOf, namespaceOf, type KubeObject } from '../mesh/objects.js';
-import { asArray, checkArray, checkDns1123Label, checkDns1123Subdomain, checkIntRange, checkRequiredString } from './checks.js';
+import { asArray, byRef, checkArray, checkDns1123Label, checkDns1123Subdomain, checkIntRange, checkRequiredString } from './checks.js';
+import { RETRY_BY_SOURCE } from './indexes.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
 import { checkPositiveDuration } from './upstream.js';
@@ -76,7 +77,7 @@ export function validateRetry(obj: KubeObject, ctx: ValidationContext, out: Find
   checkRetryPolicy(out, spec.retryPolicy);
   if (!source) return;
   // Only the first Retry found for (source, destination) applies, and the listing order is undefined.
-  const others = ctx.others('Retry');
+  const others = ctx.candidates(RETRY_BY_SOURCE, [source]).sort(byRef);
   for (const { field, ref } of destinations)
     for (const other of others)
       if (destinationsOf(other, source).has(ref))

@@ -4,13 +4,13 @@ import { isRecord, namespaceOf, nameOf, type KubeObject } from '../mesh/objects.
 import { asArray, asRecord } from './checks.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
+import { egressDecl, EGRESS_BY_PORT, SERVICE_BY_PORT, servicePorts } from './indexes.js';
 import {
   describeEgressProtocol,
   describeServicePort,
   isServerFirst,
   isServiceAppProtocol,
   needsDetection,
-  readEgress,
   readServicePorts,
   resolveServicePortProtocol,
   SERVICE_APP_PROTOCOLS,
@@ -56,16 +56,16 @@ function checkTransportDefault(port: Record<string, unknown>, f: string, out: Fi
 }
 
 /** Egress policies whose sources include a ServiceAccount in the mesh: only they have a proxy to confuse. */
-function meshEgresses(ctx: ValidationContext): EgressDecl[] {
+function meshEgresses(ctx: ValidationContext, ports: readonly ServicePortDecl[]): EgressDecl[] {
   return ctx
-    .others('Egress')
-    .map(readEgress)
+    .candidates(EGRESS_BY_PORT, ports.map((p) => String(p.number)))
+    .map(egressDecl)
     .filter((e) => e.sources.some((sa) => ctx.isMonitored(sa.slice(0, sa.indexOf('/')))))
     .sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
 }
 
 function checkAgainstEgresses(ports: readonly ServicePortDecl[], ctx: ValidationContext, out: Findings): void {
-  for (const egress of meshEgresses(ctx)) {
+  for (const egress of meshEgresses(ctx, ports)) {
     const hasHosts = egress.hosts.length > 0;
     for (const sp of ports)
       for (const ep of egress.ports) {
@@ -84,12 +84,12 @@ function checkAgainstEgresses(ports: readonly ServicePortDecl[], ctx: Validation
 
 function checkAgainstServices(ports: readonly ServicePortDecl[], ctx: ValidationContext, out: Findings): void {
   const others = ctx
-    .others('Service')
+    .candidates(SERVICE_BY_PORT, ports.map((p) => String(p.number)))
     .filter((s) => ctx.isMonitored(namespaceOf(s)))
     .map((s) => ({ svc: s, ref: `${namespaceOf(s)}/${nameOf(s)}` }))
     .sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
   for (const { svc } of others)
-    for (const op of readServicePorts(svc))
+    for (const op of servicePorts(svc))
       for (const sp of ports) {
         if (op.number !== sp.number) continue;
         // a client of both Services gets detection turned off on the port number by the server-first one, so the

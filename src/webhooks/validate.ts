@@ -8,7 +8,7 @@
 import type { AdmissionHandler, AdmissionOutcome, HandlerContext } from '../admission/handler.js';
 import { allow, deny, denyInvalid } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/review.js';
-import type { ClusterView } from '../cluster/view.js';
+import type { ClusterView, IndexDef } from '../cluster/view.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { findKind } from '../mesh/kinds.js';
 import type { KubeObject } from '../mesh/objects.js';
@@ -39,6 +39,7 @@ function recording(view: ClusterView, kinds: Set<string>): ClusterView {
     synced: () => view.synced(),
     list: (kind: string, namespace?: string): readonly KubeObject[] => (kinds.add(kind), view.list(kind, namespace)),
     get: (kind: string, namespace: string, name: string): KubeObject | undefined => (kinds.add(kind), view.get(kind, namespace, name)),
+    byIndex: (index: IndexDef, key: string): readonly KubeObject[] => (kinds.add(index.kind), view.byIndex(index, key)),
   };
 }
 

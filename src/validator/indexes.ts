@@ -1,0 +1,91 @@
+// The secondary indexes the cross-object rules ask the view for, and the parsed forms they read. A rule looking for
+// "the other objects that could conflict with this one" asks for the few objects sharing a key (a source
+// ServiceAccount and port, a port number, a chain, a plugin) instead of reading every object of a kind; and an
+// object is parsed once per version (objects are replaced on every change, so its identity is its version).
+//
+// An index only narrows: every rule still applies its whole condition to the candidates it gets, so that handing it
+// every object of the kind (what the full scans did, and what the oracle test does) gives the same verdict.
+import type { IndexDef } from '../cluster/view.js';
+import { isRecord, type KubeObject } from '../mesh/objects.js';
+import { asArray, asRecord } from './checks.js';
+import { readEgress, readServicePorts, type EgressDecl, type ServicePortDecl } from './protocols.js';
+
+/** `fn` computed once per object (per version: the store replaces objects on change, never mutates them). */
+function perObject<T>(fn: (obj: KubeObject) => T): (obj: KubeObject) => T {
+  const cache = new WeakMap<KubeObject, T>();
+  return (obj) => {
+    if (cache.has(obj)) return cache.get(obj) as T;
+    const v = fn(obj);
+    cache.set(obj, v);
+    return v;
+  };
+}
+
+const unique = (keys: Iterable<string>): string[] => [...new Set(keys)];
+
+export const egressDecl: (obj: KubeObject) => EgressDecl = perObject(readEgress);
+export const servicePorts: (obj: KubeObject) => ServicePortDecl[] = perObject(readServicePorts);
+
+/** Egress policies by `<source ServiceAccount>|<port>`: the ones that share a proxy and a port number with another. */
+export const EGRESS_BY_SOURCE_PORT: IndexDef = {
+  name: 'egress-by-source-port',
+  kind: 'Egress',
+  keys: (obj) => {
+    const e = egressDecl(obj);
+    return unique(e.sources.flatMap((sa) => e.ports.map((p) => `${sa}|${p.number}`)));
+  },
+};
+
+/** Egress policies by port number. */
+export const EGRESS_BY_PORT: IndexDef = { name: 'egress-by-port', kind: 'Egress', keys: (obj) => unique(egressDecl(obj).ports.map((p) => String(p.number))) };
+
+/** Services by TCP port number. */
+export const SERVICE_BY_PORT: IndexDef = { name: 'service-by-port', kind: 'Service', keys: (obj) => unique(servicePorts(obj).map((p) => String(p.number))) };
+
+/** The chains a PluginChain has entries for, and `<chain>|<plugin>` for each plugin it mounts there. */
+export const PLUGINCHAIN_MOUNTS: IndexDef = {
+  name: 'pluginchain-mounts',
+  kind: 'PluginChain',
+  keys: (obj) =>
+    unique(
+      asArray(asRecord(obj.spec).chains).flatMap((entry) => {
+        const e = asRecord(entry);
+        if (typeof e.name !== 'string') return [];
+        return [e.name, ...asArray(e.plugins).flatMap((p) => (typeof p === 'string' ? [`${e.name}|${p}`] : []))];
+      }),
+    ),
+};
+
+/** PluginConfigs by the Plugin they configure. */
+export const PLUGINCONFIG_BY_PLUGIN: IndexDef = {
+  name: 'pluginconfig-by-plugin',
+  kind: 'PluginConfig',
+  keys: (obj) => {
+    const plugin = asRecord(obj.spec).plugin;
+    return typeof plugin === 'string' ? [plugin] : [];
+  },
+};
+
+/** AccessControls without backends (catch-alls for every Service without its own). */
+export const ACCESSCONTROL_CATCH_ALL: IndexDef = {
+  name: 'accesscontrol-catch-all',
+  kind: 'AccessControl',
+  keys: (obj) => (isRecord(obj.spec) && asArray(obj.spec.backends).length > 0 ? [] : ['catch-all']),
+};
+
+/** Retry policies by source ServiceAccount `<namespace>/<name>`. */
+export const RETRY_BY_SOURCE: IndexDef = {
+  name: 'retry-by-source',
+  kind: 'Retry',
+  keys: (obj) => {
+    const s = asRecord(asRecord(obj.spec).source);
+    return s.kind === 'ServiceAccount' ? [`${String(s.namespace)}/${String(s.name)}`] : [];
+  },
+};
+
+/** EgressGateways that define a global gateway list (only one may in the cluster). */
+export const EGRESSGATEWAY_GLOBAL: IndexDef = {
+  name: 'egressgateway-global',
+  kind: 'EgressGateway',
+  keys: (obj) => (isRecord(obj.spec) && asArray(obj.spec.global).length > 0 ? ['global'] : []),
+};

@@ -57,6 +57,8 @@ const CLI_INPUTS = (process.env.BENCH_SCALE_CLI ?? '500:20,5000:200')
     return { objects: objects!, files: files! };
   })
   .sort((a, b) => a.objects - b.objects);
+/** the state whose `validate -f` time is the command's fixed cost */
+const FIXED_N = 10;
 const CLI_RUNS = Math.max(1, Math.round(envNumber('BENCH_SCALE_CLI_RUNS', 3)));
 const QUIET_WAIT_S = envNumber('BENCH_QUIET_WAIT_S', 30);
 
@@ -257,6 +259,8 @@ interface ModePoint {
   /** Egress validation, CONCURRENCY in flight */
   readonly busy?: LoadResult;
   readonly errors: number;
+  /** share of the machine's cores other processes used just before the server started (0..1) */
+  readonly othersBefore: number;
 }
 
 /** set when the section runs (reads the pod fixture) */
@@ -267,7 +271,10 @@ function report(r: LoadResult): void {
   for (const e of r.errorSamples) console.log(`      error: ${e}`);
 }
 
-async function measure(server: ServerChild, opts: { n: number; objects: number; ca: string; servername?: string; requests: readonly ScaleRequest[]; busy: boolean; mode: string }): Promise<ModePoint> {
+async function measure(
+  server: ServerChild,
+  opts: { n: number; objects: number; ca: string; servername?: string; requests: readonly ScaleRequest[]; busy: boolean; mode: string; othersBefore: number },
+): Promise<ModePoint> {
   const memReady = await memoryOf(server.metricsPort);
   console.log(`    ready in ${f2(server.readyS)} s, RSS ${f1(memReady.rssMb)} MB, heap used ${f1(memReady.heapUsedMb)} MB`);
   const base = { port: server.port, ca: opts.ca, ...(opts.servername ? { servername: opts.servername } : {}) };
@@ -307,7 +314,7 @@ async function measure(server: ServerChild, opts: { n: number; objects: number; 
   }
   const memAfter = await memoryOf(server.metricsPort);
   console.log(`    after the load: RSS ${f1(memAfter.rssMb)} MB, heap used ${f1(memAfter.heapUsedMb)} MB`);
-  return { n: opts.n, objects: opts.objects, readyS: server.readyS, memReady, memAfter, single, ...(busy ? { busy } : {}), errors };
+  return { n: opts.n, objects: opts.objects, readyS: server.readyS, memReady, memAfter, single, ...(busy ? { busy } : {}), errors, othersBefore: opts.othersBefore };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -343,10 +350,10 @@ async function standalone(work: string): Promise<{ points: ModePoint[]; primeS: 
     const objects = scaleState(n);
     writeStateFolder(objects, stateDir, STATE_FILES);
     console.log(`  standalone N=${n}: ${objects.length.toLocaleString('en-US')} objects in ${Math.min(STATE_FILES, objects.length)} files (generated and written in ${f1((performance.now() - t) / 1000)} s)`);
-    await waitForQuiet(`standalone N=${n}`);
+    const othersBefore = await waitForQuiet(`standalone N=${n}`);
     const server = await startServerChild(['--cluster-state', stateDir, '--certs-dir', certsDir, '--secrets-dir', join(work, `secrets-${n}`)], `standalone N=${n}`);
     try {
-      points.push(await measure(server, { n, objects: objects.length, ca: ca(), requests: REQUESTS, busy: true, mode: 'standalone' }));
+      points.push(await measure(server, { n, objects: objects.length, ca: ca(), requests: REQUESTS, busy: true, mode: 'standalone', othersBefore }));
     } finally {
       await stopChild(server.proc);
       rmSync(stateDir, { recursive: true, force: true });
@@ -369,11 +376,11 @@ async function live(work: string): Promise<ModePoint[]> {
     try {
       const kubeconfig = join(work, `kubeconfig-${n}`);
       writeFileSync(kubeconfig, api.ready.kubeconfigs.server);
-      await waitForQuiet(`live N=${n}`);
+      const othersBefore = await waitForQuiet(`live N=${n}`);
       const server = await startServerChild(['--kubeconfig', kubeconfig, '--certs-dir', join(work, `live-certs-${n}`), '--secrets-dir', join(work, `live-secrets-${n}`)], `live N=${n}`);
       try {
         const ca = await servingCaFromApi(api.ready);
-        points.push(await measure(server, { n, objects: objects.length, ca, servername: SERVICE_NAME, requests: REQUESTS, busy: false, mode: 'live' }));
+        points.push(await measure(server, { n, objects: objects.length, ca, servername: SERVICE_NAME, requests: REQUESTS, busy: false, mode: 'live', othersBefore }));
       } finally {
         await stopChild(server.proc);
       }
@@ -411,8 +418,8 @@ function timeValidate(dir: string): { medianMs: number; runsMs: number[]; exit: 
   return { medianMs: sorted[Math.floor(sorted.length / 2)]!, runsMs, exit, stderr };
 }
 
-async function cli(work: string): Promise<{ fixed: CliPoint; points: CliPoint[]; errors: number }> {
-  await waitForQuiet('validate -f');
+async function cli(work: string): Promise<{ fixed: CliPoint; points: CliPoint[]; errors: number; othersBefore: number }> {
+  const othersBefore = await waitForQuiet('validate -f');
   let errors = 0;
   const run = (objects: ReturnType<typeof scaleState>, files: number, n: number, label: string): CliPoint => {
     const dir = join(work, `cli-${objects.length}`);
@@ -427,13 +434,14 @@ async function cli(work: string): Promise<{ fixed: CliPoint; points: CliPoint[];
     }
     return { objects: objects.length, files, n, medianMs: r.medianMs, runsMs: r.runsMs, exit: r.exit };
   };
-  // the fixed cost: the base state alone (7 objects, one file): node start-up, module loading, the MeshConfig
-  const fixed = run(scaleState(0), 1, 0, `${scaleSize(0)} objects in 1 file (fixed cost)`);
+  // the fixed cost: a state with one object of every generated kind (N = 10, one file): node start-up, module
+  // loading (the RE2 engine included), the MeshConfig
+  const fixed = run(scaleState(FIXED_N), 1, FIXED_N, `${scaleSize(FIXED_N)} objects in 1 file (fixed cost)`);
   const points = CLI_INPUTS.map(({ objects, files }) => {
     const s = scaleStateOfSize(objects);
     return run(s.objects, files, s.n, `${objects} objects in ${files} files`);
   });
-  return { fixed, points, errors };
+  return { fixed, points, errors, othersBefore };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -519,7 +527,7 @@ export async function scaleSection(): Promise<{ md: string; errors: number }> {
   // ---- tables ----
   const summary = (points: readonly ModePoint[], withBusy: boolean): string =>
     table(
-      ['N', 'objects', 'time to ready s', 'RSS ready MB', 'RSS after load MB', 'heap used after load MB', ...(withBusy ? [`Egress req/s at ${CONCURRENCY} in flight`, `× N = ${points[0]?.n ?? 0}`] : []), 'errors'],
+      ['N', 'objects', 'time to ready s', 'RSS ready MB', 'RSS after load MB', 'heap used after load MB', ...(withBusy ? [`Egress req/s at ${CONCURRENCY} in flight`, `× N = ${points[0]?.n ?? 0}`] : []), 'other processes before, % of cores', 'errors'],
       points.map((p) => [
         p.n.toLocaleString('en-US'),
         p.objects.toLocaleString('en-US'),
@@ -528,6 +536,7 @@ export async function scaleSection(): Promise<{ md: string; errors: number }> {
         f0(p.memAfter.rssMb),
         f0(p.memAfter.heapUsedMb),
         ...(withBusy ? [f0(p.busy?.throughput ?? NaN), f2((p.busy?.throughput ?? NaN) / (points[0]?.busy?.throughput ?? NaN))] : []),
+        f0(p.othersBefore * 100),
         String(p.errors),
       ]),
     );
@@ -539,7 +548,7 @@ export async function scaleSection(): Promise<{ md: string; errors: number }> {
   const cliTable = table(
     ['input', 'files', 'state N', `wall ms (median of ${CLI_RUNS})`, 'µs per object above the fixed cost', 'exit'],
     [cl.fixed, ...cl.points].map((p) => [
-      `${p.objects.toLocaleString('en-US')} objects${p === cl.fixed ? ' (the base state: fixed cost)' : ''}`,
+      `${p.objects.toLocaleString('en-US')} objects${p === cl.fixed ? ' (fixed cost)' : ''}`,
       String(p.files),
       p.n.toLocaleString('en-US'),
       f0(p.medianMs),
@@ -591,8 +600,10 @@ ${requestList.replace(/^/gm, '  ')}
 - Live: the fake API server (\`bench/fake-api-child.ts\`, HTTPS, no added latency) holds the same state; the server lists
   and watches it (\`--kubeconfig\`, token \`server\`) and is called through the name its serving certificate covers
   (\`${SERVICE_NAME}\`), its CA read from the Secret \`fsm-system/fsm-admission-tls\`.
-- \`validate -f\`: the base state alone gives the fixed cost (node start-up, module loading); the inputs are states of
-  exactly that many objects spread over that many files.
+- \`validate -f\`: the state of N = ${FIXED_N} (one object of every generated kind, one file) gives the fixed cost (node
+  start-up, module loading, the RE2 engine); the inputs are states of exactly that many objects spread over that many
+  files; "linear" compares the time per object above that fixed cost. Other processes used
+  ${f0(cl.othersBefore * 100)} % of the cores just before.
 - Knobs: \`BENCH_SCALE_NS\` (${NS.join(',')}), \`BENCH_SCALE_LIVE_NS\` (${LIVE_NS.join(',')}), \`BENCH_SCALE_MS\` (${DURATION_MS}),
   \`BENCH_SCALE_WARMUP_MS\` (${WARMUP_MS}), \`BENCH_SCALE_LOAD_MS\` (${LOAD_MS}), \`BENCH_SCALE_LOAD_WARMUP_MS\` (${LOAD_WARMUP_MS}),
   \`BENCH_SCALE_FILES\` (${STATE_FILES}), \`BENCH_SCALE_CLI\` (${CLI_INPUTS.map((c) => `${c.objects}:${c.files}`).join(',')}), \`BENCH_SCALE_CLI_RUNS\` (${CLI_RUNS}); values of this run.

@@ -16,3 +16,8 @@ const WEBHOOK_RESOURCE: Record<WebhookConfigurationKind, string> = {
 export function webhookConfigurationPath(kind: WebhookConfigurationKind, name?: string): string {
   return `/apis/admissionregistration.k8s.io/v1/${WEBHOOK_RESOURCE[kind]}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 }
+
+/** `/api/v1/namespaces/<ns>/pods`, or every namespace's */
+export function podsPath(namespace?: string): string {
+  return namespace ? `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods` : '/api/v1/pods';
+}

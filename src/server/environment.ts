@@ -25,10 +25,14 @@ export interface Environment {
   /** the serving certificate to start with */
   readonly tls: TlsMaterial;
   readonly fetchNamespace?: (name: string) => Promise<KubeObject | undefined>;
+  /** live mode: the pods of a namespace (or every namespace), read from the API server (the audit's) */
+  readonly listPods?: (namespace?: string) => Promise<KubeObject[]>;
   /** minor version of the API server (native sidecars from 1.33) */
   readonly kubernetesMinor?: number;
   /** starts what needs the running HTTPS server (certificate swaps, caBundle patching, watches, Secret creation) */
   attach(https: HttpsServer, deps: AttachDeps): Promise<void>;
+  /** resolves once the view holds the cluster (standalone: at once; live: after every resource listed once) */
+  whenSynced(): Promise<unknown>;
   /** reasons the server is not ready, empty when it is */
   notReady(): string[];
   stop(): Promise<void>;

@@ -7,6 +7,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { readCaBundleFile, watchCaBundleFile } from '../certs/ca-file.js';
 import { CaBundlePatcher } from '../kube/ca-bundle-patcher.js';
 import { apiSecretSlot } from '../kube/secret-slot.js';
+import { listAll } from '../kube/list.js';
+import { podsPath } from '../kube/paths.js';
 import { loadOrCreateMeshCASecret } from '../kube/mesh-ca-secret.js';
 import { ServingCertManager } from '../certs/serving-manager.js';
 import { KubeHttp } from '../kube/client.js';
@@ -85,6 +87,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
     meshCA,
     tls,
     fetchNamespace: (name) => view.fetchNamespace(name),
+    listPods: (namespace) => listAll(http, podsPath(namespace), { apiVersion: 'v1', kind: 'Pod' }),
     ...(minor !== undefined ? { kubernetesMinor: minor } : {}),
     async attach(server: HttpsServer, { issuer, injector }) {
       https = server;
@@ -126,6 +129,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
       stops.push(() => controller.stop());
       stops.push(() => leader?.stop());
     },
+    whenSynced: () => view.waitForSync(),
     notReady: () => [...(view.synced() ? [] : ['cluster view not synced']), ...(serving && !serving.current() ? ['serving certificate not loaded'] : [])],
     async stop() {
       for (const stop of stops.reverse()) await stop();

@@ -20,6 +20,7 @@ import type { ServeOptions } from './options.js';
 import { standaloneEnvironment } from './standalone.js';
 import type { TlsMaterial } from './tls.js';
 import { validateHandler } from '../webhooks/validate.js';
+import { buildIndexes } from '../validator/indexes.js';
 
 /** The API server keeps connections to webhooks alive for up to 90 s; closing earlier causes spurious EOF errors. */
 export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
@@ -90,6 +91,8 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
   metrics.certificateExpiry.set({ cert: 'serving' }, env.tls.notAfter.getTime() / 1000);
   metrics.certificateExpiry.set({ cert: 'mesh-ca' }, env.meshCA.notAfter.getTime() / 1000);
 
+  // the rules' indexes, built once the view holds the cluster (live mode: after the first lists), not on a request
+  void env.whenSynced().then(() => buildIndexes(env.view));
   const issuer = new BootstrapIssuer(env.meshCA, { onPoolError: (err) => logger.warn({ err: err.message }, 'key pool worker failed; restarting') });
   const injector = {
     mesh,

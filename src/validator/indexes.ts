@@ -89,3 +89,20 @@ export const EGRESSGATEWAY_GLOBAL: IndexDef = {
   kind: 'EgressGateway',
   keys: (obj) => (isRecord(obj.spec) && asArray(obj.spec.global).length > 0 ? ['global'] : []),
 };
+
+/** Every index the rules use: the server builds them when its view is loaded, so the first request pays nothing. */
+export const INDEXES: readonly IndexDef[] = [
+  EGRESS_BY_SOURCE_PORT,
+  EGRESS_BY_PORT,
+  SERVICE_BY_PORT,
+  PLUGINCHAIN_MOUNTS,
+  PLUGINCONFIG_BY_PLUGIN,
+  ACCESSCONTROL_CATCH_ALL,
+  RETRY_BY_SOURCE,
+  EGRESSGATEWAY_GLOBAL,
+];
+
+/** Builds every index now (a view builds an index on first use, then keeps it up to date). */
+export function buildIndexes(view: { byIndex(index: IndexDef, key: string): unknown }): void {
+  for (const index of INDEXES) view.byIndex(index, '');
+}

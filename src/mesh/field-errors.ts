@@ -22,6 +22,8 @@ export interface FieldError {
 export interface Warning {
   readonly field: string;
   readonly message: string;
+  /** short rule id, as for errors */
+  readonly rule?: string;
 }
 
 /** The API server refuses a warning of 256 characters or more. */

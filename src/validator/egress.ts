@@ -148,7 +148,7 @@ function checkHosts(v: unknown, out: Findings): void {
     // hosts are matched against the Host header / SNI: an IP there only matches clients that send it as a name
     const family = isIP(h);
     if (family !== 0) {
-      out.warn(f, `${h} is an IP address: hosts match the HTTP Host header or TLS SNI; list IPs in spec.ipAddresses (e.g. ${h}/${family === 4 ? 32 : 128})`);
+      out.warn(f, `${h} is an IP address: hosts match the HTTP Host header or TLS SNI; list IPs in spec.ipAddresses (e.g. ${h}/${family === 4 ? 32 : 128})`, 'egress-host-ip');
       return;
     }
     // the runtime appends ":<port>" itself, so "a.com:80" would become the domain "a.com:80:80" and never match
@@ -253,7 +253,7 @@ function checkMatches(v: unknown, namespace: string, ctx: ValidationContext, out
     }
     // a missing route group makes the runtime produce no routes: http egress of this policy then allows nothing
     if (named && !ctx.get(wantKind, namespace, name))
-      out.warn(`${f}.name`, `${wantKind} ${namespace}/${name} does not exist: until it does, http traffic of this policy is not allowed`);
+      out.warn(`${f}.name`, `${wantKind} ${namespace}/${name} does not exist: until it does, http traffic of this policy is not allowed`, 'egress-match-missing');
   });
 }
 
@@ -281,14 +281,14 @@ function checkHostsUsed(self: EgressDecl, out: Findings): void {
   for (const p of self.ports) {
     // http egress builds one virtual host per listed host: with none, the port allows nothing
     if (p.protocol === 'http' && !hasHosts)
-      out.warn(`spec.ports[${p.index}]`, `http port ${p.number} has no spec.hosts: http egress routes only listed hosts, so this port allows nothing`);
+      out.warn(`spec.ports[${p.index}]`, `http port ${p.number} has no spec.hosts: http egress routes only listed hosts, so this port allows nothing`, 'egress-http-without-hosts');
     // https without hosts skips the SNI check: any TLS destination on the port (and spec.ipAddresses) is allowed
     if (p.protocol === 'https' && !hasHosts)
-      out.warn(`spec.ports[${p.index}]`, `https port ${p.number} has no spec.hosts: it matches on the port and spec.ipAddresses only, without checking SNI`);
+      out.warn(`spec.ports[${p.index}]`, `https port ${p.number} has no spec.hosts: it matches on the port and spec.ipAddresses only, without checking SNI`, 'egress-https-without-hosts');
   }
   // tcp matching reads no names: hosts on a tcp-only policy give a false sense of restriction
   if (hasHosts && self.ports.length > 0 && self.ports.every((p) => !usesInspector(p.protocol)))
-    out.warn('spec.hosts', 'hosts are ignored by tcp and tcp-server-first ports: they match on the port and spec.ipAddresses only');
+    out.warn('spec.hosts', 'hosts are ignored by tcp and tcp-server-first ports: they match on the port and spec.ipAddresses only', 'egress-hosts-ignored');
 }
 
 // ---- other Egress policies of the same source ServiceAccount ----
@@ -321,7 +321,7 @@ function compareServerFirst(self: EgressDecl, p: EgressPortDecl, other: EgressDe
   // (SNI) never match there again
   if (detecting) out.conflict(`spec.ports[${p.index}]`, message, RULE.serverFirstEgress);
   // tcp and host-less https match on port and IPs only: they still work, but the port number is shared against the docs
-  else out.warn(`spec.ports[${p.index}]`, `${message}; allowed (no detection needed), but the docs advise against reusing a server-first port`);
+  else out.warn(`spec.ports[${p.index}]`, `${message}; allowed (no detection needed), but the docs advise against reusing a server-first port`, 'egress-server-first-egress');
 }
 
 function checkSharedHosts(self: EgressDecl, other: EgressDecl, sa: string, out: Findings): void {
@@ -354,10 +354,10 @@ function checkServices(self: EgressDecl, ctx: ValidationContext, out: Findings):
         if (usesInspector(p.protocol) && isServerFirst(sp.protocol)) {
           if (permissive)
             out.conflict(`spec.ports[${p.index}]`, `${head}; the mesh is in permissive mode, so this policy's sources reach that Service and lose protocol detection on port ${p.number}`, RULE.serverFirstService);
-          else out.warn(`spec.ports[${p.index}]`, `${head}; sources of this policy that can reach that Service lose protocol detection on port ${p.number}`);
+          else out.warn(`spec.ports[${p.index}]`, `${head}; sources of this policy that can reach that Service lose protocol detection on port ${p.number}`, 'egress-server-first-service');
         }
         // the other way round: this policy turns detection off for traffic its sources send to that Service
         else if (isServerFirst(p.protocol) && needsDetection(sp.protocol, false))
-          out.warn(`spec.ports[${p.index}]`, `${head}; sources of this policy lose protocol detection on port ${p.number} for that Service too`);
+          out.warn(`spec.ports[${p.index}]`, `${head}; sources of this policy lose protocol detection on port ${p.number} for that Service too`, 'egress-server-first-service');
       }
 }

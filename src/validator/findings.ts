@@ -56,8 +56,9 @@ export class Findings {
     this.errors.push({ type: 'FieldValueInvalid', field, message, rule });
   }
 
-  warn(field: string, message: string): void {
-    this.warnings.push({ field, message });
+  /** A problem worth saying that does not deny: `rule` names it (audit metrics, machine output). */
+  warn(field: string, message: string, rule: string): void {
+    this.warnings.push({ field, message, rule });
   }
 
   get ok(): boolean {

@@ -177,7 +177,7 @@ function checkServiceSource(out: Findings, ctx: ValidationContext, field: string
   // Endpoints are only known in monitored namespaces: an unmonitored source resolves to no IP and is denied.
   if (!ctx.isMonitored(ns as string)) {
     const label = `${monitoredByLabel(ctx.mesh.flavor)}=${ctx.mesh.meshName}`;
-    out.warn(`${field}.namespace`, `Service source ${ns as string}/${item.name as string} is in a namespace not monitored by the mesh (no label ${label}): its endpoints are unknown, so its traffic is denied`);
+    out.warn(`${field}.namespace`, `Service source ${ns as string}/${item.name as string} is in a namespace not monitored by the mesh (no label ${label}): its endpoints are unknown, so its traffic is denied`, 'ingress-source-unmonitored');
   }
 }
 
@@ -234,6 +234,6 @@ function checkOtherPolicies(obj: KubeObject, keys: readonly BackendKey[], ctx: V
   // AccessControl of its own: with two such catch-alls, which one applies is undefined.
   for (const other of ctx.candidates(ACCESSCONTROL_CATCH_ALL, ['catch-all']).sort(byRef)) {
     if (isRecord(other.spec) && asArray(other.spec.backends).length > 0) continue;
-    out.warn('spec.backends', `no backends: this AccessControl applies to every Service without its own AccessControl, and so does AccessControl ${namespaceOf(other)}/${nameOf(other)}; the mesh picks one of them arbitrarily`);
+    out.warn('spec.backends', `no backends: this AccessControl applies to every Service without its own AccessControl, and so does AccessControl ${namespaceOf(other)}/${nameOf(other)}; the mesh picks one of them arbitrarily`, 'accesscontrol-catch-all');
   }
 }

@@ -49,7 +49,7 @@ function checkChainEntries(out: Findings, chain: (typeof CHAIN_NAMES)[number], e
     const member = { name: e.plugin as string, priority: e.priority as number };
     // Equal priorities run in an undefined order, between modules and against the Plugins mounted on the chain.
     const collision = collisionText(member.priority, [...enabled, ...mounted]);
-    if (collision) out.warn(`${ep}.priority`, `${member.priority} on ${chain} ${collision}`);
+    if (collision) out.warn(`${ep}.priority`, `${member.priority} on ${chain} ${collision}`, 'meshconfig-priority-tie');
     enabled.push(member);
   });
   // The same module twice runs twice per connection or request.

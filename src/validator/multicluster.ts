@@ -135,7 +135,7 @@ function checkWeight(out: Findings, field: string, target: Record<string, unknow
   }
   // Only ActiveActive reads weights: elsewhere the value silently does nothing.
   if (lbType !== undefined && lbType !== 'ActiveActive')
-    out.warn(field, `weight is only used by ActiveActive load balancing; it is ignored with lbType ${lbType}`);
+    out.warn(field, `weight is only used by ActiveActive load balancing; it is ignored with lbType ${lbType}`, 'gtp-weight-ignored');
 }
 
 function checkTargetCount(out: Findings, lbType: LbType, count: number): void {
@@ -144,7 +144,7 @@ function checkTargetCount(out: Findings, lbType: LbType, count: number): void {
     if (count > 1) out.forbidden('spec.targets', `${LOCALITY_SINGLE_TARGET_TEXT} (got ${count} targets)`, 'gtp-locality-single-target');
     // At runtime Locality returns no remote endpoints at all, so the target the user wrote has no effect.
     if (count > 0)
-      out.warn('spec.targets', 'Locality load balancing uses only endpoints of this cluster and ignores targets; use FailOver or ActiveActive to reach other clusters');
+      out.warn('spec.targets', 'Locality load balancing uses only endpoints of this cluster and ignores targets; use FailOver or ActiveActive to reach other clusters', 'gtp-locality-targets');
     return;
   }
   const required = TARGETS_REQUIRED[lbType];
@@ -190,7 +190,7 @@ function checkClusterKeyReferences(obj: KubeObject, ctx: ValidationContext, out:
     } else if (keys.length > 0) {
       out.warn(
         'spec.targets',
-        `clusterKey references not verified (no ServiceImport ${ref} and no Cluster known yet): ${listKeys(keys.map((k) => k.key))}`,
+        `clusterKey references not verified (no ServiceImport ${ref} and no Cluster known yet): ${listKeys(keys.map((k) => k.key))}`, 'gtp-cluster-key-unverified',
       );
     }
   }
@@ -199,7 +199,7 @@ function checkClusterKeyReferences(obj: KubeObject, ctx: ValidationContext, out:
   if (!serviceImport && !ctx.get('Service', namespace, name))
     out.warn(
       'metadata.name',
-      `no Service or ServiceImport ${ref} exists yet, so this policy governs nothing (it applies to the Service/ServiceImport of the same namespace and name)`,
+      `no Service or ServiceImport ${ref} exists yet, so this policy governs nothing (it applies to the Service/ServiceImport of the same namespace and name)`, 'gtp-governs-nothing',
     );
 }
 
@@ -310,7 +310,7 @@ export function validateServiceExport(obj: KubeObject, ctx: ValidationContext, o
   const service = ctx.get('Service', namespace, nameOf(obj));
 
   // The export applies to the Service of the same name; applying both at once may race, so only warn.
-  if (!service) out.warn('metadata.name', `Service ${serviceRef} not found: the export stays invalid until that Service exists`);
+  if (!service) out.warn('metadata.name', `Service ${serviceRef} not found: the export stays invalid until that Service exists`, 'serviceexport-service-missing');
   // An ExternalName Service has no endpoints in this cluster for other clusters to reach.
   else if (asRecord(service.spec).type === 'ExternalName')
     out.conflict('metadata.name', `Type of Service ${serviceRef} is ExternalName, cannot be exported. It has no endpoints in this cluster that other clusters could reach`, 'serviceexport-service-type');
@@ -330,7 +330,7 @@ export function validateServiceExport(obj: KubeObject, ctx: ValidationContext, o
     spec.targetClusters.forEach((k, i) => checkClusterKey(out, `spec.targetClusters[${i}]`, k, 'serviceexport-target-clusters'));
     // FSM never reads the field: users believe the export is restricted when every cluster imports it.
     if (spec.targetClusters.length > 0)
-      out.warn('spec.targetClusters', 'FSM ignores targetClusters: every cluster in the cluster set imports this service; choose clusters with a GlobalTrafficPolicy on the importing side');
+      out.warn('spec.targetClusters', 'FSM ignores targetClusters: every cluster in the cluster set imports this service; choose clusters with a GlobalTrafficPolicy on the importing side', 'serviceexport-target-clusters');
   }
 }
 
@@ -501,7 +501,7 @@ function checkKubeconfig(out: Findings, kubeconfig: unknown, remote: boolean): v
     return;
   }
   // Credentials in a CR are readable by anyone allowed to get Clusters.
-  out.warn(field, 'kubeconfig is stored in plain text in this Cluster object: anyone who can read Clusters gets these credentials; restrict RBAC accordingly');
+  out.warn(field, 'kubeconfig is stored in plain text in this Cluster object: anyone who can read Clusters gets these credentials; restrict RBAC accordingly', 'cluster-kubeconfig-plaintext');
 }
 
 export function validateCluster(obj: KubeObject, _ctx: ValidationContext, out: Findings): void {
@@ -526,5 +526,5 @@ export function validateCluster(obj: KubeObject, _ctx: ValidationContext, out: F
   // A dotted name is a valid object name but its key fails the GlobalTrafficPolicy clusterKey format.
   const name = nameOf(obj);
   if (name !== '' && !isDns1123Label(name))
-    out.warn('metadata.name', `cluster key ${clusterKeyOf(obj)} cannot be referenced by GlobalTrafficPolicy targets, whose segments must be RFC 1123 labels (no dots)`);
+    out.warn('metadata.name', `cluster key ${clusterKeyOf(obj)} cannot be referenced by GlobalTrafficPolicy targets, whose segments must be RFC 1123 labels (no dots)`, 'cluster-key-unreferencable');
 }

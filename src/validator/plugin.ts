@@ -203,6 +203,9 @@ function checkScript(out: Findings, script: unknown, name: string): void {
     out.conflict('spec.pipyscript', `Invalid value: contains a NUL byte at offset ${nul}: must be PipyJS source text, not binary data`, 'plugin-script');
 }
 
+/** The informational warning saying where a mounted plugin runs (not a problem: the audit leaves it out). */
+export const PLACEMENT_RULE = 'plugin-placement';
+
 function warnPlacement(ctx: ValidationContext, out: Findings, name: string, priority: number): void {
   const table = builtinChains(ctx);
   const mounted = CHAIN_NAMES.filter((chain) => isMountedOn(ctx, chain, name)).map((chain) => ({ chain, names: mountedOn(ctx, chain) }));
@@ -211,14 +214,15 @@ function warnPlacement(ctx: ValidationContext, out: Findings, name: string, prio
     for (const chain of CHAIN_NAMES) {
       const equal = table[chain].filter((m) => m.priority === priority);
       if (equal.length > 0)
-        out.warn('spec.priority', `${priority} equals ${listMembers(equal)} on ${chain}: the order between them would be undefined if the plugin is mounted there`);
+        out.warn('spec.priority', `${priority} equals ${listMembers(equal)} on ${chain}: the order between them would be undefined if the plugin is mounted there`, 'plugin-priority-tie');
     }
     return;
   }
   // The sidecar sorts a chain by priority (descending); equal priorities run in an undefined order.
   for (const { chain, names } of mounted) {
     const members = [...table[chain], ...pluginMembers(ctx, names, name)];
-    out.warn('spec.priority', `${priority} on ${chain} ${landingText(priority, members)}`);
+    // where it lands is information; a tie with another module is a problem (the order between them is undefined)
+    out.warn('spec.priority', `${priority} on ${chain} ${landingText(priority, members)}`, collisionText(priority, members) ? 'plugin-priority-tie' : PLACEMENT_RULE);
   }
 }
 
@@ -261,11 +265,11 @@ function checkSelectors(out: Findings, selectors: unknown, ns: string): void {
   const podSel = sel.podSelector;
   const nsSel = sel.namespaceSelector;
   if ((podSel === undefined || podSel === null) && (nsSel === undefined || nsSel === null))
-    out.warn('spec.selectors', 'no podSelector or namespaceSelector: the plugins are attached to every pod in the mesh, in every namespace');
+    out.warn('spec.selectors', 'no podSelector or namespaceSelector: the plugins are attached to every pod in the mesh, in every namespace', 'pluginchain-selector-scope');
   else if (nsSel === undefined || nsSel === null)
-    out.warn('spec.selectors', `no namespaceSelector: the plugins are attached to matching pods in every namespace, not only ${ns}`);
+    out.warn('spec.selectors', `no namespaceSelector: the plugins are attached to matching pods in every namespace, not only ${ns}`, 'pluginchain-selector-scope');
   else if (isRecord(nsSel) && !pinnedToNamespace(nsSel, ns))
-    out.warn('spec.selectors.namespaceSelector', `selects namespaces other than ${ns}: the plugins are attached to matching pods in each of them`);
+    out.warn('spec.selectors.namespaceSelector', `selects namespaces other than ${ns}: the plugins are attached to matching pods in each of them`, 'pluginchain-selector-scope');
 }
 
 interface ChainEntry {
@@ -310,14 +314,14 @@ function warnChainPlugins(ctx: ValidationContext, out: Findings, entries: readon
       const plugin = ctx.get('Plugin', '', pl.name);
       // Proxies skip unknown plugin names and retry; not denied because Plugin and PluginChain may be applied in any order.
       if (!plugin) {
-        out.warn(field, `Plugin ${pl.name} does not exist: proxies skip it until a Plugin of that name is created`);
+        out.warn(field, `Plugin ${pl.name} does not exist: proxies skip it until a Plugin of that name is created`, 'pluginchain-plugin-missing');
         continue;
       }
       const priority = pluginPriority(plugin);
       if (priority === undefined) continue;
       // Equal priorities run in an undefined order at runtime.
       const collision = collisionText(priority, [...table[entry.chain], ...pluginMembers(ctx, names, pl.name)]);
-      if (collision) out.warn(field, `priority ${priority} of Plugin ${pl.name} on ${entry.chain} ${collision}`);
+      if (collision) out.warn(field, `priority ${priority} of Plugin ${pl.name} on ${entry.chain} ${collision}`, 'pluginchain-priority-tie');
     }
   }
 }
@@ -348,9 +352,9 @@ function checkPluginRef(ctx: ValidationContext, out: Findings, plugin: unknown):
   if (!checkRequiredString(out, 'spec.plugin', plugin, 'pluginconfig-plugin')) return undefined;
   // The config is skipped silently unless its Plugin exists and some PluginChain mounts it; warn (apply order may race).
   if (!ctx.get('Plugin', '', plugin))
-    out.warn('spec.plugin', `Plugin ${plugin} does not exist: this config has no effect until a Plugin of that name is created`);
+    out.warn('spec.plugin', `Plugin ${plugin} does not exist: this config has no effect until a Plugin of that name is created`, 'pluginconfig-plugin-missing');
   else if (!CHAIN_NAMES.some((chain) => isMountedOn(ctx, chain, plugin)))
-    out.warn('spec.plugin', `Plugin ${plugin} is not mounted by any PluginChain: this config has no effect until a chain lists it`);
+    out.warn('spec.plugin', `Plugin ${plugin} is not mounted by any PluginChain: this config has no effect until a chain lists it`, 'pluginconfig-plugin-unmounted');
   return plugin;
 }
 
@@ -401,11 +405,11 @@ function checkDestinationRefs(ctx: ValidationContext, out: Findings, refs: unkno
     const name = r.name as string;
     const ns = r.namespace as string;
     // Until the Service exists the config reaches no proxy (not denied: apply order may race).
-    if (!ctx.get('Service', ns, name)) out.warn(p, `Service ${ns}/${name} does not exist: this config reaches no proxy until it is created`);
+    if (!ctx.get('Service', ns, name)) out.warn(p, `Service ${ns}/${name} does not exist: this config reaches no proxy until it is created`, 'pluginconfig-service-missing');
     // Two configs for one plugin and Service: the sidecar keeps only one of them, which one is undefined.
     const other = others.get(`${ns}/${name}`);
     if (other)
-      out.warn(p, `PluginConfig ${other} also configures Plugin ${plugin} for Service ${ns}/${name}: only one of the two configs takes effect`);
+      out.warn(p, `PluginConfig ${other} also configures Plugin ${plugin} for Service ${ns}/${name}: only one of the two configs takes effect`, 'pluginconfig-overlap');
   });
 }
 

@@ -81,5 +81,5 @@ export function validateRetry(obj: KubeObject, ctx: ValidationContext, out: Find
   for (const { field, ref } of destinations)
     for (const other of others)
       if (destinationsOf(other, source).has(ref))
-        out.warn(field, `Retry ${namespaceOf(other)}/${nameOf(other)} also covers ServiceAccount ${source} to Service ${ref}; the mesh applies only one of them, chosen arbitrarily`);
+        out.warn(field, `Retry ${namespaceOf(other)}/${nameOf(other)} also covers ServiceAccount ${source} to Service ${ref}; the mesh applies only one of them, chosen arbitrarily`, 'retry-overlap');
 }

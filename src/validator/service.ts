@@ -41,7 +41,7 @@ function checkAppProtocol(v: unknown, f: string, out: Findings): void {
   if (typeof v === 'string' && isServiceAppProtocol(v)) return;
   const text = typeof v === 'string' ? v : JSON.stringify(v);
   const hint = typeof v === 'string' && isServiceAppProtocol(v.toLowerCase()) ? `; did you mean "${v.toLowerCase()}"?` : '';
-  out.warn(f, `appProtocol "${text}" is not one the mesh handles (${SERVICE_APP_PROTOCOLS.join(', ')}; case-sensitive)${hint}`);
+  out.warn(f, `appProtocol "${text}" is not one the mesh handles (${SERVICE_APP_PROTOCOLS.join(', ')}; case-sensitive)${hint}`, 'service-app-protocol');
 }
 
 function checkTransportDefault(port: Record<string, unknown>, f: string, out: Findings): void {
@@ -52,7 +52,7 @@ function checkTransportDefault(port: Record<string, unknown>, f: string, out: Fi
   const { protocol, source } = resolveServicePortProtocol(port);
   if (source !== 'default') return;
   const number = typeof port.port === 'number' ? String(port.port) : JSON.stringify(port.port);
-  out.warn(f, `${String(transport)} port ${number} has no appProtocol or protocol name prefix, so the mesh configures it as ${protocol}; set appProtocol: tcp`);
+  out.warn(f, `${String(transport)} port ${number} has no appProtocol or protocol name prefix, so the mesh configures it as ${protocol}; set appProtocol: tcp`, 'service-transport-default');
 }
 
 /** Egress policies whose sources include a ServiceAccount in the mesh: only they have a proxy to confuse. */
@@ -74,10 +74,10 @@ function checkAgainstEgresses(ports: readonly ServicePortDecl[], ctx: Validation
         // this in-mesh server-first port turns detection off on the port number for the Egress sources that reach
         // the Service: their http (ALPN) / https (SNI) egress on it stops matching
         if (isServerFirst(sp.protocol) && usesInspector(ep.protocol))
-          out.warn(`spec.ports[${sp.index}]`, `${head}; that egress stops matching for its sources that can reach this Service`);
+          out.warn(`spec.ports[${sp.index}]`, `${head}; that egress stops matching for its sources that can reach this Service`, 'service-server-first-egress');
         // the Egress turns detection off on this port number for its sources, including their traffic to this Service
         else if (isServerFirst(ep.protocol) && needsDetection(sp.protocol, false))
-          out.warn(`spec.ports[${sp.index}]`, `${head}; its sources lose protocol detection on port ${sp.number} for this Service too`);
+          out.warn(`spec.ports[${sp.index}]`, `${head}; its sources lose protocol detection on port ${sp.number} for this Service too`, 'service-server-first-egress');
       }
   }
 }
@@ -96,6 +96,6 @@ function checkAgainstServices(ports: readonly ServicePortDecl[], ctx: Validation
         // detection-dependent one stops being recognised on it (osm#4313: clients stall until the listener timeout)
         const collide = (isServerFirst(sp.protocol) && needsDetection(op.protocol, false)) || (isServerFirst(op.protocol) && needsDetection(sp.protocol, false));
         if (collide)
-          out.warn(`spec.ports[${sp.index}]`, `port ${sp.number} is ${sp.protocol} here but ${op.protocol} on ${describeServicePort(svc, op)}; a client of both loses protocol detection on port ${sp.number}`);
+          out.warn(`spec.ports[${sp.index}]`, `port ${sp.number} is ${sp.protocol} here but ${op.protocol} on ${describeServicePort(svc, op)}; a client of both loses protocol detection on port ${sp.number}`, 'service-server-first-service');
       }
 }

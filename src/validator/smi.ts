@@ -145,7 +145,7 @@ function warnOrphanedTargetMatches(obj: KubeObject, ctx: ValidationContext, out:
       if (rule.kind !== 'HTTPRouteGroup' || rule.name !== nameOf(obj)) return;
       for (const m of asArray(rule.matches))
         if (nonEmpty(m) && !names.includes(m))
-          out.warn('spec.matches', `TrafficTarget ${namespace}/${nameOf(target)} selects match "${m}", which this HTTPRouteGroup does not define: that selection grants no access`);
+          out.warn('spec.matches', `TrafficTarget ${namespace}/${nameOf(target)} selects match "${m}", which this HTTPRouteGroup does not define: that selection grants no access`, 'httproutegroup-match-missing');
     });
   }
 }
@@ -218,7 +218,7 @@ function checkSources(out: Findings, ctx: ValidationContext, v: unknown): void {
     if (!checkDns1123Label(out, `${field}.namespace`, source.namespace, 'traffictarget-source-namespace')) return;
     // Sources outside the mesh are dropped at runtime; only said when the Namespace is known to be unmonitored.
     if (ctx.get('Namespace', '', source.namespace) && !ctx.isMonitored(source.namespace))
-      out.warn(`${field}.namespace`, `namespace "${source.namespace}" is not monitored by mesh "${ctx.mesh.meshName}": the mesh ignores this source`);
+      out.warn(`${field}.namespace`, `namespace "${source.namespace}" is not monitored by mesh "${ctx.mesh.meshName}": the mesh ignores this source`, 'traffictarget-source-unmonitored');
   });
   // A repeated source is a copy-paste slip, most often for a source that was meant and is now missing.
   const keyOf = (s: unknown): string | undefined => {
@@ -250,7 +250,7 @@ function checkRule(out: Findings, ctx: ValidationContext, namespace: string, fie
   // ordering), and a missing route or match fails closed (no access), never open.
   const route = ctx.get(kind, namespace, name);
   if (!route) {
-    out.warn(`${field}.name`, `${kind} ${namespace}/${name} does not exist: this rule grants no access until it does`);
+    out.warn(`${field}.name`, `${kind} ${namespace}/${name} does not exist: this rule grants no access until it does`, 'traffictarget-route-missing');
     return;
   }
   if (kind !== 'HTTPRouteGroup') return;
@@ -259,7 +259,7 @@ function checkRule(out: Findings, ctx: ValidationContext, namespace: string, fie
     if (!defined.includes(match))
       out.warn(
         `${field}.matches[${index}]`,
-        `HTTPRouteGroup ${namespace}/${name} has no match named "${match}", so it grants no access (its matches: ${defined.map((d) => `"${d}"`).join(', ') || 'none'})`,
+        `HTTPRouteGroup ${namespace}/${name} has no match named "${match}", so it grants no access (its matches: ${defined.map((d) => `"${d}"`).join(', ') || 'none'})`, 'traffictarget-route-match-missing',
       );
 }
 
@@ -324,7 +324,7 @@ function checkSplitMatches(out: Findings, ctx: ValidationContext, namespace: str
     if (!checkRequiredString(out, `${field}.name`, match.name, 'trafficsplit-match')) return;
     // A warning: the HTTPRouteGroup may be applied right after the split.
     if (match.kind === 'HTTPRouteGroup' && !ctx.get('HTTPRouteGroup', namespace, match.name))
-      out.warn(`${field}.name`, `HTTPRouteGroup ${namespace}/${match.name} does not exist: this match selects no traffic until it does`);
+      out.warn(`${field}.name`, `HTTPRouteGroup ${namespace}/${match.name} does not exist: this match selects no traffic until it does`, 'trafficsplit-match-missing');
   });
 }
 
@@ -336,9 +336,9 @@ function checkBackend(out: Findings, ctx: ValidationContext, namespace: string, 
     checkDns1123Label(out, `${field}.service`, backend.service, 'trafficsplit-backend-service')) {
     const service = backend.service;
     if (service === apex)
-      out.warn(`${field}.service`, `backend "${service}" is the apex Service itself: its share goes to every pod that Service selects (usually all versions), not to one version`);
+      out.warn(`${field}.service`, `backend "${service}" is the apex Service itself: its share goes to every pod that Service selects (usually all versions), not to one version`, 'trafficsplit-apex-backend');
     else if (!ctx.get('Service', namespace, service))
-      out.warn(`${field}.service`, `Service ${namespace}/${service} does not exist: requests sent to this backend fail until it does`);
+      out.warn(`${field}.service`, `Service ${namespace}/${service} does not exist: requests sent to this backend fail until it does`, 'trafficsplit-backend-missing');
   }
   // The CRD types weight as a number: -1 or 1.5 are admitted, then fail to decode or skew every other share.
   const weight = backend.weight;
@@ -359,7 +359,7 @@ export function validateTrafficSplit(obj: KubeObject, ctx: ValidationContext, ou
     checkDns1123Subdomain(out, 'spec.service', spec.service, 'trafficsplit-service')) {
     apex = apexName(spec.service, namespace);
     if (apex !== undefined && !ctx.get('Service', namespace, apex))
-      out.warn('spec.service', `Service ${namespace}/${apex} does not exist: clients cannot address the apex until it does`);
+      out.warn('spec.service', `Service ${namespace}/${apex} does not exist: clients cannot address the apex until it does`, 'trafficsplit-apex-missing');
   }
   checkSplitMatches(out, ctx, namespace, spec.matches);
   // Without backends the apex has nowhere to send traffic.

@@ -285,9 +285,9 @@ function checkHost(obj: KubeObject, v: unknown, ctx: ValidationContext, out: Fin
   // A setting that no lookup finds is silently inert: warn, since the Egress that references it may come later.
   if (!referencedByEgress(ctx, ns, self)) {
     if (!parsed.service)
-      out.warn('spec.host', `${v} is not a Service name (${MESH_HOST_FORMS}) and no Egress in namespace ${ns} matches this UpstreamTrafficSetting, so it applies to nothing`);
+      out.warn('spec.host', `${v} is not a Service name (${MESH_HOST_FORMS}) and no Egress in namespace ${ns} matches this UpstreamTrafficSetting, so it applies to nothing`, 'upstream-host-unmatched');
     else if (parsed.service.namespace !== ns)
-      out.warn('spec.host', `${v} names namespace ${parsed.service.namespace}, but the mesh applies an UpstreamTrafficSetting to a Service only from the Service's own namespace (this one is in ${ns})`);
+      out.warn('spec.host', `${v} names namespace ${parsed.service.namespace}, but the mesh applies an UpstreamTrafficSetting to a Service only from the Service's own namespace (this one is in ${ns})`, 'upstream-host-namespace');
   }
   // The lookup takes the first setting of the namespace whose host names the Service: which one wins is undefined.
   // Scope: the namespace, because that is where the lookup searches; a cluster-wide check would let any tenant

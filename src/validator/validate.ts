@@ -2,7 +2,7 @@
 // admission request (operation, kind, object, old object) and a view of the cluster in, a verdict out. Pure and
 // synchronous. Where the object lives (scope, the request's namespace, kubectl's `default`) is decided here, once.
 import type { MeshIdentity } from '../mesh/flavor.js';
-import { type FieldError, formatWarning } from '../mesh/field-errors.js';
+import { type FieldError, formatWarning, type Warning } from '../mesh/field-errors.js';
 import { findKind, identify, placed, type ObjectIdentity } from '../mesh/kinds.js';
 import { type GroupVersionKind, type KubeObject, isRecord } from '../mesh/objects.js';
 import type { ClusterView } from '../cluster/view.js';
@@ -31,6 +31,8 @@ export interface Verdict {
   readonly errors: readonly FieldError[];
   /** formatted, one line each, under 256 characters */
   readonly warnings: readonly string[];
+  /** the same warnings as data (field, message, rule), in the same order */
+  readonly warningDetails: readonly Warning[];
   /** the object as judged: kind, group, namespace ('' when cluster-scoped), name */
   readonly target: ObjectIdentity;
   /** set when nothing was checked, and why (an operation that brings no new version) */
@@ -45,10 +47,11 @@ export function validate(req: ValidationRequest, view: ClusterView, mesh: MeshId
   const entry = findKind(req.kind.group, req.kind.kind);
   if (!entry) {
     const what = req.kind.group ? `${req.kind.kind}.${req.kind.group}` : req.kind.kind || '(no kind)';
-    return { allowed: true, known: false, errors: [], warnings: [`${what} is not a kind this webhook validates; admitted without checks`], target };
+    const warning = { field: '', message: `${what} is not a kind this webhook validates; admitted without checks`, rule: 'unknown-kind' };
+    return { allowed: true, known: false, errors: [], warnings: [warning.message], warningDetails: [warning], target };
   }
   if (!CHECKED_OPERATIONS.has(req.operation))
-    return { allowed: true, known: true, errors: [], warnings: [], target, skipped: `operation ${req.operation || '(none)'} is not validated` };
+    return { allowed: true, known: true, errors: [], warnings: [], warningDetails: [], target, skipped: `operation ${req.operation || '(none)'} is not validated` };
   const obj = placed(req.object, target);
   const old = req.oldObject ? placed(req.oldObject, target) : undefined;
   const ctx = new ValidationContext(mesh, view, { kind: target.kind, namespace: target.namespace, name: target.name || target.label }, req.operation, old);
@@ -56,8 +59,9 @@ export function validate(req: ValidationRequest, view: ClusterView, mesh: MeshId
   // A body that is not an object cannot be checked field by field: one clear cause instead of a crash.
   if (!isRecord(obj)) out.invalid('', obj, 'must be a Kubernetes object', 'object-shape');
   else VALIDATORS[entry.kind]?.(obj, ctx, out);
-  const warnings = out.warnings.map(formatWarning);
-  if (entry.warningsOnly)
-    return { allowed: true, known: true, errors: [], warnings: [...out.errors.map((e) => formatWarning({ field: e.field, message: e.message })), ...warnings], target };
-  return { allowed: out.errors.length === 0, known: true, errors: out.errors, warnings, target };
+  if (entry.warningsOnly) {
+    const details = [...out.errors.map((e) => ({ field: e.field, message: e.message, rule: e.rule })), ...out.warnings];
+    return { allowed: true, known: true, errors: [], warnings: details.map(formatWarning), warningDetails: details, target };
+  }
+  return { allowed: out.errors.length === 0, known: true, errors: out.errors, warnings: out.warnings.map(formatWarning), warningDetails: out.warnings, target };
 }

@@ -15,13 +15,13 @@ export interface CheckOptions {
 }
 
 /** The verdict's findings, without the identity of the object judged. */
-export type Findings = Omit<Verdict, 'target' | 'skipped'>;
+export type Findings = Omit<Verdict, 'target' | 'skipped' | 'warningDetails'>;
 
 /** The webhook's exact path: the validator's entry point over a view of `state` (placed as kubectl would store it). */
 export function check(obj: KubeObject, opts: CheckOptions = {}): Findings {
   const view = new MemoryView((opts.state ?? []).map(placeManifest));
   const mesh = meshIdentity(opts.flavor ?? 'fsm');
-  const { target, skipped, ...findings } = validate({ operation: opts.operation ?? 'CREATE', kind: gvkOf(obj), object: obj, ...(opts.oldObject ? { oldObject: opts.oldObject } : {}) }, view, mesh);
+  const { target, skipped, warningDetails, ...findings } = validate({ operation: opts.operation ?? 'CREATE', kind: gvkOf(obj), object: obj, ...(opts.oldObject ? { oldObject: opts.oldObject } : {}) }, view, mesh);
   return findings;
 }
 

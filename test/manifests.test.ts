@@ -1,17 +1,19 @@
-// manifests/ as `kubectl apply -k manifests/` sees it: rendered with `kubectl kustomize`, every object checked for the
-// properties of server.md §7, every field name checked against the Kubernetes API models, and the generated files
-// checked to be what `npm run manifests` writes from the kind table today.
+// manifests/ as `kubectl apply -k` sees it: each flavor's overlay, and an overlay with every parameter changed, rendered
+// with `kubectl kustomize`; every object checked for the properties of server.md §7 and against what src/install/
+// builds for that mesh, every field name checked against the Kubernetes API models, and the generated files checked to
+// be what `npm run manifests` writes from the kind table today.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 // the generated model serializer of @kubernetes/client-node: drops every field its typed models do not know
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
-import { generateManifests, INSTALL, REPO_ROOT } from '../scripts/manifests.js';
-import { meshIdentity } from '../src/mesh/flavor.js';
+import { FLAVOR_NAMES, generateManifests, INSTALL, REPO_ROOT } from '../scripts/manifests.js';
+import { meshIdentity, type MeshIdentity } from '../src/mesh/flavor.js';
 import { clusterRole, meshNamespaceRole } from '../src/install/rbac.js';
-import { webhookConfigurations } from '../src/install/webhook-config.js';
+import { webhookConfigurations, webhookNames } from '../src/install/webhook-config.js';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
 
@@ -25,7 +27,6 @@ function findKubectl(): string | undefined {
 }
 
 const KUBECTL = findKubectl();
-const NS = INSTALL.namespace;
 const CLUSTER_SCOPED = new Set(['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration', 'Namespace']);
 
 describe('generated manifests', () => {
@@ -34,23 +35,83 @@ describe('generated manifests', () => {
       expect(readFileSync(join(REPO_ROOT, path), 'utf8'), `${path} is stale: run npm run manifests`).toBe(text);
     }
   });
+
+  it('each overlay holds the parameters of its flavor\'s default mesh', () => {
+    for (const flavor of FLAVOR_NAMES) {
+      const mesh = meshIdentity(flavor);
+      const dir = join(REPO_ROOT, 'manifests/overlays', flavor);
+      const k = parseAllDocuments(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'))[0]!.toJSON() as Obj;
+      expect(k.resources).toEqual([`../../flavors/${flavor}`]);
+      expect(k.namespace).toBe(mesh.meshNamespace);
+      const params = parseAllDocuments(readFileSync(join(dir, 'parameters.yaml'), 'utf8'))[0]!.toJSON() as Obj;
+      expect(params.data).toEqual({ meshName: mesh.meshName, failurePolicy: 'Fail' });
+    }
+  });
 });
+
+/** What an install is parameterised with. */
+interface Params {
+  readonly mesh: MeshIdentity;
+  readonly image: string;
+  readonly replicas: number;
+  readonly failurePolicy: string;
+}
+
+/** A user's overlay outside the repository: a copy of the flavor's overlay with every parameter changed. */
+function customOverlay(flavor: 'fsm' | 'osm-edge', p: Params): string {
+  const dir = mkdtempSync(join(tmpdir(), `mesh-admission-overlay-${flavor}-`));
+  const src = join(REPO_ROOT, 'manifests/overlays', flavor);
+  for (const f of ['kustomization.yaml', 'parameters.yaml', 'replacements.yaml']) copyFileSync(join(src, f), join(dir, f));
+  const [name, tag] = p.image.split(':');
+  const k = readFileSync(join(dir, 'kustomization.yaml'), 'utf8')
+    .replace(`../../flavors/${flavor}`, relative(dir, join(REPO_ROOT, 'manifests/flavors', flavor)))
+    .replace(/^namespace: .*$/m, `namespace: ${p.mesh.meshNamespace}`)
+    .replace('newName: mesh-admission', `newName: ${name}`)
+    .replace('newTag: latest', `newTag: ${tag}`)
+    .replace('count: 2', `count: ${p.replicas}`);
+  writeFileSync(join(dir, 'kustomization.yaml'), k);
+  const params = readFileSync(join(dir, 'parameters.yaml'), 'utf8')
+    .replace(/meshName: .*/, `meshName: ${p.mesh.meshName}`)
+    .replace(/failurePolicy: .*/, `failurePolicy: ${p.failurePolicy}`);
+  writeFileSync(join(dir, 'parameters.yaml'), params);
+  return dir;
+}
+
+const defaults = (flavor: 'fsm' | 'osm-edge'): Params => ({ mesh: meshIdentity(flavor), image: 'mesh-admission:latest', replicas: 2, failurePolicy: 'Fail' });
+const INSTALLS: ReadonlyArray<{ title: string; dir: () => string; params: Params }> = [
+  { title: 'manifests/ (fsm, defaults)', dir: () => join(REPO_ROOT, 'manifests'), params: defaults('fsm') },
+  { title: 'manifests/overlays/fsm', dir: () => join(REPO_ROOT, 'manifests/overlays/fsm'), params: defaults('fsm') },
+  { title: 'manifests/overlays/osm-edge', dir: () => join(REPO_ROOT, 'manifests/overlays/osm-edge'), params: defaults('osm-edge') },
+  ...(['fsm', 'osm-edge'] as const).map((flavor) => {
+    const params: Params = { mesh: meshIdentity(flavor, 'blue', 'blue-mesh'), image: 'registry.example.com/mesh-admission:v9', replicas: 3, failurePolicy: 'Ignore' };
+    return { title: `a copied ${flavor} overlay with every parameter changed`, dir: () => customOverlay(flavor, params), params };
+  }),
+];
 
 if (!KUBECTL) {
   describe('manifests/ (kubectl kustomize)', () => {
-    it.skip('kubectl is not installed: kubectl kustomize manifests/ was not checked', () => undefined);
+    it.skip('kubectl is not installed: the kustomizations were not rendered (install kubectl to check them)', () => undefined);
   });
 } else {
-  const rendered = execFileSync(KUBECTL, ['kustomize', join(REPO_ROOT, 'manifests')], { encoding: 'utf8' });
-  const docs = parseAllDocuments(rendered).map((d) => d.toJSON() as Obj).filter(Boolean);
+  for (const install of INSTALLS) describeInstall(install.title, install.dir, install.params);
+}
+
+function describeInstall(title: string, dir: () => string, { mesh, image, replicas, failurePolicy }: Params): void {
+  let docs: Obj[] = [];
   const one = (kind: string): Obj => {
     const found = docs.filter((d) => d.kind === kind);
     expect(found, kind).toHaveLength(1);
     return found[0]!;
   };
-  const mesh = meshIdentity(INSTALL.flavor);
+  const NS = mesh.meshNamespace;
+  const labels = { 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': mesh.meshName };
 
-  describe('manifests/ (kubectl kustomize)', () => {
+  describe(`${title} (kubectl kustomize)`, () => {
+    beforeAll(() => {
+      const rendered = execFileSync(KUBECTL!, ['kustomize', dir()], { encoding: 'utf8' });
+      docs = parseAllDocuments(rendered).map((d) => d.toJSON() as Obj).filter(Boolean);
+    });
+
     it('renders exactly the install: no Namespace (it belongs to the mesh), every namespaced object in the mesh namespace', () => {
       expect(docs.map((d) => d.kind).sort()).toEqual(
         ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration'].sort(),
@@ -58,7 +119,8 @@ if (!KUBECTL) {
       for (const d of docs) {
         if (CLUSTER_SCOPED.has(d.kind)) expect(d.metadata.namespace, `${d.kind} is cluster-scoped`).toBeUndefined();
         else expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).toBe(NS);
-        expect(d.metadata.labels).toMatchObject({ 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'fsm' });
+        expect(d.metadata.labels, `${d.kind} labels`).toMatchObject(labels);
+        expect(JSON.stringify(d), `${d.kind}: no internal kustomize annotation left`).not.toContain('config.kubernetes.io');
       }
       for (const b of [one('ClusterRoleBinding'), one('RoleBinding')]) expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'mesh-admission', namespace: NS }]);
     });
@@ -75,17 +137,17 @@ if (!KUBECTL) {
 
     it('Deployment: 2 replicas, spread, no unavailability on rollout, probes, preStop, grace', () => {
       const dep = one('Deployment');
-      expect(dep.spec.replicas).toBe(2);
+      expect(dep.spec.replicas).toBe(replicas);
       expect(dep.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
       const pod = dep.spec.template.spec;
-      expect(dep.spec.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'fsm' });
+      expect(dep.spec.selector.matchLabels).toEqual(labels);
       expect(dep.spec.template.metadata.labels).toMatchObject(dep.spec.selector.matchLabels);
       const anti = pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
       expect(anti).toEqual([{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: dep.spec.selector.matchLabels } } }]);
       expect(pod.serviceAccountName).toBe('mesh-admission');
       expect(pod.containers).toHaveLength(1);
       const c = pod.containers[0];
-      expect(c.image).toBe('mesh-admission:latest');
+      expect(c.image).toBe(image);
       const ports = Object.fromEntries(c.ports.map((p: any) => [p.name, p.containerPort]));
       expect(ports).toEqual({ webhook: 9443, metrics: 9091 });
       expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics', scheme: 'HTTP' });
@@ -98,7 +160,12 @@ if (!KUBECTL) {
       const args: string[] = c.args;
       const arg = (name: string): string | undefined => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
       expect(args[0]).toBe('serve');
-      expect(arg('--flavor')).toBe('fsm');
+      // the flavor and mesh name reach the server through the environment the args expand
+      expect(arg('--flavor')).toBe('$(MESH_FLAVOR)');
+      expect(arg('--mesh-name')).toBe('$(MESH_NAME)');
+      const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
+      expect(env).toMatchObject({ MESH_FLAVOR: mesh.flavor.name, MESH_NAME: mesh.meshName });
+      expect(arg('--host')).toBe('0.0.0.0');
       expect(arg('--mesh-namespace')).toBe('$(POD_NAMESPACE)');
       expect(arg('--port')).toBe('9443');
       expect(arg('--metrics-port')).toBe('9091');
@@ -166,18 +233,20 @@ if (!KUBECTL) {
       expect(one('RoleBinding').roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'mesh-admission' });
     });
 
-    it('webhook configurations: as built from the kind table, through the Service, without caBundle', () => {
+    it('webhook configurations: as built from the kind table for this mesh, through the Service, without caBundle', () => {
+      const n = webhookNames(mesh);
       const { mutating, validating } = webhookConfigurations(mesh, { target: { service: { name: INSTALL.serviceName, namespace: NS, port: INSTALL.port } } });
+      // the failure policy parameter applies to the two webhooks that may deny; the warning-only entries stay Ignore
+      for (const w of [...mutating.webhooks, ...validating.webhooks]) if (w.name === n.inject || w.name === n.validate) w.failurePolicy = failurePolicy;
       const m = one('MutatingWebhookConfiguration');
       const v = one('ValidatingWebhookConfiguration');
       expect(m).toEqual(mutating);
       expect(v).toEqual(validating);
-      expect(m.webhooks[0]).toMatchObject({ name: 'inject.flomesh.io', failurePolicy: 'Fail', sideEffects: 'None', timeoutSeconds: 10, reinvocationPolicy: 'Never', admissionReviewVersions: ['v1', 'v1beta1'] });
+      expect(m.webhooks[0]).toMatchObject({ name: n.inject, failurePolicy, sideEffects: 'None', timeoutSeconds: 10, reinvocationPolicy: 'Never', admissionReviewVersions: ['v1', 'v1beta1'] });
       expect(m.webhooks[0].namespaceSelector.matchExpressions[0]).toEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', NS] });
-      expect(v.webhooks.map((w: any) => [w.name, w.failurePolicy, w.timeoutSeconds])).toEqual([
-        ['validate.flomesh.io', 'Fail', 5],
-        ['validate-services.flomesh.io', 'Ignore', 5],
-      ]);
+      expect(m.webhooks[0].namespaceSelector.matchLabels).toEqual({ [`${mesh.flavor.domain}/monitored-by`]: mesh.meshName });
+      expect(v.webhooks.find((w: any) => w.name === n.validate)).toMatchObject({ failurePolicy, timeoutSeconds: 5 });
+      expect(v.webhooks.find((w: any) => w.name === n.validateServices)).toMatchObject({ failurePolicy: 'Ignore', timeoutSeconds: 5 });
       for (const w of [...m.webhooks, ...v.webhooks]) {
         expect(w.clientConfig.caBundle).toBeUndefined();
         expect(w.clientConfig.service).toMatchObject({ name: one('Service').metadata.name, namespace: NS, port: 443 });

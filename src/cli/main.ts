@@ -1,11 +1,28 @@
 #!/usr/bin/env node
-// The command line: serve, validate, explain and certs. Each command loads its own code when it runs, so the offline
-// commands (and --help) never pay for the server, the metrics, the logger or the Kubernetes client.
-import { Command, InvalidArgumentError, Option } from 'commander';
+// The command line: serve, validate, explain, certs and version. Each command loads its own code when it runs, so the
+// offline commands (and --help) never pay for the server, the metrics, the logger or the Kubernetes client.
+// Exit codes: 0 clean, 1 denied (validate, explain), 2 unusable input or usage (a bad flag included), as kubectl and
+// kubeconform do. Each command's options are built by small functions, so a new command or flag reuses them.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../mesh/errors.js';
-import { FLAVORS, isFlavorName, meshIdentity, type FlavorName } from '../mesh/flavor.js';
+import { FLAVORS, isFlavorName, meshIdentity, type FlavorName, type MeshIdentity } from '../mesh/flavor.js';
 import { SIDECAR_MODE_FLAGS, type SidecarModeFlag } from '../mesh/names.js';
-import { SERVE_DEFAULTS, type ServeOptions } from '../server/options.js';
+import { LISTEN_HOSTS, listenHost, SERVE_DEFAULTS, type ServeOptions } from '../server/options.js';
+
+const EXIT_USAGE = 2;
+
+/** The package's version (package.json sits two folders up from both src/cli/ and dist/cli/). */
+export function packageVersion(): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+// ---- argument parsers --------------------------------------------------------------------------------------------
 
 const port = (v: string): number => {
   const n = Number(v);
@@ -22,20 +39,89 @@ const seconds = (v: string): number => {
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds ≥ 0');
   return n;
 };
+
+// ---- option groups -----------------------------------------------------------------------------------------------
+
 const flavorOption = (fallback: FlavorName): Option => new Option('--flavor <flavor>', 'mesh family').choices(Object.keys(FLAVORS)).default(fallback).argParser(flavor);
 const sidecarModeOption = (): Option => new Option('--sidecar-mode <mode>', 'sidecar container mode').choices([...SIDECAR_MODE_FLAGS]).default(SERVE_DEFAULTS.sidecarMode);
+
+/** The mesh the offline commands decide for. */
+interface MeshFlags {
+  flavor: FlavorName;
+  meshName?: string;
+  meshNamespace?: string;
+}
+function addMeshOptions(cmd: Command): Command {
+  return cmd.addOption(flavorOption('fsm')).option('--mesh-name <name>', 'mesh name (default: fsm / osm)').option('--mesh-namespace <ns>', 'mesh namespace (default: fsm-system / osm-system)');
+}
+const meshOf = (o: MeshFlags): MeshIdentity => meshIdentity(o.flavor, o.meshName, o.meshNamespace);
+
+/** What the offline commands read. */
+interface InputFlags {
+  filename?: string[];
+  kustomize?: string[];
+  clusterState?: string;
+}
+function addInputOptions(cmd: Command, stateHelp: string): Command {
+  return cmd
+    .option('-f, --filename <path>', 'file or folder of manifests, or - for standard input (repeatable)', collect)
+    .option('-k, --kustomize <dir>', 'kustomization folder, rendered with `kubectl kustomize` (repeatable)', collect)
+    .option('--cluster-state <dir>', stateHelp);
+}
+
+/** Reads the -f/-k sources and the state folder; nothing given at all is a usage error. */
+async function readInputs(o: InputFlags) {
+  const { readInput } = await import('./input.js');
+  const filenames = o.filename ?? [];
+  const kustomizations = o.kustomize ?? [];
+  if (filenames.length === 0 && kustomizations.length === 0) throw new InputError('give the manifests with -f PATH, -f - (standard input) or -k DIR');
+  const given = readInput({ filenames, kustomizations });
+  const state = o.clusterState ? readInput({ filenames: [o.clusterState] }) : undefined;
+  return { given, state, sources: [...filenames.map((f) => (f === '-' ? '<stdin>' : f)), ...kustomizations.map((k) => `kustomize ${k}`)] };
+}
+
+/** How validate reports. */
+interface ReportFlags {
+  output: string;
+  quiet: boolean;
+  strict: boolean;
+}
+function addReportOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('-o, --output <format>', 'text, json (one document), sarif (2.1.0) or github (workflow annotations)').choices(['text', 'json', 'sarif', 'github']).default('text'))
+    .option('-q, --quiet', 'print only what fails: denials, input errors (and warnings with --strict)', false)
+    .option('--strict', 'unknown fields deny, and any warning fails the run (exit 1), as kubectl --validate=strict', false);
+}
+
+/** What the injector is told beyond the MeshConfig. */
+interface InjectorFlags {
+  sidecarMode: SidecarModeFlag;
+  sidecarImage?: string;
+  initContainerImage?: string;
+}
+function addInjectorOptions(cmd: Command): Command {
+  return cmd
+    .addOption(sidecarModeOption())
+    .option('--sidecar-image <image>', 'sidecar image when the MeshConfig names none')
+    .option('--init-container-image <image>', 'init container image when the MeshConfig names none');
+}
+
+// ---- commands ----------------------------------------------------------------------------------------------------
 
 const program = new Command()
   .name('mesh-admission')
   .description('Admission webhooks for FSM / osm-edge service meshes: sidecar injection and policy validation')
-  .showHelpAfterError();
+  .version(`mesh-admission ${packageVersion()}`, '-V, --version')
+  // usage errors must not exit 1, which means "denied": they are thrown and answered with 2 below
+  .exitOverride()
+  .showHelpAfterError('(add --help for the usage)');
 
 program
   .command('serve')
   .description('run the webhook server (standalone with --cluster-state DIR, live with --kubeconfig or in a pod)')
   .option('--port <port>', 'HTTPS port of the webhooks', port, SERVE_DEFAULTS.port)
   .option('--metrics-port <port>', 'HTTP port of /healthz, /readyz and /metrics', port, SERVE_DEFAULTS.metricsPort)
-  .option('--host <addr>', 'address to listen on', SERVE_DEFAULTS.host)
+  .option('--host <addr>', `address to listen on (default: ${LISTEN_HOSTS.standalone} standalone, ${LISTEN_HOSTS.live} live)`)
   .option('--cluster-state <dir>', 'standalone mode: read the cluster view from this folder of manifests')
   .option('--kubeconfig <file>', 'live mode: watch the cluster this kubeconfig points at')
   .option('--certs-dir <dir>', 'where generated serving certificates are kept', SERVE_DEFAULTS.certsDir)
@@ -49,15 +135,20 @@ program
   .addOption(sidecarModeOption())
   .option('--sidecar-image <image>', 'sidecar image (default: from the MeshConfig)')
   .option('--init-container-image <image>', 'init container image (default: from the MeshConfig)')
-  .option('--register-webhooks <url>', 'live mode: create/update both webhook configurations pointing at this URL')
+  .option('--register-webhooks <url>', 'live mode: create/update the webhook configurations mesh-admission-dev pointing at this URL (deleted on shutdown)')
+  .option('--keep-webhooks', 'with --register-webhooks: leave the configurations in place on shutdown', false)
   .option('--service-name <name>', 'Service the webhooks are reached through', SERVE_DEFAULTS.serviceName)
   .option('--shutdown-delay-seconds <n>', 'after SIGTERM, keep answering this long (with Connection: close) before closing', seconds, SERVE_DEFAULTS.shutdownDelaySeconds)
   .option('--shutdown-grace-seconds <n>', 'then give in-flight requests this long to finish', seconds, SERVE_DEFAULTS.shutdownGraceSeconds)
   .option('--validation-fail-open', 'admit with a warning when validation cannot finish in time', false)
   .option('--log-level <level>', 'pino log level', SERVE_DEFAULTS.logLevel)
   .action(async (o: Record<string, unknown>) => {
-    if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) throw new InvalidArgumentError('--tls-cert-file and --tls-key-file go together');
-    const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), sidecarMode: o.sidecarMode as SidecarModeFlag, flavor: o.flavor as FlavorName };
+    if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) throw new InputError('--tls-cert-file and --tls-key-file go together');
+    if (o.keepWebhooks && o.registerWebhooks === undefined) throw new InputError('--keep-webhooks goes with --register-webhooks');
+    const { inClusterAvailable } = await import('../kube/client.js');
+    const live = o.kubeconfig !== undefined || inClusterAvailable();
+    const host = listenHost(typeof o.host === 'string' ? o.host : undefined, live);
+    const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), host, sidecarMode: o.sidecarMode as SidecarModeFlag, flavor: o.flavor as FlavorName };
     const { startServer } = await import('../server/run.js');
     const server = await startServer(opts);
     // A failed watch or API call is retried where it happens; if one ever escapes as a rejection, log it rather than
@@ -73,39 +164,50 @@ program
     process.on('SIGINT', () => stop('SIGINT'));
   });
 
-program
-  .command('validate')
-  .description('run the validating webhook offline over manifests (exit 0 admitted, 1 denied, 2 unreadable input)')
-  .requiredOption('-f, --filename <path>', 'file or folder of manifests (repeatable)', collect)
-  .option('--cluster-state <dir>', 'other objects to check references and conflicts against')
-  .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-  .addOption(flavorOption('fsm'))
-  .option('--mesh-name <name>', 'mesh name')
-  .option('--mesh-namespace <ns>', 'mesh namespace')
-  .action(async (o: { filename: string[]; clusterState?: string; output: string; flavor: FlavorName; meshName?: string; meshNamespace?: string }) => {
-    const { formatJson, formatText, validateOffline } = await import('./offline.js');
-    const results = validateOffline(o.filename, meshIdentity(o.flavor, o.meshName, o.meshNamespace), o.clusterState);
-    process.stdout.write(o.output === 'json' ? formatJson(results) : formatText(results));
-    process.exitCode = results.some((r) => !r.allowed) ? 1 : 0;
-  });
+addReportOptions(
+  addMeshOptions(
+    addInputOptions(
+      program.command('validate').description('run the validating webhook offline over manifests (exit 0 admitted, 1 denied, 2 unreadable input or usage)'),
+      'other objects to check references and conflicts against',
+    ),
+  ),
+).action(async (o: InputFlags & MeshFlags & ReportFlags) => {
+  const { given, state, sources } = await readInputs(o);
+  const { exitCode, judgeOffline } = await import('./offline.js');
+  const { formatReport } = await import('./report.js');
+  const report = judgeOffline(given, { mesh: meshOf(o), strict: o.strict }, state, sources);
+  process.stdout.write(formatReport(o.output as 'text', report, { quiet: o.quiet, version: packageVersion() }));
+  process.exitCode = exitCode(report);
+});
 
-program
-  .command('explain')
-  .description('what the mutating webhook would do to a pod created from each Pod or pod template (exit 1 if any would be denied)')
-  .requiredOption('-f, --filename <path>', 'file or folder of manifests (repeatable)', collect)
-  .option('--cluster-state <dir>', 'namespaces, MeshConfig and Services to decide against')
-  .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-  .addOption(flavorOption('fsm'))
-  .option('--mesh-name <name>', 'mesh name')
-  .option('--mesh-namespace <ns>', 'mesh namespace')
-  .addOption(sidecarModeOption())
-  .option('--sidecar-image <image>', 'sidecar image when the MeshConfig names none')
-  .option('--init-container-image <image>', 'init container image when the MeshConfig names none')
-  .action(async (o: { filename: string[]; clusterState?: string; output: string; flavor: FlavorName; meshName?: string; meshNamespace?: string; sidecarMode: SidecarModeFlag; sidecarImage?: string; initContainerImage?: string }) => {
-    const { explain, formatExplainText } = await import('./explain.js');
-    const results = explain(o.filename, meshIdentity(o.flavor, o.meshName, o.meshNamespace), { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage }, o.clusterState);
-    process.stdout.write(o.output === 'json' ? JSON.stringify(results, null, 2) + '\n' : formatExplainText(results));
-    process.exitCode = results.some((r) => r.decision === 'deny') ? 1 : 0;
+addInjectorOptions(
+  addMeshOptions(
+    addInputOptions(
+      program.command('explain').description('what the mutating webhook would do to a pod created from each Pod or pod template (exit 1 if any would be denied)'),
+      'namespaces, MeshConfig and Services to decide against',
+    ),
+  ),
+)
+  .addOption(new Option('-o, --output <format>', 'text, json, or yaml: the manifests with the injection applied (like istioctl kube-inject)').choices(['text', 'json', 'yaml']).default('text'))
+  .action(async (o: InputFlags & MeshFlags & InjectorFlags & { output: string }) => {
+    const { given, state } = await readInputs(o);
+    const { explainDocuments, formatExplainText, formatExplainYaml } = await import('./explain.js');
+    const injector = { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage };
+    const perDocument = explainDocuments(given, meshOf(o), injector, state);
+    const results = perDocument.filter((r) => r !== undefined);
+    const problems = [...(state?.problems ?? []), ...given.problems];
+    const writers: Record<string, () => void> = {
+      text: () => process.stdout.write(formatExplainText(results)),
+      json: () => process.stdout.write(JSON.stringify({ results, problems }, null, 2) + '\n'),
+      yaml: () => {
+        process.stdout.write(formatExplainYaml(given, perDocument));
+        // the YAML stays clean for a pipe: what a reader must know goes to stderr
+        for (const r of results) if (r.decision === 'deny' || r.warnings.length) process.stderr.write(formatExplainText([{ ...r, added: undefined }]));
+      },
+    };
+    writers[o.output]!();
+    if (o.output !== 'json') for (const p of problems) process.stderr.write(`${p.source ? `${p.source}${p.line > 0 ? `:${p.line}` : ''}: ` : ''}error: ${p.message}\n`);
+    process.exitCode = problems.length ? EXIT_USAGE : results.some((r) => r.decision === 'deny') ? 1 : 0;
   });
 
 program
@@ -121,8 +223,17 @@ program
     process.stdout.write(`wrote ${o.out}/ca.crt, tls.crt, tls.key for ${names.join(', ')}\n`);
   });
 
+program
+  .command('version')
+  .description('print the version')
+  .action(() => {
+    process.stdout.write(`mesh-admission ${packageVersion()}\n`);
+  });
+
 program.parseAsync(process.argv).catch((err: unknown) => {
+  // commander has already printed its message (and the help hint); --help and --version end here with exit code 0
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE);
   const unusable = err instanceof InputError || err instanceof InvalidArgumentError;
   process.stderr.write(`error: ${(err as Error).message}\n`);
-  process.exit(unusable ? 2 : 1);
+  process.exit(unusable ? EXIT_USAGE : 1);
 });

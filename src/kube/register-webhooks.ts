@@ -2,11 +2,24 @@
 // calls this process at `clientConfig.url` = URL + path, trusting the current caBundle — the way to run the server on a
 // workstation against a development cluster. The objects come from webhook-config.ts (rules from the kind table).
 // Updates keep the server's resourceVersion (get → put); a 409 (someone else wrote in between) is retried.
+//
+// They are named `mesh-admission-dev`, not `mesh-admission`: the in-cluster install owns that name with a
+// `clientConfig.service`, and the API server refuses to apply one over the other (`exactly one of url or service is
+// required`), so a workstation run must never leave behind an object that blocks `kubectl apply -k`. The server deletes
+// them when it stops (unless --keep-webhooks): a configuration pointing at a laptop that is gone would refuse every pod.
 import pino, { type Logger } from 'pino';
 import { apiErrorText, isApiStatus, type KubeHttp } from './client.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { webhookConfigurationPath, type WebhookConfigurationKind } from './paths.js';
 import { encodeCaBundle, webhookConfigurations, type WebhookNames } from '../install/webhook-config.js';
+
+/** metadata.name of both configurations a workstation run registers. */
+export const DEV_WEBHOOK_CONFIGURATION_NAME = 'mesh-admission-dev';
+
+/** The configuration names of a workstation run. */
+export function devWebhookNames(name = DEV_WEBHOOK_CONFIGURATION_NAME): Pick<WebhookNames, 'mutatingConfiguration' | 'validatingConfiguration'> {
+  return { mutatingConfiguration: name, validatingConfiguration: name };
+}
 
 export interface RegisterWebhooksOptions {
   readonly http: KubeHttp;
@@ -15,6 +28,7 @@ export interface RegisterWebhooksOptions {
   readonly url: string;
   /** PEM bundle of the CAs that sign the serving certificate */
   readonly caBundle: string;
+  /** default: the workstation names (devWebhookNames) */
   readonly names?: Partial<WebhookNames>;
   readonly logger?: Logger;
   /** attempts per object on 409 (default 5) */
@@ -87,7 +101,7 @@ export async function registerWebhooks(opts: RegisterWebhooksOptions): Promise<R
   const { mutating, validating } = webhookConfigurations(opts.mesh, {
     target: { url },
     caBundle: encodeCaBundle(opts.caBundle),
-    ...(opts.names ? { names: opts.names } : {}),
+    names: opts.names ?? devWebhookNames(),
   });
   const out: RegisteredConfiguration[] = [];
   for (const [kind, obj] of [
@@ -97,6 +111,34 @@ export async function registerWebhooks(opts: RegisterWebhooksOptions): Promise<R
     const action = await upsertWebhookConfiguration(opts.http, kind, obj, { ...(opts.attempts ? { attempts: opts.attempts } : {}), ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}) });
     logger.info({ kind, name: obj.metadata.name, url, action }, `webhook configuration ${action}`);
     out.push({ kind, name: obj.metadata.name, action });
+  }
+  return out;
+}
+
+export interface UnregisteredConfiguration {
+  readonly kind: WebhookConfigurationKind;
+  readonly name: string;
+  readonly action: 'deleted' | 'absent';
+}
+
+/** Deletes both configurations a workstation run registered (already gone counts as done). Throws with the reason. */
+export async function unregisterWebhooks(opts: { http: KubeHttp; names?: Pick<WebhookNames, 'mutatingConfiguration' | 'validatingConfiguration'>; logger?: Logger; requestTimeoutMs?: number }): Promise<UnregisteredConfiguration[]> {
+  const logger = opts.logger ?? pino({ level: 'silent' });
+  const names = opts.names ?? devWebhookNames();
+  const out: UnregisteredConfiguration[] = [];
+  for (const [kind, name] of [
+    ['MutatingWebhookConfiguration', names.mutatingConfiguration],
+    ['ValidatingWebhookConfiguration', names.validatingConfiguration],
+  ] as const) {
+    let action: UnregisteredConfiguration['action'] = 'deleted';
+    try {
+      await opts.http.json({ method: 'DELETE', path: webhookConfigurationPath(kind, name), timeoutMs: opts.requestTimeoutMs ?? 10_000 });
+    } catch (err) {
+      if (!isApiStatus(err, 404)) throw new Error(`${kind} ${name}: ${apiErrorText(err)}`);
+      action = 'absent';
+    }
+    logger.info({ kind, name, action }, `webhook configuration ${action}`);
+    out.push({ kind, name, action });
   }
   return out;
 }

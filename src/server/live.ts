@@ -16,7 +16,7 @@ import { LiveView } from '../kube/live-view.js';
 import { BootstrapSecretController } from '../kube/bootstrap-secrets.js';
 import { LeaderElector } from '../kube/leader.js';
 import type { Environment, EnvironmentContext } from './environment.js';
-import { registerWebhooks } from '../kube/register-webhooks.js';
+import { devWebhookNames, registerWebhooks, unregisterWebhooks } from '../kube/register-webhooks.js';
 import { readTlsFiles, watchTlsFiles, type TlsMaterial } from './tls.js';
 import { leaderLeaseName, serverLabels, servingSecretName } from '../mesh/names.js';
 import { hostname } from 'node:os';
@@ -48,7 +48,9 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
   const meshCA = await loadOrCreateMeshCASecret({ http, mesh });
   logger.info({ secret: `${mesh.meshNamespace}/${mesh.flavor.caBundleSecret}`, reused: meshCA.reused }, 'mesh CA loaded');
   metrics.certificateExpiry.set({ cert: 'mesh-ca' }, meshCA.notAfter.getTime() / 1000);
-  const patcher = new CaBundlePatcher({ http, logger });
+  // a workstation run registers, patches and removes its own configurations, never the in-cluster install's
+  const dev = opts.registerWebhooks ? devWebhookNames() : undefined;
+  const patcher = new CaBundlePatcher({ http, logger, ...(dev ? { mutatingName: dev.mutatingConfiguration, validatingName: dev.validatingConfiguration } : {}) });
 
   let https: HttpsServer | undefined;
   let serving: ServingCertManager | undefined;
@@ -95,7 +97,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
       const bundle = serving?.caBundle() ?? tls.ca;
       if (opts.registerWebhooks) {
         if (!bundle) throw new Error('--register-webhooks needs a CA bundle: use the self-managed certificate or --tls-ca-file');
-        await registerWebhooks({ http, mesh, url: opts.registerWebhooks, caBundle: bundle, logger });
+        await registerWebhooks({ http, mesh, url: opts.registerWebhooks, caBundle: bundle, logger, ...(dev ? { names: dev } : {}) });
       }
       if (opts.tlsCaFile) stops.push(watchCaBundleFile(opts.tlsCaFile, (pem) => void patcher.setBundle(pem), logger));
       if (bundle) {
@@ -128,6 +130,10 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
       // stopping order: give up the Lease first (a follower takes over at once), then the watch
       stops.push(() => controller.stop());
       stops.push(() => leader?.stop());
+      // stops run last-pushed first: the registration goes before anything else stops, so the API server stops calling
+      // this process as soon as possible (a configuration left pointing at a stopped laptop refuses every pod)
+      if (dev && !opts.keepWebhooks)
+        stops.push(() => unregisterWebhooks({ http, logger, names: dev }).then(() => undefined, (err: Error) => logger.warn({ err: err.message }, 'webhook configurations not removed')));
     },
     whenSynced: () => view.waitForSync(),
     notReady: () => [...(view.synced() ? [] : ['cluster view not synced']), ...(serving && !serving.current() ? ['serving certificate not loaded'] : [])],

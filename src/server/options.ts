@@ -22,6 +22,8 @@ export interface ServeOptions {
   sidecarImage?: string;
   initContainerImage?: string;
   registerWebhooks?: string;
+  /** with registerWebhooks: leave the configurations in place on shutdown (default: delete them) */
+  keepWebhooks?: boolean;
   /** the Service the webhooks are reached through (names in the serving certificate) */
   serviceName: string;
   /** seconds the server keeps answering after SIGTERM (every answer with Connection: close) before it stops accepting */
@@ -33,10 +35,20 @@ export interface ServeOptions {
   logLevel: string;
 }
 
+/**
+ * Where serve listens when --host is not given: a standalone server (a workstation trying things out) only on the
+ * loopback address; a live one (in a pod, or registered with a cluster that must reach it) on every address.
+ */
+export const LISTEN_HOSTS = { standalone: '127.0.0.1', live: '0.0.0.0' } as const;
+
+export function listenHost(explicit: string | undefined, live: boolean): string {
+  return explicit ?? (live ? LISTEN_HOSTS.live : LISTEN_HOSTS.standalone);
+}
+
 export const SERVE_DEFAULTS: ServeOptions = {
   port: 9443,
   metricsPort: 9091,
-  host: '0.0.0.0',
+  host: LISTEN_HOSTS.standalone,
   certsDir: './certs',
   secretsDir: './bootstrap-secrets',
   flavor: 'fsm',

@@ -1,15 +1,21 @@
 // `mesh-admission explain`: inject / skip / deny per Pod and pod template, with what would be added.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fastJsonPatch from 'fast-json-patch';
 import { describe, expect, it } from 'vitest';
-import { explain, podFromWorkload } from '../../src/cli/explain.js';
+import { parseAllDocuments, parse } from 'yaml';
+import { explain, podFromWorkload, UUID_PLACEHOLDER } from '../../src/cli/explain.js';
+import { readFiles } from '../../src/cli/offline.js';
+import { injectPod } from '../../src/injector/inject.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
+import type { KubeObject } from '../../src/mesh/objects.js';
+import { offlineView } from '../../src/cli/offline.js';
 import { REPO_ROOT } from '../support/fixtures.js';
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000, input: '' });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -63,9 +69,54 @@ spec:
     );
     const r = cli('explain', '-f', file, '--cluster-state', 'examples/cluster');
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe(`Deployment curl/web (${file}): DENY — Invalid port value '0' specified for annotation 'flomesh.io/outbound-port-exclusion-list' on Pod curl/web-*\n`);
+    expect(r.stdout).toBe(`${file}:1: Deployment curl/web: DENY — Invalid port value '0' specified for annotation 'flomesh.io/outbound-port-exclusion-list' on Pod curl/web-*\n`);
     const ok = cli('explain', '-f', 'examples/pods/01-pod-curl.yaml', '--cluster-state', 'examples/cluster', '--sidecar-mode', 'native');
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toContain('Pod curl/curl (examples/pods/01-pod-curl.yaml): INJECT — sidecar injected (native mode)\n  mode: native\n  init containers: + fsm-init (flomesh/fsm-sidecar-init:1.6.0), sidecar (flomesh/pipy:1.5.14)\n');
+    expect(ok.stdout).toContain('examples/pods/01-pod-curl.yaml:4: Pod curl/curl: INJECT — sidecar injected (native mode)\n  mode: native\n  init containers: + fsm-init (flomesh/fsm-sidecar-init:1.6.0), sidecar (flomesh/pipy:1.5.14)\n');
+  });
+
+  it('-o yaml prints every document, the injected ones with the webhook\'s patch applied (like istioctl kube-inject)', () => {
+    const state = readFiles([join(REPO_ROOT, 'examples/cluster')]);
+    const podFile = join(REPO_ROOT, 'examples/pods/02-pod-httpbin-probes.yaml');
+    const r = cli('explain', '-f', 'examples/pods/02-pod-httpbin-probes.yaml', '-f', 'examples/pods/03-pod-curl-injection-disabled.yaml', '--cluster-state', 'examples/cluster', '--sidecar-mode', 'classic', '-o', 'yaml');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const docs = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject);
+    // the pod as the webhook leaves it: the same patch, applied to the same pod
+    const pod = parse(readFileSync(podFile, 'utf8')) as KubeObject;
+    const plan = injectPod({ pod, uuid: UUID_PLACEHOLDER }, offlineView([], state.documents), { mesh: meshIdentity('fsm'), sidecarMode: 'classic' });
+    if (plan.action !== 'inject') throw new Error(`expected an injection, got ${plan.action}`);
+    expect(docs[0]).toEqual(fastJsonPatch.applyPatch(structuredClone(pod), plan.patch, true, false).newDocument);
+    expect(docs[0]?.metadata?.labels?.['fsm-proxy-uuid']).toBe(UUID_PLACEHOLDER);
+    // a skipped pod is printed unchanged
+    expect(docs[1]).toEqual(parse(readFileSync(join(REPO_ROOT, 'examples/pods/03-pod-curl-injection-disabled.yaml'), 'utf8')));
+  });
+
+  it('-o yaml puts the injected pod back into a workload\'s template, passes other objects through, reads stdin', () => {
+    const input = `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: curl}
+spec: {ports: [{port: 80}]}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: curl}
+spec:
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx}]
+`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'explain', '-f', '-', '--cluster-state', 'examples/cluster', '--sidecar-mode', 'classic', '-o', 'yaml'], { cwd: REPO_ROOT, encoding: 'utf8', input });
+    expect(r.status).toBe(0);
+    const [svc, deploy] = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject & { spec: any });
+    expect(svc).toEqual(parseAllDocuments(input)[0]!.toJS());
+    const template = deploy!.spec.template;
+    expect(template.metadata.labels).toEqual({ app: 'web', 'fsm-proxy-uuid': UUID_PLACEHOLDER });
+    expect(template.metadata.generateName).toBeUndefined();
+    expect(template.spec.containers.map((c: { name: string }) => c.name)).toEqual(['sidecar', 'web']);
+    expect(template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['fsm-init']);
+    expect(deploy!.spec.selector).toEqual({ matchLabels: { app: 'web' } });
   });
 });

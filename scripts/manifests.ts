@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { FLAVORS, meshIdentity, type FlavorName, type MeshIdentity } from '../src/mesh/flavor.js';
 import { NAMESPACE_NAME_LABEL, monitoredByLabel } from '../src/mesh/names.js';
-import { clusterRole, meshNamespaceRole } from '../src/install/rbac.js';
+import { auditClusterRoles, clusterRole, meshNamespaceRole } from '../src/install/rbac.js';
 import { meshNamespaceSelector, webhookConfigurations, webhookNames } from '../src/install/webhook-config.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -127,6 +127,21 @@ function flavorKustomization(mesh: MeshIdentity): string {
   );
 }
 
+/**
+ * The read-only ClusterRole of `mesh-admission audit` (and `validate`/`explain --kubeconfig`), and the optional one that
+ * lets the audit check bootstrap Secrets. Not part of the install: bind them to whoever runs the audit (a CI job).
+ */
+function auditRoles(): string {
+  return (
+    HEADER(
+      'Read-only roles for `mesh-admission audit`: mesh-admission-audit lists the\n' +
+        "# mesh's kinds, Namespaces, Services and Pods (GET requests only); mesh-admission-audit-secrets (optional) adds list on\n" +
+        '# Secrets for the bootstrap Secret check: the audit asks for metadata only, but RBAC cannot grant less than the\n' +
+        '# whole Secret, so bind it knowingly. See "Audit" in README.md.',
+    ) + yamlDocs(auditClusterRoles())
+  );
+}
+
 /** Path (relative to the repository root) → file content. */
 export function generateManifests(): Record<string, string> {
   const files: Record<string, string> = {};
@@ -142,6 +157,7 @@ export function generateManifests(): Record<string, string> {
     files[`${dir}/replacements.yaml`] = repl;
     files[`manifests/overlays/${flavor}/replacements.yaml`] = repl;
   }
+  files['manifests/audit/clusterrole.yaml'] = auditRoles();
   return files;
 }
 

@@ -33,13 +33,7 @@ const LIST_WATCH = ['list', 'watch'];
  */
 export function clusterRoleRules(mesh: MeshIdentity, names?: Partial<WebhookNames>, kinds: readonly KindInfo[] = KINDS): PolicyRule[] {
   const n = webhookNames(mesh, names);
-  const byGroup = new Map<string, string[]>();
-  for (const r of kindResources(kinds)) {
-    const list = byGroup.get(r.group) ?? [];
-    if (!list.includes(r.resource)) list.push(r.resource);
-    byGroup.set(r.group, list);
-  }
-  const reads: PolicyRule[] = [...byGroup].map(([group, resources]) => ({ apiGroups: [group], resources, verbs: [...LIST_WATCH] }));
+  const reads = kindReadRules(kinds, LIST_WATCH);
   return [
     { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
     { apiGroups: [''], resources: ['pods'], verbs: [...LIST_WATCH] },
@@ -49,6 +43,44 @@ export function clusterRoleRules(mesh: MeshIdentity, names?: Partial<WebhookName
     { apiGroups: [ADMISSION_GROUP], resources: ['mutatingwebhookconfigurations'], resourceNames: [n.mutatingConfiguration], verbs: ['get', 'watch', 'patch'] },
     { apiGroups: [ADMISSION_GROUP], resources: ['validatingwebhookconfigurations'], resourceNames: [n.validatingConfiguration], verbs: ['get', 'watch', 'patch'] },
   ];
+}
+
+/** One rule per API group of the kind table, for `verbs`. */
+function kindReadRules(kinds: readonly KindInfo[], verbs: readonly string[]): PolicyRule[] {
+  const byGroup = new Map<string, string[]>();
+  for (const r of kindResources(kinds)) {
+    const list = byGroup.get(r.group) ?? [];
+    if (!list.includes(r.resource)) list.push(r.resource);
+    byGroup.set(r.group, list);
+  }
+  return [...byGroup].map(([group, resources]) => ({ apiGroups: [group], resources, verbs: [...verbs] }));
+}
+
+/**
+ * What the read-only commands (`audit`, `validate --kubeconfig`, `explain --kubeconfig`) need: list on Namespaces,
+ * Pods and every (group, plural) of the kind table (Services among them). Plain lists: no watch, no get of single
+ * objects, nothing that writes. Discovery and /version are allowed to every authenticated user by Kubernetes' own
+ * system:discovery role.
+ */
+export function auditClusterRoleRules(kinds: readonly KindInfo[] = KINDS): PolicyRule[] {
+  return [{ apiGroups: [''], resources: ['namespaces', 'pods'], verbs: ['list'] }, ...kindReadRules(kinds, ['list'])];
+}
+
+/**
+ * The optional extra for the audit's bootstrap Secret check: list Secrets. The audit asks for metadata only, but RBAC
+ * cannot grant "metadata only": whoever holds this can read every Secret's content. Without it the check is skipped
+ * (and the report says so).
+ */
+export function auditSecretsRule(): PolicyRule {
+  return { apiGroups: [''], resources: ['secrets'], verbs: ['list'] };
+}
+
+/** The audit's roles serve any mesh: labelled with the tool's name only. */
+const AUDIT_LABELS = { 'app.kubernetes.io/name': 'mesh-admission' };
+
+export function auditClusterRoles(): ClusterRole[] {
+  const role = (name: string, rules: PolicyRule[]): ClusterRole => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name, labels: { ...AUDIT_LABELS } }, rules });
+  return [role('mesh-admission-audit', auditClusterRoleRules()), role('mesh-admission-audit-secrets', [auditSecretsRule()])];
 }
 
 /**

@@ -14,7 +14,11 @@
 // - Rules are split per (group, scope): the cluster-scoped plurals get `scope: Cluster`, the others `scope: Namespaced`,
 //   so the configuration states exactly what the table says.
 // - `validate-services.<d>` (Services, warnings only) is `failurePolicy: Ignore` and limited to monitored namespaces by
-//   the same selector as injection: a Service must never fail to be created because this server is down.
+//   the same selector as injection: a Service must never fail to be created (or deleted) because this server is down.
+// - `validate-references.<d>` receives the DELETE of the kinds other objects refer to by name (the table's `referenced`
+//   flag: Plugin, ServiceImport, Cluster, HTTPRouteGroup, TCPRoute; Services go to `validate-services`), to answer with
+//   warnings naming who still refers to the object. It is `failurePolicy: Ignore` and never denies: a deletion must
+//   never depend on this server being up. Their UPDATEs already go to `validate.<d>`.
 import type {
   AdmissionregistrationV1WebhookClientConfig,
   V1LabelSelector,
@@ -62,6 +66,8 @@ export interface WebhookNames {
   validate: string;
   /** the Service warnings webhook entry, `validate-services.<d>` */
   validateServices: string;
+  /** the reference warnings on DELETE entry, `validate-references.<d>` */
+  validateReferences: string;
 }
 
 export interface WebhookConfigOptions {
@@ -79,6 +85,7 @@ export function defaultWebhookNames(mesh: MeshIdentity): WebhookNames {
     inject: `inject.${d}`,
     validate: `validate.${d}`,
     validateServices: `validate-services.${d}`,
+    validateReferences: `validate-references.${d}`,
   };
 }
 
@@ -112,30 +119,34 @@ export function meshNamespaceSelector(mesh: MeshIdentity): V1LabelSelector {
   };
 }
 
-/** Group resources into CREATE/UPDATE rules, one per (group, scope); groups, scopes and plurals in table order. */
-function rulesFor(resources: readonly KindResource[]): Rule[] {
-  const byGroup = new Map<string, Map<KindResource['scope'], Rule>>();
+const WRITES = ['CREATE', 'UPDATE'];
+
+/** Group resources into rules, one per (group, scope, operations); groups, scopes and plurals in table order. */
+function rulesFor(resources: readonly KindResource[], operations: (r: KindResource) => string[]): Rule[] {
+  const rules = new Map<string, Rule>();
   for (const r of resources) {
-    let scopes = byGroup.get(r.group);
-    if (!scopes) byGroup.set(r.group, (scopes = new Map()));
-    let rule = scopes.get(r.scope);
-    if (!rule) {
-      rule = { operations: ['CREATE', 'UPDATE'], apiGroups: [r.group], apiVersions: ['*'], resources: [], scope: r.scope };
-      scopes.set(r.scope, rule);
-    }
+    const ops = operations(r);
+    const key = JSON.stringify([r.group, r.scope, ops]);
+    let rule = rules.get(key);
+    if (!rule) rules.set(key, (rule = { operations: ops, apiGroups: [r.group], apiVersions: ['*'], resources: [], scope: r.scope }));
     if (!rule.resources.includes(r.resource)) rule.resources.push(r.resource);
   }
-  return [...byGroup.values()].flatMap((scopes) => [...scopes.values()]);
+  return [...rules.values()];
 }
 
 /** Rules of `validate.<d>`: every kind that can be denied, under every group it is published in. */
 export function policyRules(kinds: readonly KindInfo[] = KINDS): Rule[] {
-  return rulesFor(kindResources(kinds).filter((r) => !r.warningsOnly));
+  return rulesFor(kindResources(kinds).filter((r) => !r.warningsOnly), () => WRITES);
 }
 
-/** Rules of `validate-services.<d>`: the warnings-only kinds (core Services). */
+/** Rules of `validate-services.<d>`: the warnings-only kinds (core Services), with DELETE when they are referenced. */
 export function warningRules(kinds: readonly KindInfo[] = KINDS): Rule[] {
-  return rulesFor(kindResources(kinds).filter((r) => r.warningsOnly));
+  return rulesFor(kindResources(kinds).filter((r) => r.warningsOnly), (r) => (r.referenced ? [...WRITES, 'DELETE'] : WRITES));
+}
+
+/** Rules of `validate-references.<d>`: DELETE of the policy kinds other objects refer to by name. */
+export function referenceRules(kinds: readonly KindInfo[] = KINDS): Rule[] {
+  return rulesFor(kindResources(kinds).filter((r) => r.referenced && !r.warningsOnly), () => ['DELETE']);
 }
 
 function clientConfig(target: WebhookTarget, path: string, caBundle: string | undefined): AdmissionregistrationV1WebhookClientConfig {
@@ -202,6 +213,16 @@ export function validatingWebhookConfiguration(
         failurePolicy: 'Ignore',
         matchPolicy: 'Equivalent',
         sideEffects: 'NoneOnDryRun',
+        timeoutSeconds: VALIDATE_TIMEOUT_SECONDS,
+        admissionReviewVersions: ['v1', 'v1beta1'],
+      },
+      {
+        name: n.validateReferences,
+        clientConfig: structuredClone(cc),
+        rules: referenceRules(kinds),
+        failurePolicy: 'Ignore',
+        matchPolicy: 'Equivalent',
+        sideEffects: 'None',
         timeoutSeconds: VALIDATE_TIMEOUT_SECONDS,
         admissionReviewVersions: ['v1', 'v1beta1'],
       },

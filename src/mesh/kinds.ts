@@ -12,6 +12,11 @@ export interface KindInfo {
   readonly scope: Scope;
   /** never denied: findings are returned as warnings (Services) */
   readonly warningsOnly?: boolean;
+  /**
+   * other objects refer to it by name: its DELETE (and UPDATE) is answered with warnings naming who still refers to
+   * it (never a denial; DELETE goes to a fail-open webhook entry)
+   */
+  readonly referenced?: boolean;
 }
 
 const PLUGIN = ['plugin.flomesh.io'] as const;
@@ -20,7 +25,7 @@ const MULTICLUSTER = ['multicluster.flomesh.io', 'flomesh.io'] as const;
 const CONFIG = ['config.flomesh.io', 'config.openservicemesh.io'] as const;
 
 export const KINDS: readonly KindInfo[] = [
-  { kind: 'Plugin', plural: 'plugins', groups: PLUGIN, scope: 'Cluster' },
+  { kind: 'Plugin', plural: 'plugins', groups: PLUGIN, scope: 'Cluster', referenced: true },
   { kind: 'PluginChain', plural: 'pluginchains', groups: PLUGIN, scope: 'Namespaced' },
   { kind: 'PluginConfig', plural: 'pluginconfigs', groups: PLUGIN, scope: 'Namespaced' },
   { kind: 'Egress', plural: 'egresses', groups: POLICY, scope: 'Namespaced' },
@@ -31,14 +36,14 @@ export const KINDS: readonly KindInfo[] = [
   { kind: 'Retry', plural: 'retries', groups: POLICY, scope: 'Namespaced' },
   { kind: 'GlobalTrafficPolicy', plural: 'globaltrafficpolicies', groups: MULTICLUSTER, scope: 'Namespaced' },
   { kind: 'ServiceExport', plural: 'serviceexports', groups: MULTICLUSTER, scope: 'Namespaced' },
-  { kind: 'ServiceImport', plural: 'serviceimports', groups: MULTICLUSTER, scope: 'Namespaced' },
-  { kind: 'Cluster', plural: 'clusters', groups: MULTICLUSTER, scope: 'Cluster' },
+  { kind: 'ServiceImport', plural: 'serviceimports', groups: MULTICLUSTER, scope: 'Namespaced', referenced: true },
+  { kind: 'Cluster', plural: 'clusters', groups: MULTICLUSTER, scope: 'Cluster', referenced: true },
   { kind: 'TrafficTarget', plural: 'traffictargets', groups: ['access.smi-spec.io'], scope: 'Namespaced' },
-  { kind: 'HTTPRouteGroup', plural: 'httproutegroups', groups: ['specs.smi-spec.io'], scope: 'Namespaced' },
-  { kind: 'TCPRoute', plural: 'tcproutes', groups: ['specs.smi-spec.io'], scope: 'Namespaced' },
+  { kind: 'HTTPRouteGroup', plural: 'httproutegroups', groups: ['specs.smi-spec.io'], scope: 'Namespaced', referenced: true },
+  { kind: 'TCPRoute', plural: 'tcproutes', groups: ['specs.smi-spec.io'], scope: 'Namespaced', referenced: true },
   { kind: 'TrafficSplit', plural: 'trafficsplits', groups: ['split.smi-spec.io'], scope: 'Namespaced' },
   { kind: 'MeshConfig', plural: 'meshconfigs', groups: CONFIG, scope: 'Namespaced' },
-  { kind: 'Service', plural: 'services', groups: [''], scope: 'Namespaced', warningsOnly: true },
+  { kind: 'Service', plural: 'services', groups: [''], scope: 'Namespaced', warningsOnly: true, referenced: true },
 ];
 
 const BY_GROUP_KIND = new Map<string, KindInfo>(KINDS.flatMap((k) => k.groups.map((g) => [`${g}/${k.kind}`, k] as const)));
@@ -55,11 +60,13 @@ export interface KindResource {
   readonly scope: Scope;
   /** findings are warnings only (Services): validated by the fail-open webhook entry */
   readonly warningsOnly: boolean;
+  /** its DELETE is sent to the webhook for reference warnings */
+  readonly referenced: boolean;
 }
 
 /** Every (group, plural) the table knows, in table order (each kind under each group it is published in). */
 export function kindResources(kinds: readonly KindInfo[] = KINDS): KindResource[] {
-  return kinds.flatMap((k) => k.groups.map((group) => ({ group, resource: k.plural, kind: k.kind, scope: k.scope, warningsOnly: k.warningsOnly === true })));
+  return kinds.flatMap((k) => k.groups.map((group) => ({ group, resource: k.plural, kind: k.kind, scope: k.scope, warningsOnly: k.warningsOnly === true, referenced: k.referenced === true })));
 }
 
 /** Built-in kinds without a namespace, for objects of kinds outside the table (a manifest folder holds anything). */

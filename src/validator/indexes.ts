@@ -90,6 +90,79 @@ export const EGRESSGATEWAY_GLOBAL: IndexDef = {
   keys: (obj) => (isRecord(obj.spec) && asArray(obj.spec.global).length > 0 ? ['global'] : []),
 };
 
+const str = (v: unknown): v is string => typeof v === 'string' && v !== '';
+const nsOf = (obj: KubeObject): string => obj.metadata?.namespace ?? '';
+
+/** TrafficTargets by the routes their rules name: `<namespace>/<kind>/<name>` (routes are looked up in the target's namespace). */
+export const TRAFFICTARGET_BY_ROUTE: IndexDef = {
+  name: 'traffictarget-by-route',
+  kind: 'TrafficTarget',
+  keys: (obj) =>
+    unique(
+      asArray(asRecord(obj.spec).rules).flatMap((r) => {
+        const rule = asRecord(r);
+        return str(rule.kind) && str(rule.name) ? [`${nsOf(obj)}/${rule.kind}/${rule.name}`] : [];
+      }),
+    ),
+};
+
+/** The apex's Service name in `namespace`: `name`, or the first label of `name.<namespace>[.svc...]`. */
+export function apexName(service: string, namespace: string): string | undefined {
+  const labels = service.split('.');
+  if (labels.length === 1) return service;
+  return labels[1] === namespace ? labels[0] : undefined;
+}
+
+/** TrafficSplits by what they name: `<namespace>/Service/<apex or backend>` and `<namespace>/HTTPRouteGroup/<match>`. */
+export const TRAFFICSPLIT_BY_REF: IndexDef = {
+  name: 'trafficsplit-by-ref',
+  kind: 'TrafficSplit',
+  keys: (obj) => {
+    const ns = nsOf(obj);
+    const spec = asRecord(obj.spec);
+    const apex = str(spec.service) ? apexName(spec.service, ns) : undefined;
+    const backends = asArray(spec.backends).map((b) => asRecord(b).service).filter(str);
+    const matches = asArray(spec.matches).flatMap((m) => {
+      const match = asRecord(m);
+      return str(match.kind) && str(match.name) ? [`${ns}/${match.kind}/${match.name}`] : [];
+    });
+    return unique([...(apex ? [apex] : []), ...backends].map((s) => `${ns}/Service/${s}`).concat(matches));
+  },
+};
+
+/** Egress policies by the objects their matches name: `<namespace>/<kind>/<name>`. */
+export const EGRESS_BY_MATCH: IndexDef = {
+  name: 'egress-by-match',
+  kind: 'Egress',
+  keys: (obj) =>
+    unique(
+      asArray(asRecord(obj.spec).matches).flatMap((m) => {
+        const match = asRecord(m);
+        return str(match.kind) && str(match.name) ? [`${nsOf(obj)}/${match.kind}/${match.name}`] : [];
+      }),
+    ),
+};
+
+/** GlobalTrafficPolicies by the cluster keys their targets name. */
+export const GTP_BY_CLUSTER_KEY: IndexDef = {
+  name: 'gtp-by-cluster-key',
+  kind: 'GlobalTrafficPolicy',
+  keys: (obj) => unique(asArray(asRecord(obj.spec).targets).map((t) => asRecord(t).clusterKey).filter(str)),
+};
+
+/** PluginConfigs by the Services their destinationRefs name: `<namespace>/<name>`. */
+export const PLUGINCONFIG_BY_SERVICE: IndexDef = {
+  name: 'pluginconfig-by-service',
+  kind: 'PluginConfig',
+  keys: (obj) =>
+    unique(
+      asArray(asRecord(obj.spec).destinationRefs).flatMap((r) => {
+        const ref = asRecord(r);
+        return ref.kind === 'Service' && str(ref.namespace) && str(ref.name) ? [`${ref.namespace}/${ref.name}`] : [];
+      }),
+    ),
+};
+
 /** Every index the rules use: the server builds them when its view is loaded, so the first request pays nothing. */
 export const INDEXES: readonly IndexDef[] = [
   EGRESS_BY_SOURCE_PORT,
@@ -100,6 +173,11 @@ export const INDEXES: readonly IndexDef[] = [
   ACCESSCONTROL_CATCH_ALL,
   RETRY_BY_SOURCE,
   EGRESSGATEWAY_GLOBAL,
+  TRAFFICTARGET_BY_ROUTE,
+  TRAFFICSPLIT_BY_REF,
+  EGRESS_BY_MATCH,
+  GTP_BY_CLUSTER_KEY,
+  PLUGINCONFIG_BY_SERVICE,
 ];
 
 /** Builds every index now (a view builds an index on first use, then keeps it up to date). */

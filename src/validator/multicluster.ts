@@ -61,7 +61,7 @@ function listKeys(keys: Iterable<string>): string {
 }
 
 /** Every clusterKey that a ServiceImport has endpoints from. */
-function exportingClusterKeys(serviceImport: KubeObject): Set<string> {
+export function exportingClusterKeys(serviceImport: KubeObject): Set<string> {
   const keys = new Set<string>();
   for (const port of asArray(asRecord(serviceImport.spec).ports))
     for (const endpoint of asArray(asRecord(port).endpoints)) {

@@ -5,6 +5,7 @@ import { isRecord, namespaceOf, nameOf, type KubeObject } from '../mesh/objects.
 import {
   asArray,
   asRecord,
+  byRef,
   checkArray,
   checkDns1123Label,
   checkDns1123Subdomain,
@@ -17,6 +18,7 @@ import {
 } from './checks.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
+import { apexName, TRAFFICTARGET_BY_ROUTE } from './indexes.js';
 import { MAX_OBJECT_REGEX_EXPANSION, Re2Budget, re2Error } from './regex.js';
 
 const IDENTITY_KINDS = ['ServiceAccount'] as const;
@@ -48,7 +50,7 @@ function entryOf(out: Findings, field: string, v: unknown, rule: string): Record
 }
 
 /** Names of the matches an HTTPRouteGroup defines (a TrafficTarget rule selects them by these names). */
-function matchNames(routeGroup: KubeObject): string[] {
+export function matchNames(routeGroup: KubeObject): string[] {
   return asArray(asRecord(routeGroup.spec).matches)
     .map((m) => asRecord(m).name)
     .filter(nonEmpty);
@@ -139,7 +141,9 @@ function checkHttpMatch(out: Findings, checkRegex: RegexCheck, field: string, v:
 /** A renamed or removed match leaves the TrafficTargets that name it granting nothing for it. */
 function warnOrphanedTargetMatches(obj: KubeObject, ctx: ValidationContext, out: Findings, names: readonly string[]): void {
   const namespace = namespaceOf(obj);
-  for (const target of ctx.others('TrafficTarget', namespace)) {
+  for (const target of ctx.candidates(TRAFFICTARGET_BY_ROUTE, [`${namespace}/HTTPRouteGroup/${nameOf(obj)}`]).sort(byRef)) {
+    // a TrafficTarget names routes of its own namespace
+    if (namespaceOf(target) !== namespace) continue;
     asArray(asRecord(target.spec).rules).forEach((r) => {
       const rule = asRecord(r);
       if (rule.kind !== 'HTTPRouteGroup' || rule.name !== nameOf(obj)) return;
@@ -303,12 +307,6 @@ export function validateTCPRoute(obj: KubeObject, _ctx: ValidationContext, out: 
 // ---------------------------------------------------------------------------------------------------------------
 // TrafficSplit
 
-/** The apex's Service name in this namespace: `name`, or the first label of `name.<namespace>[.svc...]`. */
-function apexName(service: string, namespace: string): string | undefined {
-  const labels = service.split('.');
-  if (labels.length === 1) return service;
-  return labels[1] === namespace ? labels[0] : undefined;
-}
 
 function checkSplitMatches(out: Findings, ctx: ValidationContext, namespace: string, v: unknown): void {
   if (v === undefined || v === null) return;

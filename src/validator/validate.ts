@@ -8,6 +8,7 @@ import { type GroupVersionKind, type KubeObject, isRecord } from '../mesh/object
 import type { ClusterView } from '../cluster/view.js';
 import { ValidationContext } from './context.js';
 import { Findings } from './findings.js';
+import { REFERENCE_CHECKS } from './references.js';
 import { VALIDATORS } from './registry.js';
 
 export interface ValidationRequest {
@@ -42,6 +43,8 @@ export interface Verdict {
 /** Operations that bring a new version to check; DELETE and CONNECT carry nothing to validate. */
 const CHECKED_OPERATIONS = new Set(['CREATE', 'UPDATE']);
 
+const allowedWith = (target: ObjectIdentity, details: readonly Warning[]): Verdict => ({ allowed: true, known: true, errors: [], warnings: details.map(formatWarning), warningDetails: details, target });
+
 export function validate(req: ValidationRequest, view: ClusterView, mesh: MeshIdentity): Verdict {
   const target = identify(req.object, req.kind, req);
   const entry = findKind(req.kind.group, req.kind.kind);
@@ -50,18 +53,27 @@ export function validate(req: ValidationRequest, view: ClusterView, mesh: MeshId
     const warning = { field: '', message: `${what} is not a kind this webhook validates; admitted without checks`, rule: 'unknown-kind' };
     return { allowed: true, known: false, errors: [], warnings: [warning.message], warningDetails: [warning], target };
   }
+  const self = { kind: target.kind, namespace: target.namespace, name: target.name || target.label };
+  const references = entry.referenced ? REFERENCE_CHECKS[entry.kind] : undefined;
+  if (req.operation === 'DELETE' && references) {
+    // A deletion is never denied; who still refers to the object is told in warnings. (On DELETE the handler hands
+    // over the stored object, request.oldObject.)
+    const gone = placed(req.oldObject ?? req.object, target);
+    return allowedWith(target, isRecord(gone) ? references(gone, undefined, new ValidationContext(mesh, view, self, req.operation)) : []);
+  }
   if (!CHECKED_OPERATIONS.has(req.operation))
     return { allowed: true, known: true, errors: [], warnings: [], warningDetails: [], target, skipped: `operation ${req.operation || '(none)'} is not validated` };
   const obj = placed(req.object, target);
   const old = req.oldObject ? placed(req.oldObject, target) : undefined;
-  const ctx = new ValidationContext(mesh, view, { kind: target.kind, namespace: target.namespace, name: target.name || target.label }, req.operation, old);
+  const ctx = new ValidationContext(mesh, view, self, req.operation, old);
   const out = new Findings();
   // A body that is not an object cannot be checked field by field: one clear cause instead of a crash.
   if (!isRecord(obj)) out.invalid('', obj, 'must be a Kubernetes object', 'object-shape');
-  else VALIDATORS[entry.kind]?.(obj, ctx, out);
-  if (entry.warningsOnly) {
-    const details = [...out.errors.map((e) => ({ field: e.field, message: e.message, rule: e.rule })), ...out.warnings];
-    return { allowed: true, known: true, errors: [], warnings: details.map(formatWarning), warningDetails: details, target };
+  else {
+    VALIDATORS[entry.kind]?.(obj, ctx, out);
+    // What the update takes away from the objects that refer to this one (a removed port, a changed cluster key).
+    if (references && req.operation === 'UPDATE' && old && isRecord(old)) out.warnings.push(...references(old, obj, ctx));
   }
+  if (entry.warningsOnly) return allowedWith(target, [...out.errors.map((e) => ({ field: e.field, message: e.message, rule: e.rule })), ...out.warnings]);
   return { allowed: out.errors.length === 0, known: true, errors: out.errors, warnings: out.warnings.map(formatWarning), warningDetails: out.warnings, target };
 }

@@ -61,8 +61,8 @@ export function validateHandler(opts: ValidateHandlerOptions): AdmissionHandler 
 
   const behind = (req: AdmissionRequest, kinds: readonly string[]): AdmissionOutcome => {
     const message = `could not read the current ${kinds.join(', ')} from the API server in time (the webhook's copy is being re-synced), so references of this ${req.kind.kind} cannot be verified`;
-    // Services are never denied (their webhook entry fails open anyway).
-    if (opts.failOpen || findKind(req.kind.group, req.kind.kind)?.warningsOnly)
+    // Services and deletions are never denied (their webhook entries fail open anyway).
+    if (opts.failOpen || req.operation === 'DELETE' || findKind(req.kind.group, req.kind.kind)?.warningsOnly)
       return { response: allow(req.uid, [`${message}; admitted unchecked`]), decision: 'allowed', reason: `view behind: ${kinds.join(',')}` };
     return { response: deny(req.uid, { code: 503, reason: 'ServiceUnavailable', message: `${message}; retry` }), decision: 'denied', reason: `view behind: ${kinds.join(',')}` };
   };
@@ -90,6 +90,7 @@ export function validateHandler(opts: ValidateHandlerOptions): AdmissionHandler 
     },
     timedOut(req: AdmissionRequest, seconds: number): AdmissionOutcome {
       const message = `validation of ${req.kind.kind} did not finish within ${seconds}s`;
+      if (req.operation === 'DELETE') return { response: allow(req.uid, [`${message}; references not checked`]), decision: 'allowed', reason: 'timeout, deletion' };
       if (opts.failOpen) return { response: allow(req.uid, [`${message}; admitted unchecked (fail-open)`]), decision: 'allowed', reason: 'timeout, fail-open' };
       return { response: deny(req.uid, { code: 504, reason: 'Timeout', message: `${message}; try again` }), decision: 'denied', reason: 'timeout' };
     },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { meshIdentity } from '../../src/mesh/flavor.js';
 import { KINDS, kindResources } from '../../src/mesh/kinds.js';
-import { clusterRoleRules, meshNamespaceRoleRules } from '../../src/install/rbac.js';
+import { auditClusterRoleRules, auditClusterRoles, clusterRoleRules, meshNamespaceRoleRules } from '../../src/install/rbac.js';
 import {
   caBundlePatch,
   defaultWebhookNames,
@@ -9,6 +9,7 @@ import {
   meshNamespaceSelector,
   mutatingWebhookConfiguration,
   policyRules,
+  referenceRules,
   validatingWebhookConfiguration,
   warningRules,
   webhookConfigurations,
@@ -96,14 +97,18 @@ function triples(rules: RuleWithOperations[]): string[] {
 
 describe('ValidatingWebhookConfiguration', () => {
   const v = validatingWebhookConfiguration(FSM, { target: SERVICE, caBundle: CA });
-  const [policy, services] = v.webhooks;
+  const [policy, services, references] = v.webhooks;
 
-  it('has the policy entry and the Services entry, labelled and named as §4/§7 say', () => {
+  it('has the policy entry, the Services entry and the references entry, labelled and named as §4/§7 say', () => {
     expect(v.apiVersion).toBe('admissionregistration.k8s.io/v1');
     expect(v.kind).toBe('ValidatingWebhookConfiguration');
     expect(v.metadata).toEqual({ name: 'mesh-admission', labels: { 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'fsm' } });
-    expect(v.webhooks.map((w) => w.name)).toEqual(['validate.flomesh.io', 'validate-services.flomesh.io']);
-    expect(validatingWebhookConfiguration(OSM, { target: SERVICE }).webhooks.map((w) => w.name)).toEqual(['validate.openservicemesh.io', 'validate-services.openservicemesh.io']);
+    expect(v.webhooks.map((w) => w.name)).toEqual(['validate.flomesh.io', 'validate-services.flomesh.io', 'validate-references.flomesh.io']);
+    expect(validatingWebhookConfiguration(OSM, { target: SERVICE }).webhooks.map((w) => w.name)).toEqual([
+      'validate.openservicemesh.io',
+      'validate-services.openservicemesh.io',
+      'validate-references.openservicemesh.io',
+    ]);
   });
 
   it('policy entry: fail-closed, 5 s, dry-run aware, both review versions, no namespaceSelector', () => {
@@ -139,11 +144,11 @@ describe('ValidatingWebhookConfiguration', () => {
     expect(policy!.rules.find((r) => r.apiGroups[0] === 'plugin.flomesh.io' && r.scope === 'Namespaced')!.resources).toEqual(['pluginchains', 'pluginconfigs']);
   });
 
-  it('Services entry: fail-open, core services only, monitored namespaces only', () => {
+  it('Services entry: fail-open, core services only (DELETE too, for reference warnings), monitored namespaces only', () => {
     expect(services).toEqual({
       name: 'validate-services.flomesh.io',
       clientConfig: { service: { namespace: 'fsm-system', name: 'mesh-admission', path: '/validate', port: 443 }, caBundle: CA },
-      rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: [''], apiVersions: ['*'], resources: ['services'], scope: 'Namespaced' }],
+      rules: [{ operations: ['CREATE', 'UPDATE', 'DELETE'], apiGroups: [''], apiVersions: ['*'], resources: ['services'], scope: 'Namespaced' }],
       namespaceSelector: FSM_SELECTOR,
       failurePolicy: 'Ignore',
       matchPolicy: 'Equivalent',
@@ -155,11 +160,35 @@ describe('ValidatingWebhookConfiguration', () => {
     expect(policyRules()).toEqual(policy!.rules);
   });
 
+  it('references entry: DELETE of the referenced policy kinds only, fail-open, no namespaceSelector', () => {
+    expect(references).toEqual({
+      name: 'validate-references.flomesh.io',
+      clientConfig: { service: { namespace: 'fsm-system', name: 'mesh-admission', path: '/validate', port: 443 }, caBundle: CA },
+      rules: [
+        { operations: ['DELETE'], apiGroups: ['plugin.flomesh.io'], apiVersions: ['*'], resources: ['plugins'], scope: 'Cluster' },
+        { operations: ['DELETE'], apiGroups: ['multicluster.flomesh.io'], apiVersions: ['*'], resources: ['serviceimports'], scope: 'Namespaced' },
+        { operations: ['DELETE'], apiGroups: ['flomesh.io'], apiVersions: ['*'], resources: ['serviceimports'], scope: 'Namespaced' },
+        { operations: ['DELETE'], apiGroups: ['multicluster.flomesh.io'], apiVersions: ['*'], resources: ['clusters'], scope: 'Cluster' },
+        { operations: ['DELETE'], apiGroups: ['flomesh.io'], apiVersions: ['*'], resources: ['clusters'], scope: 'Cluster' },
+        { operations: ['DELETE'], apiGroups: ['specs.smi-spec.io'], apiVersions: ['*'], resources: ['httproutegroups', 'tcproutes'], scope: 'Namespaced' },
+      ],
+      failurePolicy: 'Ignore',
+      matchPolicy: 'Equivalent',
+      sideEffects: 'None',
+      timeoutSeconds: 5,
+      admissionReviewVersions: ['v1', 'v1beta1'],
+    });
+    // the same kinds as the table's `referenced` flag (Services through their own entry)
+    const flagged = KINDS.filter((k) => k.referenced && !k.warningsOnly).flatMap((k) => k.groups.map((g) => `${g}/${k.plural}/${k.scope}`)).sort();
+    expect(triples(references!.rules)).toEqual(flagged);
+    expect(referenceRules()).toEqual(references!.rules);
+  });
+
   it('url clientConfig on both entries; names configurable', () => {
     const u = validatingWebhookConfiguration(FSM, { target: { url: 'https://dev.example:9443' }, names: { validatingConfiguration: 'x', validate: 'policies.flomesh.io' } });
     expect(u.metadata.name).toBe('x');
-    expect(u.webhooks.map((w) => w.clientConfig)).toEqual([{ url: 'https://dev.example:9443/validate' }, { url: 'https://dev.example:9443/validate' }]);
-    expect(u.webhooks.map((w) => w.name)).toEqual(['policies.flomesh.io', 'validate-services.flomesh.io']);
+    expect(u.webhooks.map((w) => w.clientConfig)).toEqual([{ url: 'https://dev.example:9443/validate' }, { url: 'https://dev.example:9443/validate' }, { url: 'https://dev.example:9443/validate' }]);
+    expect(u.webhooks.map((w) => w.name)).toEqual(['policies.flomesh.io', 'validate-services.flomesh.io', 'validate-references.flomesh.io']);
   });
 
   it('rules follow the table they are given', () => {
@@ -176,6 +205,7 @@ describe('webhookConfigurations, defaults, caBundle patch', () => {
       inject: 'inject.flomesh.io',
       validate: 'validate.flomesh.io',
       validateServices: 'validate-services.flomesh.io',
+      validateReferences: 'validate-references.flomesh.io',
     });
   });
 
@@ -192,6 +222,8 @@ describe('webhookConfigurations, defaults, caBundle patch', () => {
       { op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: CA },
       { op: 'test', path: '/webhooks/1/name', value: 'validate-services.flomesh.io' },
       { op: 'add', path: '/webhooks/1/clientConfig/caBundle', value: CA },
+      { op: 'test', path: '/webhooks/2/name', value: 'validate-references.flomesh.io' },
+      { op: 'add', path: '/webhooks/2/clientConfig/caBundle', value: CA },
     ]);
     expect(caBundlePatch(validatingWebhookConfiguration(FSM, { target: SERVICE, caBundle: CA }), CA)).toEqual([]);
     expect(Buffer.from(CA, 'base64').toString('utf8')).toContain('BEGIN CERTIFICATE');
@@ -244,3 +276,17 @@ describe('RBAC rules', () => {
   });
 });
 
+
+describe('the audit\'s read-only ClusterRoles', () => {
+  it('list, and nothing else, on Namespaces, Pods and every (group, plural) of the kind table; Secrets in a separate role', () => {
+    const rules = auditClusterRoleRules();
+    expect(new Set(rules.flatMap((r) => r.verbs))).toEqual(new Set(['list']));
+    const granted = new Set(rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${g}/${res}`))));
+    const wanted = ['/namespaces', '/pods', ...kindResources().map((r) => `${r.group}/${r.resource}`)];
+    expect([...granted].sort()).toEqual([...new Set(wanted)].sort());
+    expect([...granted].some((g) => g.endsWith('/secrets'))).toBe(false);
+    const [audit, secrets] = auditClusterRoles();
+    expect(audit!.metadata.name).toBe('mesh-admission-audit');
+    expect(secrets).toMatchObject({ metadata: { name: 'mesh-admission-audit-secrets' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }] });
+  });
+});

@@ -56,7 +56,7 @@ describe('CaBundlePatcher', () => {
     expect(r.configurations.map((c) => c.status)).toEqual(['patched', 'patched']);
     const b64 = encodeCaBundle(CA1);
     expect(bundles('MutatingWebhookConfiguration')).toEqual([b64]);
-    expect(bundles('ValidatingWebhookConfiguration')).toEqual([b64, b64]);
+    expect(bundles('ValidatingWebhookConfiguration')).toEqual([b64, b64, b64]);
     const patches = fake.requestsFor({ verb: 'patch' });
     expect(patches.map((x) => x.path)).toEqual([webhookConfigurationPath('MutatingWebhookConfiguration', 'mesh-admission'), webhookConfigurationPath('ValidatingWebhookConfiguration', 'mesh-admission')]);
     expect(patches[0]!.contentType).toBe('application/json-patch+json');
@@ -65,6 +65,8 @@ describe('CaBundlePatcher', () => {
       { op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: b64 },
       { op: 'test', path: '/webhooks/1/name', value: 'validate-services.flomesh.io' },
       { op: 'add', path: '/webhooks/1/clientConfig/caBundle', value: b64 },
+      { op: 'test', path: '/webhooks/2/name', value: 'validate-references.flomesh.io' },
+      { op: 'add', path: '/webhooks/2/clientConfig/caBundle', value: b64 },
     ]);
     // unchanged: no more writes
     fake.clearRequests();
@@ -72,7 +74,7 @@ describe('CaBundlePatcher', () => {
     expect(fake.requestsFor({ verb: 'patch' })).toHaveLength(0);
     // a new bundle: patched again
     expect((await p.setBundle(CA1 + CA2)).ok).toBe(true);
-    expect(bundles('ValidatingWebhookConfiguration')).toEqual([encodeCaBundle(CA1 + CA2), encodeCaBundle(CA1 + CA2)]);
+    expect(bundles('ValidatingWebhookConfiguration')).toEqual([encodeCaBundle(CA1 + CA2), encodeCaBundle(CA1 + CA2), encodeCaBundle(CA1 + CA2)]);
   });
 
   it('configurable names', async () => {
@@ -108,7 +110,7 @@ describe('CaBundlePatcher', () => {
     install();
     const p = patcher();
     await p.setBundle(CA1);
-    // someone swaps the two validating webhooks and changes one bundle; our patch is computed from a fresh read
+    // someone reverses the validating webhooks and changes one bundle; our patch is computed from a fresh read
     fake.modifyObject(ADM, 'ValidatingWebhookConfiguration', undefined, 'mesh-admission', (o) => {
       const c = o as unknown as Cfg;
       c.webhooks.reverse();
@@ -116,10 +118,10 @@ describe('CaBundlePatcher', () => {
     });
     expect((await p.reconcile()).ok).toBe(true);
     const cfg = get('ValidatingWebhookConfiguration')!;
-    expect(cfg.webhooks.map((w) => w.name)).toEqual(['validate-services.flomesh.io', 'validate.flomesh.io']);
-    expect(cfg.webhooks.map((w) => w.clientConfig.caBundle)).toEqual([encodeCaBundle(CA1), encodeCaBundle(CA1)]);
+    expect(cfg.webhooks.map((w) => w.name)).toEqual(['validate-references.flomesh.io', 'validate-services.flomesh.io', 'validate.flomesh.io']);
+    expect(cfg.webhooks.map((w) => w.clientConfig.caBundle)).toEqual([encodeCaBundle(CA1), encodeCaBundle(CA1), encodeCaBundle(CA1)]);
     expect(fake.requestsFor({ verb: 'patch' }).at(-1)!.body).toEqual([
-      { op: 'test', path: '/webhooks/0/name', value: 'validate-services.flomesh.io' },
+      { op: 'test', path: '/webhooks/0/name', value: 'validate-references.flomesh.io' },
       { op: 'add', path: '/webhooks/0/clientConfig/caBundle', value: encodeCaBundle(CA1) },
     ]);
   });

@@ -48,12 +48,21 @@ describe('validator entry point', () => {
     expect(Object.keys(VALIDATORS).sort()).toEqual([...new Set(KINDS.map((k) => k.kind))].sort());
   });
 
-  it('DELETE and CONNECT bring nothing to check: admitted, nothing run', () => {
+  it('DELETE and CONNECT bring nothing to check: admitted, no field rule run (a referenced kind gets reference warnings only)', () => {
     const spy = vi.spyOn(VALIDATORS as Record<string, KindValidator>, 'Plugin');
+    const egressSpy = vi.spyOn(VALIDATORS as Record<string, KindValidator>, 'Egress');
     const plugin: KubeObject = { apiVersion: 'plugin.flomesh.io/v1alpha1', kind: 'Plugin', metadata: { name: 'p' }, spec: { priority: 70000 } };
-    const v = validate({ operation: 'DELETE', kind: { group: 'plugin.flomesh.io', kind: 'Plugin' }, object: plugin }, new MemoryView(), mesh);
-    expect(v).toMatchObject({ allowed: true, known: true, errors: [], skipped: 'operation DELETE is not validated' });
+    const v = validate({ operation: 'DELETE', kind: { group: 'plugin.flomesh.io', kind: 'Plugin' }, object: plugin, oldObject: plugin }, new MemoryView(), mesh);
+    expect(v).toMatchObject({ allowed: true, known: true, errors: [], warnings: [] });
     expect(spy).not.toHaveBeenCalled();
+    const egress: KubeObject = { apiVersion: 'policy.flomesh.io/v1alpha1', kind: 'Egress', metadata: { name: 'e', namespace: 'a' }, spec: {} };
+    for (const operation of ['DELETE', 'CONNECT'])
+      expect(validate({ operation, kind: { group: 'policy.flomesh.io', kind: 'Egress' }, object: egress }, new MemoryView(), mesh)).toMatchObject({
+        allowed: true,
+        errors: [],
+        skipped: `operation ${operation} is not validated`,
+      });
+    expect(egressSpy).not.toHaveBeenCalled();
   });
 
   it('places objects the same way for the webhook, the CLI and the tests', () => {

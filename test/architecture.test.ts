@@ -16,11 +16,12 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   install: ['mesh'],
   validator: ['mesh', 'cluster'],
   injector: ['mesh', 'cluster'],
+  audit: ['mesh', 'cluster', 'validator', 'injector'],
   admission: ['mesh'],
   webhooks: ['mesh', 'cluster', 'certs', 'admission', 'validator', 'injector'],
   kube: ['mesh', 'cluster', 'certs', 'install', 'injector'],
-  server: ['mesh', 'cluster', 'certs', 'install', 'admission', 'webhooks', 'kube', 'injector', 'validator'],
-  cli: ['mesh', 'cluster', 'certs', 'install', 'admission', 'webhooks', 'kube', 'injector', 'validator', 'server'],
+  server: ['mesh', 'cluster', 'certs', 'install', 'admission', 'webhooks', 'kube', 'injector', 'validator', 'audit'],
+  cli: ['mesh', 'cluster', 'certs', 'install', 'admission', 'webhooks', 'kube', 'injector', 'validator', 'audit', 'server'],
 };
 
 interface Import {

@@ -2,6 +2,7 @@
 // report (text, JSON) or as the manifests themselves with the injection applied (-o yaml, like istioctl kube-inject).
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { stringify } from 'yaml';
+import type { MemoryView } from '../cluster/memory.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
 import { injectPod, podNamespace, type AddedSummary } from '../injector/inject.js';
@@ -62,8 +63,8 @@ export function podFromWorkload(obj: KubeObject): KubeObject | undefined {
 }
 
 /** One entry per given document: its explanation when it is a Pod or a workload, undefined otherwise. */
-export function explainDocuments(given: Input, mesh: MeshIdentity, opts: Omit<InjectorOptions, 'mesh'>, state?: Input): Array<ExplainResult | undefined> {
-  const view = offlineView(given.documents, state?.documents);
+export function explainDocuments(given: Input, mesh: MeshIdentity, opts: Omit<InjectorOptions, 'mesh'>, state?: Input, cluster?: MemoryView): Array<ExplainResult | undefined> {
+  const view = offlineView(given.documents, state?.documents, cluster);
   return given.documents.map(({ object, source, line }) => {
     const pod = podFromWorkload(object);
     if (!pod) return undefined;

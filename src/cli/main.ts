@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The command line: serve, validate, explain, certs and version. Each command loads its own code when it runs, so the
+// The command line: serve, validate, explain, audit, certs and version. Each command loads its own code when it runs, so the
 // offline commands (and --help) never pay for the server, the metrics, the logger or the Kubernetes client.
 // Exit codes: 0 clean, 1 denied (validate, explain), 2 unusable input or usage (a bad flag included), as kubectl and
 // kubeconform do. Each command's options are built by small functions, so a new command or flag reuses them.
@@ -56,28 +56,58 @@ function addMeshOptions(cmd: Command): Command {
 }
 const meshOf = (o: MeshFlags): MeshIdentity => meshIdentity(o.flavor, o.meshName, o.meshNamespace);
 
+/** Where the read-only commands find a live cluster. */
+interface KubeconfigFlags {
+  kubeconfig?: string;
+  context?: string;
+}
+function addKubeconfigOptions(cmd: Command, help: string): Command {
+  return cmd.option('--kubeconfig <file>', help).option('--context <name>', 'with --kubeconfig: the context to use (default: its current-context)');
+}
+
 /** What the offline commands read. */
-interface InputFlags {
+interface InputFlags extends KubeconfigFlags {
   filename?: string[];
   kustomize?: string[];
   clusterState?: string;
 }
 function addInputOptions(cmd: Command, stateHelp: string): Command {
-  return cmd
-    .option('-f, --filename <path>', 'file or folder of manifests, or - for standard input (repeatable)', collect)
-    .option('-k, --kustomize <dir>', 'kustomization folder, rendered with `kubectl kustomize` (repeatable)', collect)
-    .option('--cluster-state <dir>', stateHelp);
+  return addKubeconfigOptions(
+    cmd
+      .option('-f, --filename <path>', 'file or folder of manifests, or - for standard input (repeatable)', collect)
+      .option('-k, --kustomize <dir>', 'kustomization folder, rendered with `kubectl kustomize` (repeatable)', collect)
+      .option('--cluster-state <dir>', stateHelp),
+    'judge against the state of the cluster this kubeconfig points at (read-only: lists only), instead of --cluster-state',
+  );
 }
 
-/** Reads the -f/-k sources and the state folder; nothing given at all is a usage error. */
+/**
+ * Reads the -f/-k sources and the state (a folder, or the live cluster with --kubeconfig); nothing given at all is a
+ * usage error.
+ */
 async function readInputs(o: InputFlags) {
   const { readInput } = await import('./input.js');
   const filenames = o.filename ?? [];
   const kustomizations = o.kustomize ?? [];
   if (filenames.length === 0 && kustomizations.length === 0) throw new InputError('give the manifests with -f PATH, -f - (standard input) or -k DIR');
+  if (o.context !== undefined && o.kubeconfig === undefined) throw new InputError('--context goes with --kubeconfig');
+  if (o.kubeconfig !== undefined && o.clusterState !== undefined) throw new InputError('give the cluster state with --cluster-state DIR or --kubeconfig FILE, not both');
   const given = readInput({ filenames, kustomizations });
   const state = o.clusterState ? readInput({ filenames: [o.clusterState] }) : undefined;
-  return { given, state, sources: [...filenames.map((f) => (f === '-' ? '<stdin>' : f)), ...kustomizations.map((k) => `kustomize ${k}`)] };
+  const live = o.kubeconfig !== undefined ? await readLive(o.kubeconfig, o.context) : undefined;
+  return { given, state, live, sources: [...filenames.map((f) => (f === '-' ? '<stdin>' : f)), ...kustomizations.map((k) => `kustomize ${k}`)] };
+}
+
+/** The live cluster's state for --kubeconfig; a refused or failed read is an unusable input (exit 2). */
+async function readLive(kubeconfig: string, context: string | undefined) {
+  const { readLiveState } = await import('../kube/snapshot.js');
+  const { KubeApiError } = await import('../kube/client.js');
+  try {
+    return await readLiveState(kubeconfig, context);
+  } catch (err) {
+    if (err instanceof KubeApiError) throw new InputError(`reading the cluster: ${err.message}`);
+    throw err;
+  }
 }
 
 /** How validate reports. */
@@ -141,6 +171,7 @@ program
   .option('--shutdown-delay-seconds <n>', 'after SIGTERM, keep answering this long (with Connection: close) before closing', seconds, SERVE_DEFAULTS.shutdownDelaySeconds)
   .option('--shutdown-grace-seconds <n>', 'then give in-flight requests this long to finish', seconds, SERVE_DEFAULTS.shutdownGraceSeconds)
   .option('--validation-fail-open', 'admit with a warning when validation cannot finish in time', false)
+  .option('--audit-interval-seconds <n>', 'live mode: audit the cluster this often (jittered ±10 %; 0: never); results on /audit and as metrics', seconds, SERVE_DEFAULTS.auditIntervalSeconds)
   .option('--log-level <level>', 'pino log level', SERVE_DEFAULTS.logLevel)
   .action(async (o: Record<string, unknown>) => {
     if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) throw new InputError('--tls-cert-file and --tls-key-file go together');
@@ -172,10 +203,10 @@ addReportOptions(
     ),
   ),
 ).action(async (o: InputFlags & MeshFlags & ReportFlags) => {
-  const { given, state, sources } = await readInputs(o);
+  const { given, state, live, sources } = await readInputs(o);
   const { exitCode, judgeOffline } = await import('./offline.js');
   const { formatReport } = await import('./report.js');
-  const report = judgeOffline(given, { mesh: meshOf(o), strict: o.strict }, state, sources);
+  const report = judgeOffline(given, { mesh: meshOf(o), strict: o.strict, ...(live ? { cluster: live.view } : {}) }, state, sources);
   process.stdout.write(formatReport(o.output as 'text', report, { quiet: o.quiet, version: packageVersion() }));
   process.exitCode = exitCode(report);
 });
@@ -190,10 +221,11 @@ addInjectorOptions(
 )
   .addOption(new Option('-o, --output <format>', 'text, json, or yaml: the manifests with the injection applied (like istioctl kube-inject)').choices(['text', 'json', 'yaml']).default('text'))
   .action(async (o: InputFlags & MeshFlags & InjectorFlags & { output: string }) => {
-    const { given, state } = await readInputs(o);
+    const { given, state, live } = await readInputs(o);
     const { explainDocuments, formatExplainText, formatExplainYaml } = await import('./explain.js');
-    const injector = { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage };
-    const perDocument = explainDocuments(given, meshOf(o), injector, state);
+    const minor = live?.kubernetesMinor;
+    const injector = { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage, ...(minor !== undefined ? { kubernetesMinor: minor } : {}) };
+    const perDocument = explainDocuments(given, meshOf(o), injector, state, live?.view);
     const results = perDocument.filter((r) => r !== undefined);
     const problems = [...(state?.problems ?? []), ...given.problems];
     const writers: Record<string, () => void> = {
@@ -208,6 +240,34 @@ addInjectorOptions(
     writers[o.output]!();
     if (o.output !== 'json') for (const p of problems) process.stderr.write(`${p.source ? `${p.source}${p.line > 0 ? `:${p.line}` : ''}: ` : ''}error: ${p.message}\n`);
     process.exitCode = problems.length ? EXIT_USAGE : results.some((r) => r.decision === 'deny') ? 1 : 0;
+  });
+
+addInjectorOptions(
+  addMeshOptions(
+    addKubeconfigOptions(
+      program
+        .command('audit')
+        .description('find what slipped past admission in a live cluster: objects the validator would deny or warn about now, pods whose injection differs from what the injector would do (exit 0 clean, 1 findings, 2 could not run)'),
+      'the cluster to audit (read-only: lists only; see "Audit" in README.md for the ClusterRole)',
+    ),
+  ),
+)
+  .option('-n, --namespace <ns>', 'audit one namespace (its objects and pods; cluster-scoped objects are left out)')
+  .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
+  .action(async (o: KubeconfigFlags & MeshFlags & InjectorFlags & { namespace?: string; output: 'text' | 'json' }) => {
+    if (o.kubeconfig === undefined) throw new InputError('give the cluster to audit with --kubeconfig FILE');
+    const { auditCommand } = await import('./audit.js');
+    process.exitCode = await auditCommand(
+      {
+        kubeconfig: o.kubeconfig,
+        ...(o.context !== undefined ? { context: o.context } : {}),
+        ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
+        output: o.output,
+        mesh: meshOf(o),
+        injector: { sidecarMode: o.sidecarMode, ...(o.sidecarImage ? { sidecarImage: o.sidecarImage } : {}), ...(o.initContainerImage ? { initContainerImage: o.initContainerImage } : {}) },
+      },
+      process,
+    );
   });
 
 program

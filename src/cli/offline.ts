@@ -64,6 +64,8 @@ export interface OfflineReport {
 
 export interface OfflineOptions {
   readonly mesh: MeshIdentity;
+  /** the live cluster's state (validate --kubeconfig), instead of or besides --cluster-state; the given objects are added to it */
+  readonly cluster?: MemoryView;
   /** unknown fields deny, and any other warning fails the run */
   readonly strict?: boolean;
 }
@@ -73,9 +75,14 @@ const INFORMATIONAL_RULES: ReadonlySet<string> = new Set([PLACEMENT_RULE]);
 
 export const EXIT = { clean: 0, denied: 1, input: 2 } as const;
 
-/** The given objects and the state, placed as kubectl would store them, in one view (the given replace the state's). */
-export function offlineView(given: readonly InputDocument[], state: readonly InputDocument[] = []): MemoryView {
-  return new MemoryView([...state, ...given].map((d) => placeManifest(d.object)));
+/**
+ * The given objects and the state, placed as kubectl would store them, in one view (the given replace the state's);
+ * `cluster`, a live cluster's state, is the base they are added to.
+ */
+export function offlineView(given: readonly InputDocument[], state: readonly InputDocument[] = [], cluster?: MemoryView): MemoryView {
+  const view = cluster ?? new MemoryView();
+  for (const d of [...state, ...given]) view.upsert(placeManifest(d.object));
+  return view;
 }
 
 function locateWarning(doc: InputDocument, w: Warning): LocatedWarning {
@@ -116,7 +123,7 @@ export function summarize(results: readonly OfflineResult[], problems: readonly 
 
 /** Every given object judged, in input order. Empty input is an input error: a CI gate must not pass on nothing. */
 export function judgeOffline(given: Input, opts: OfflineOptions, state?: Input, sources: readonly string[] = []): OfflineReport {
-  const view = offlineView(given.documents, state?.documents);
+  const view = offlineView(given.documents, state?.documents, opts.cluster);
   const results = given.documents.map((d) => judge(d, view, opts));
   const problems = [...(state?.problems ?? []), ...given.problems];
   if (results.length === 0 && problems.length === 0) problems.push({ source: sources.join(', '), line: 0, message: 'no objects found in the input' });

@@ -102,6 +102,17 @@ export function bootstrapSecretPlan(pod: KubeObject, view: ClusterView, opts: In
   return secretPlan(mesh, bootstrapSettings(opts, meshConfigOf(view, mesh)), { uuid, namespace, serviceAccount: serviceAccountOf(spec), containers });
 }
 
+/**
+ * The sidecar image the injector would give this pod now (pod and namespace annotations, MeshConfig, flags, defaults,
+ * in that order): what the audit compares a running sidecar with. An invalid annotation elsewhere does not matter here.
+ */
+export function sidecarImageFor(pod: KubeObject, view: ClusterView, opts: InjectorOptions): string {
+  const namespace = podNamespace({ pod });
+  const podRef: ObjectRef = { label: podLabel(pod, namespace), annotations: annotationsOf(pod) };
+  const nsRef: ObjectRef = { label: `Namespace ${namespace}`, annotations: annotationsOf(view.get('Namespace', '', namespace)) };
+  return resolveSettings(opts, meshConfigOf(view, opts.mesh), podRef, nsRef, []).sidecarImage;
+}
+
 /** Everything planInjection reads, resolved from the request and the view. */
 interface PodAdmission {
   /** request.object */

@@ -120,6 +120,8 @@ export interface KubeRequest {
   /** sent as JSON unless a string */
   readonly body?: unknown;
   readonly contentType?: string;
+  /** the Accept header (default application/json), e.g. to ask for metadata only */
+  readonly accept?: string;
   /** abort the whole request (including a stream) */
   readonly signal?: AbortSignal;
   /** whole-request timeout for `request`, idle timeout (no bytes received) for `stream`; 0 = none */
@@ -323,7 +325,7 @@ export class KubeHttp {
     const url = new URL(this.server + r.path);
     for (const [k, v] of Object.entries(r.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const credentials = await this.credentials();
-    const headers: http.OutgoingHttpHeaders = { Accept: 'application/json', ...credentials.headers };
+    const headers: http.OutgoingHttpHeaders = { Accept: r.accept ?? 'application/json', ...credentials.headers };
     let payload: Buffer | undefined;
     if (r.body !== undefined) {
       payload = Buffer.from(typeof r.body === 'string' ? r.body : JSON.stringify(r.body));

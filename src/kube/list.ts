@@ -8,7 +8,7 @@ interface ListBody {
 }
 
 /** Every object of a collection path, `limit` at a time; apiVersion and kind set on each (list items carry neither). */
-export async function listAll(http: KubeHttp, path: string, opts: { apiVersion: string; kind: string; labelSelector?: string; limit?: number; timeoutMs?: number; signal?: AbortSignal }): Promise<KubeObject[]> {
+export async function listAll(http: KubeHttp, path: string, opts: { apiVersion: string; kind: string; labelSelector?: string; limit?: number; timeoutMs?: number; signal?: AbortSignal; accept?: string }): Promise<KubeObject[]> {
   const out: KubeObject[] = [];
   let cont: string | undefined;
   do {
@@ -16,6 +16,7 @@ export async function listAll(http: KubeHttp, path: string, opts: { apiVersion: 
       path,
       query: { limit: opts.limit ?? 500, continue: cont, labelSelector: opts.labelSelector },
       timeoutMs: opts.timeoutMs ?? 60_000,
+      ...(opts.accept ? { accept: opts.accept } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     for (const item of body?.items ?? []) out.push({ ...item, apiVersion: opts.apiVersion, kind: opts.kind });

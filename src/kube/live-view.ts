@@ -14,18 +14,13 @@
 import type { Logger } from 'pino';
 import type { Gauge } from 'prom-client';
 import type { KubeObject } from '../mesh/objects.js';
-import { KINDS } from '../mesh/kinds.js';
 import { MemoryView } from '../cluster/memory.js';
 import type { ClusterView, IndexDef } from '../cluster/view.js';
 import { apiErrorText, KubeApiError, type KubeHttp } from './client.js';
+import { collectionPath, dedupe, defaultResources, discoverServed, type ResourceSpec } from './discovery.js';
 import { dropMetadataNoise, Reflector, type BackoffOptions, type ReflectorStatus } from './reflector.js';
 
-/** A resource to cache; the version is found by discovery (the core group is always v1). */
-export interface ResourceSpec {
-  readonly group: string;
-  readonly kind: string;
-  readonly plural: string;
-}
+export { defaultResources, type ResourceSpec } from './discovery.js';
 
 export interface LiveViewOptions {
   readonly http: KubeHttp;
@@ -64,28 +59,13 @@ export interface InformerStatus extends Omit<ReflectorStatus, 'path'> {
   readonly kind: string;
 }
 
-const CORE_SPECS: readonly ResourceSpec[] = [{ group: '', kind: 'Namespace', plural: 'namespaces' }];
-
-/** Namespaces, Services and every (group, kind) of the KINDS table. */
-export function defaultResources(): ResourceSpec[] {
-  const out: ResourceSpec[] = [...CORE_SPECS];
-  for (const k of KINDS) for (const group of k.groups) out.push({ group, kind: k.kind, plural: k.plural });
-  return dedupe(out);
-}
-
-function dedupe(specs: readonly ResourceSpec[]): ResourceSpec[] {
-  const seen = new Map<string, ResourceSpec>();
-  for (const s of specs) seen.set(`${s.group}/${s.plural}`, s);
-  return [...seen.values()];
-}
-
 const statusOf = (err: unknown): number => (err instanceof KubeApiError ? err.status : 0);
 
 /**
  * What the view keeps of an object: no managedFields, no kubectl last-applied copy, and no status (no rule reads one);
  * often most of an object's size, for every object in the cluster.
  */
-function forTheView(obj: KubeObject): KubeObject {
+export function forTheView(obj: KubeObject): KubeObject {
   dropMetadataNoise(obj);
   if ('status' in obj) delete obj.status;
   return obj;
@@ -107,7 +87,7 @@ class Informer {
     const apiVersion = group ? `${group}/${version}` : version;
     this.reflector = new Reflector({
       http: opts.http,
-      path: group ? `/apis/${group}/${version}/${plural}` : `/api/${version}/${plural}`,
+      path: collectionPath(group, version, plural),
       apiVersion,
       kind,
       logger: log,
@@ -134,14 +114,6 @@ class Informer {
     const { path: _path, ...rest } = this.reflector.status();
     return { group: this.group, version: this.version, plural: this.plural, kind: this.kind, ...rest };
   }
-}
-
-interface GroupList {
-  groups?: Array<{ name?: string; versions?: Array<{ version?: string }>; preferredVersion?: { version?: string } }>;
-}
-
-interface ResourceList {
-  resources?: Array<{ name?: string; kind?: string }>;
 }
 
 export class LiveView implements ClusterView {
@@ -415,25 +387,7 @@ export class LiveView implements ClusterView {
   }
 
   private async discover(): Promise<void> {
-    const groups = new Map<string, ResourceSpec[]>();
-    for (const s of this.specs) if (s.group !== '') groups.set(s.group, [...(groups.get(s.group) ?? []), s]);
-    const served = (await this.getJson<GroupList>('/apis'))?.groups ?? [];
-    /** `${group}/${plural}` → version, for every wanted resource the cluster serves */
-    const want = new Map<string, { spec: ResourceSpec; version: string }>();
-    for (const [group, specs] of groups) {
-      const g = served.find((x) => x.name === group);
-      if (!g) continue;
-      const preferred = g.preferredVersion?.version;
-      const versions = [...new Set([preferred, ...(g.versions ?? []).map((v) => v.version)].filter((v): v is string => Boolean(v)))];
-      let missing = [...specs];
-      for (const version of versions) {
-        if (missing.length === 0) break;
-        const list = await this.getJson<ResourceList>(`/apis/${group}/${version}`);
-        const names = new Set((list?.resources ?? []).map((r) => r.name));
-        for (const spec of missing) if (names.has(spec.plural)) want.set(`${group}/${spec.plural}`, { spec, version });
-        missing = missing.filter((s) => !want.has(`${group}/${s.plural}`));
-      }
-    }
+    const want = await discoverServed((path) => this.getJson(path), this.specs);
     if (this.stopped) return;
     // reconcile the running informers with what is served
     for (const [key, inf] of [...this.informers]) {

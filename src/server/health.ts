@@ -5,6 +5,8 @@ import type { Metrics } from './metrics.js';
 export interface HealthChecks {
   /** TLS material loaded and the cluster view synced */
   ready(): { ready: boolean; reasons: string[] };
+  /** the continuous audit's last results (live mode); undefined: no audit runs here */
+  audit?: () => { ran: false } | { ran: true; document: unknown };
 }
 
 export function createHealthApp(metrics: Metrics, checks: HealthChecks): express.Express {
@@ -22,8 +24,14 @@ export function createHealthApp(metrics: Metrics, checks: HealthChecks): express
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
   });
+  app.get('/audit', (_req: Request, res: Response) => {
+    const audit = checks.audit?.();
+    if (!audit) return void res.status(404).json({ code: 404, error: 'no audit runs on this server (it runs in live mode with --audit-interval-seconds above 0)' });
+    if (!audit.ran) return void res.status(503).json({ code: 503, error: 'the first audit run has not finished yet' });
+    res.json(audit.document);
+  });
   app.use((req: Request, res: Response) => {
-    res.status(404).json({ code: 404, error: `no such path ${JSON.stringify(req.path)}: try /healthz, /readyz or /metrics` });
+    res.status(404).json({ code: 404, error: `no such path ${JSON.stringify(req.path)}: try /healthz, /readyz, /metrics or /audit` });
   });
   return app;
 }

@@ -13,6 +13,7 @@ import { loadOrCreateMeshCASecret } from '../kube/mesh-ca-secret.js';
 import { ServingCertManager } from '../certs/serving-manager.js';
 import { KubeHttp } from '../kube/client.js';
 import { LiveView } from '../kube/live-view.js';
+import { serverMinor } from '../kube/snapshot.js';
 import { BootstrapSecretController } from '../kube/bootstrap-secrets.js';
 import { LeaderElector } from '../kube/leader.js';
 import type { Environment, EnvironmentContext } from './environment.js';
@@ -21,17 +22,6 @@ import { readTlsFiles, watchTlsFiles, type TlsMaterial } from './tls.js';
 import { leaderLeaseName, serverLabels, servingSecretName } from '../mesh/names.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-
-/** `/version` minor, e.g. "33" or "33+" on some distributions. */
-async function kubernetesMinor(http: KubeHttp): Promise<number | undefined> {
-  try {
-    const v = await http.json<{ minor?: string }>({ path: '/version', timeoutMs: 5000 });
-    const n = Number.parseInt(v.minor ?? '', 10);
-    return Number.isFinite(n) ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The names a workstation URL given to --register-webhooks is reached by, for the serving certificate. */
 function urlNames(url: string | undefined): { dns: string[]; ips: string[] } {
@@ -44,7 +34,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
   const http = new KubeHttp(kubeConfig);
   const view = new LiveView({ http, logger, gauges: { lastEventAge: metrics.informerLastEventAge, syncedSince: metrics.informerSyncedSince } });
   view.start();
-  const minor = await kubernetesMinor(http);
+  const minor = await serverMinor(http);
   const meshCA = await loadOrCreateMeshCASecret({ http, mesh });
   logger.info({ secret: `${mesh.meshNamespace}/${mesh.flavor.caBundleSecret}`, reused: meshCA.reused }, 'mesh CA loaded');
   metrics.certificateExpiry.set({ cert: 'mesh-ca' }, meshCA.notAfter.getTime() / 1000);

@@ -71,6 +71,28 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly auditFindings = new Gauge({
+    name: 'mesh_admission_audit_findings',
+    help: 'Findings of the last audit run (existing objects the validator would deny or warn about, pods whose injection differs from what the injector would do now), by kind, rule and severity',
+    labelNames: ['kind', 'rule', 'severity'] as const,
+    registers: [this.registry],
+  });
+  readonly auditLastRun = new Gauge({
+    name: 'mesh_admission_audit_last_run_timestamp_seconds',
+    help: 'When (Unix time) the last successful audit run started',
+    registers: [this.registry],
+  });
+  readonly auditDuration = new Gauge({
+    name: 'mesh_admission_audit_duration_seconds',
+    help: 'How long the last successful audit run took',
+    registers: [this.registry],
+  });
+  readonly auditFailures = new Counter({
+    name: 'mesh_admission_audit_failures_total',
+    help: 'Audit runs that failed (the pods could not be listed); the previous results stay',
+    registers: [this.registry],
+  });
+
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });
   }

@@ -32,6 +32,8 @@ export interface ServeOptions {
   shutdownGraceSeconds: number;
   /** admit with a warning instead of denying when validation runs out of time */
   validationFailOpen: boolean;
+  /** live mode: seconds between two runs of the continuous audit (jittered); 0 turns it off */
+  auditIntervalSeconds: number;
   logLevel: string;
 }
 
@@ -57,5 +59,6 @@ export const SERVE_DEFAULTS: ServeOptions = {
   shutdownDelaySeconds: 5,
   shutdownGraceSeconds: 20,
   validationFailOpen: false,
+  auditIntervalSeconds: 300,
   logLevel: 'info',
 };

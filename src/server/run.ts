@@ -11,6 +11,7 @@ import type { ClusterView } from '../cluster/view.js';
 import { InputError } from '../mesh/errors.js';
 import { meshIdentity, type MeshIdentity } from '../mesh/flavor.js';
 import { createWebhookApp } from './app.js';
+import { AuditLoop, jittered } from './audit-loop.js';
 import type { Environment } from './environment.js';
 import { createHealthApp } from './health.js';
 import { liveEnvironment } from './live.js';
@@ -21,6 +22,7 @@ import { standaloneEnvironment } from './standalone.js';
 import type { TlsMaterial } from './tls.js';
 import { validateHandler } from '../webhooks/validate.js';
 import { buildIndexes } from '../validator/indexes.js';
+import type { AuditOptions } from '../audit/audit.js';
 
 /** The API server keeps connections to webhooks alive for up to 90 s; closing earlier causes spurious EOF errors. */
 export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
@@ -40,6 +42,8 @@ export interface RunningServer {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly https: HttpsServer;
+  /** the continuous audit (live mode with --audit-interval-seconds above 0) */
+  readonly audit: AuditLoop | undefined;
   /** requests being answered right now */
   inFlight(): number;
   /** keep answering for the delay (Connection: close), stop accepting, let in-flight requests finish (bounded by the
@@ -83,6 +87,27 @@ async function environmentFor(opts: ServeOptions, mesh: MeshIdentity, logger: Lo
   return standaloneEnvironment(ctx);
 }
 
+/** The first audit runs this soon after the view is synced (jittered): results early, not all replicas at once. */
+const FIRST_AUDIT_DELAY_MS = 30_000;
+
+/** Live mode: the continuous audit over the cached view and the mesh's pods (the server may not list Secrets). */
+function auditLoop(opts: ServeOptions, env: Environment, injector: AuditOptions['injector'], metrics: Metrics, logger: Logger): AuditLoop | undefined {
+  const listPods = env.listPods;
+  if (env.mode !== 'live' || !listPods || opts.auditIntervalSeconds <= 0) return undefined;
+  const intervalMs = opts.auditIntervalSeconds * 1000;
+  const loop = new AuditLoop({
+    view: env.view,
+    audit: { mesh: injector.mesh, injector },
+    listPods: (namespace) => listPods(namespace),
+    bootstrapSecretsNotListed: 'the server may not list Secrets; run mesh-admission audit with a role that may',
+    intervalMs,
+    metrics,
+    logger,
+  });
+  void env.whenSynced().then(() => loop.start(jittered(Math.min(FIRST_AUDIT_DELAY_MS, intervalMs), Math.random)));
+  return loop;
+}
+
 export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Promise<RunningServer> {
   const logger = deps.logger ?? pino({ level: opts.logLevel, base: { app: 'mesh-admission' } });
   const mesh = meshIdentity(opts.flavor, opts.meshName, opts.meshNamespace);
@@ -114,6 +139,8 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
     }),
   ];
 
+  const audit = auditLoop(opts, env, injector, metrics, logger);
+
   let draining = false;
   let inFlight = 0;
   const app = createWebhookApp({ handlers, logger, metrics, draining: () => draining });
@@ -142,6 +169,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
         const reasons = [...(draining ? ['shutting down'] : []), ...env.notReady(), ...(env.view.synced() ? [] : ['cluster view not synced'])];
         return { ready: reasons.length === 0, reasons: [...new Set(reasons)] };
       },
+      ...(audit ? { audit: () => (audit.document() ? { ran: true, document: audit.document() } : { ran: false }) } : {}),
     }),
   );
 
@@ -152,7 +180,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
     metricsPort = await listen(health, opts.metricsPort, opts.host);
     await env.attach(https, { issuer, injector });
   } catch (err) {
-    await Promise.all([closeServer(https), closeServer(health), issuer.close(), env.stop()]);
+    await Promise.all([closeServer(https), closeServer(health), issuer.close(), audit?.stop(), env.stop()]);
     throw err;
   }
   logger.info({ port, metricsPort, mode: env.mode, flavor: mesh.flavor.name, mesh: mesh.meshName, namespace: mesh.meshNamespace }, 'mesh-admission serving');
@@ -168,6 +196,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
     metrics,
     logger,
     https,
+    audit,
     inFlight: () => inFlight,
     shutdown(graceSeconds = opts.shutdownGraceSeconds, delaySeconds = opts.shutdownDelaySeconds): Promise<void> {
       stopped ??= (async () => {
@@ -187,7 +216,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
         // 3. Past the grace period, nothing is left to wait for.
         https.closeAllConnections();
         await closed;
-        await Promise.all([issuer.close(), env.stop()]);
+        await Promise.all([issuer.close(), audit?.stop(), env.stop()]);
         health.closeAllConnections();
         await closeServer(health);
         logger.info('shut down');

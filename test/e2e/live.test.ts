@@ -220,6 +220,22 @@ describe('live mode', () => {
     expect(metrics).toMatch(/mesh_informer_synced_since_timestamp_seconds\{kind="ServiceImport"\} [1-9]/);
   });
 
+  it('audits continuously: findings on /audit and as metrics, with the server\'s own RBAC (pods listed, Secrets not)', async () => {
+    // a pod admitted while the injector was down: in an injection-enabled namespace, without sidecar
+    api.addObject({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'legacy', namespace: 'httpbin', creationTimestamp: '2026-01-01T00:00:00Z' }, spec: { containers: [{ name: 'app', image: 'httpbin' }] }, status: { phase: 'Running' } });
+    expect(server.audit).toBeDefined();
+    const report = await server.audit!.runNow();
+    expect(report?.findings).toContainEqual(expect.objectContaining({ kind: 'Pod', namespace: 'httpbin', name: 'legacy', rule: 'pod-sidecar-missing', severity: 'warning' }));
+    const doc = (await (await fetch(`http://127.0.0.1:${server.metricsPort}/audit`)).json()) as { summary: { notChecked: string[] }; findings: unknown[] };
+    expect(doc.summary.notChecked).toEqual(['bootstrap Secrets (the server may not list Secrets; run mesh-admission audit with a role that may)']);
+    expect(doc.findings).toContainEqual(expect.objectContaining({ name: 'legacy', rule: 'pod-sidecar-missing' }));
+    const metrics = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/mesh_admission_audit_findings\{kind="Pod",rule="pod-sidecar-missing",severity="warning"\} [1-9]/);
+    expect(metrics).toMatch(/mesh_admission_audit_last_run_timestamp_seconds [1-9]/);
+    expect(api.requestsFor({ verb: 'list', resource: 'pods', namespace: 'httpbin' }).length).toBeGreaterThan(0);
+    api.deleteObject('v1', 'Pod', 'httpbin', 'legacy');
+  });
+
   it('every request was allowed by the generated RBAC, and every verb it grants was used', async () => {
     // the caBundle watch and the Lease renewals are continuous; wait until the Lease has been both created and renewed
     await waitFor(() => api.requestsFor({ verb: 'update', resource: 'leases' }).length > 0, { what: 'a Lease renewal' });

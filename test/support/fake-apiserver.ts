@@ -992,7 +992,7 @@ export class FakeApiServer {
     const name = route.name;
     switch (route.verb) {
       case 'list':
-        return this.list(res, r, ns, query);
+        return this.list(res, r, ns, query, /as=PartialObjectMetadataList/.test(String(req.headers.accept ?? '')));
       case 'watch':
         return this.watch(req, res, r, ns, name, query);
       case 'get': {
@@ -1133,7 +1133,8 @@ export class FakeApiServer {
   // ---------------------------------------------------------------------------------------------------------------
   // Verbs
 
-  private list(res: http.ServerResponse, r: Resource, ns: string | undefined, query: Record<string, string>): void {
+  /** `metadataOnly`: the client asked for a PartialObjectMetadataList (Accept: application/json;as=PartialObjectMetadataList;...) */
+  private list(res: http.ServerResponse, r: Resource, ns: string | undefined, query: Record<string, string>, metadataOnly = false): void {
     let items = [...r.objects.values()]
       .filter((o) => ns === undefined || o.metadata?.namespace === ns)
       .filter((o) => matchFields(o, query.fieldSelector) && matchLabels(o.metadata?.labels, query.labelSelector))
@@ -1158,6 +1159,13 @@ export class FakeApiServer {
       items = items.slice(0, limit);
       next = Buffer.from(JSON.stringify({ rv: listRv, offset: offset + limit })).toString('base64url');
     }
+    if (metadataOnly)
+      return this.send(res, 200, {
+        apiVersion: 'meta.k8s.io/v1',
+        kind: 'PartialObjectMetadataList',
+        metadata: { resourceVersion: String(listRv), ...(next ? { continue: next } : {}) },
+        items: items.map((o) => ({ apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: clone(o.metadata ?? {}) })),
+      });
     // list items carry no apiVersion/kind, like a real API server's
     const stripped = items.map((o) => {
       const { apiVersion: _a, kind: _k, ...restOf } = clone(o);

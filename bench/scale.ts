@@ -181,6 +181,41 @@ async function stopChild(proc: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Clock ticks per second of /proc/<pid>/stat (Linux); undefined elsewhere. */
+const CLK_TCK = ((): number | undefined => {
+  if (process.platform !== 'linux') return undefined;
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  const n = Number(r.stdout?.trim());
+  return Number.isFinite(n) && n > 0 ? n : 100;
+})();
+
+/** CPU time (user + system, all threads) a process has used so far, µs; NaN where /proc is not available. */
+function processCpuUs(pid: number | undefined): number {
+  if (pid === undefined || CLK_TCK === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after "(comm)": state is the first, utime the 12th, stime the 13th
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * One scenario, with the server's CPU read from /proc around it: the load generator's window marks reach this
+ * process, not the server's, so the CPU is taken over the whole scenario (warm-up included) and divided by every
+ * answer it got (timed or not). The server is otherwise idle, so this is its CPU per request.
+ */
+async function load(server: ServerChild, scenario: LoadScenario): Promise<Measured> {
+  const before = processCpuUs(server.proc.pid);
+  const r = await runLoad(scenario);
+  const cpuUs = processCpuUs(server.proc.pid) - before;
+  return { ...r, serverCpuUsPerReq: cpuUs / (r.requests + r.unmeasured + r.errors) };
+}
+
+type Measured = LoadResult & { readonly serverCpuUsPerReq: number };
+
 interface Memory {
   readonly rssMb: number;
   readonly heapUsedMb: number;
@@ -255,9 +290,9 @@ interface ModePoint {
   readonly memReady: Memory;
   readonly memAfter: Memory;
   /** one at a time, by request label */
-  readonly single: Map<string, LoadResult>;
+  readonly single: Map<string, Measured>;
   /** Egress validation, CONCURRENCY in flight */
-  readonly busy?: LoadResult;
+  readonly busy?: Measured;
   readonly errors: number;
   /** share of the machine's cores other processes used just before the server started (0..1) */
   readonly othersBefore: number;
@@ -266,8 +301,8 @@ interface ModePoint {
 /** set when the section runs (reads the pod fixture) */
 let REQUESTS: ScaleRequest[] = [];
 
-function report(r: LoadResult): void {
-  console.log(`    ${r.name.padEnd(44)} ${f0(r.throughput).padStart(6)} req/s  p50 ${f2(r.p50)} ms  p99 ${f2(r.p99)} ms  max ${f2(r.max)} ms  errors ${r.errors}`);
+function report(r: Measured): void {
+  console.log(`    ${r.name.padEnd(44)} ${f0(r.throughput).padStart(6)} req/s  p50 ${f2(r.p50)} ms  p99 ${f2(r.p99)} ms  max ${f2(r.max)} ms  server ${f0(r.serverCpuUsPerReq)} µs CPU/req  errors ${r.errors}`);
   for (const e of r.errorSamples) console.log(`      error: ${e}`);
 }
 
@@ -278,7 +313,7 @@ async function measure(
   const memReady = await memoryOf(server.metricsPort);
   console.log(`    ready in ${f2(server.readyS)} s, RSS ${f1(memReady.rssMb)} MB, heap used ${f1(memReady.heapUsedMb)} MB`);
   const base = { port: server.port, ca: opts.ca, ...(opts.servername ? { servername: opts.servername } : {}) };
-  const single = new Map<string, LoadResult>();
+  const single = new Map<string, Measured>();
   let errors = 0;
   for (const r of opts.requests) {
     const scenario: LoadScenario = {
@@ -291,15 +326,15 @@ async function measure(
       durationMs: DURATION_MS,
       expectPatch: r.path === '/mutate-pod-creation',
     };
-    const res = await runLoad(scenario);
+    const res = await load(server, scenario);
     report(res);
     single.set(r.label, res);
     errors += res.errors;
   }
-  let busy: LoadResult | undefined;
+  let busy: Measured | undefined;
   if (opts.busy) {
     const egress = opts.requests.find((r) => r.label === 'Egress')!;
-    busy = await runLoad({
+    busy = await load(server, {
       ...base,
       name: `${opts.mode} N=${opts.n} Egress, ${CONCURRENCY} in flight`,
       path: `${egress.path}?timeout=10s`,
@@ -451,7 +486,8 @@ async function cli(work: string): Promise<{ fixed: CliPoint; points: CliPoint[];
 function serverBuild(): string {
   const root = join(DIST, '..');
   try {
-    return ` (built from commit ${readFileSync(join(root, 'BUILD-COMMIT'), 'utf8').trim().slice(0, 12)})`;
+    const line = readFileSync(join(root, 'BUILD-COMMIT'), 'utf8').trim().split('\n')[0] ?? '';
+    return ` (built from ${/^[0-9a-f]{40}$/.test(line) ? `commit ${line.slice(0, 12)}` : line.slice(0, 120)})`;
   } catch {
     const r = spawnSync('git', ['-C', root, 'rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' });
     if (r.status !== 0) return '';
@@ -498,7 +534,9 @@ export async function scaleSection(): Promise<{ md: string; errors: number }> {
   const busyRatio = top.busy && bottom.busy ? top.busy.throughput / bottom.busy.throughput : NaN;
   const pod = 'Pod (mutate)';
   const podRatio = top.single.get(pod)!.throughput / bottom.single.get(pod)!.throughput;
-  const rss = (p: ModePoint): number => Math.max(p.memReady.rssMb, p.memAfter.rssMb);
+  const rssLine = (p: ModePoint, ref: ModePoint | undefined, mode: string): string =>
+    `${mode} after ready ${f0(p.memReady.rssMb)} MB — ${mark(p.memReady.rssMb <= TARGETS.rssMb)}, after the load ${f0(p.memAfter.rssMb)} MB — ${mark(p.memAfter.rssMb <= TARGETS.rssMb)}` +
+    (ref && ref !== p ? ` (N = ${ref.n.toLocaleString('en-US')}: ${f0(ref.memReady.rssMb)} / ${f0(ref.memAfter.rssMb)} MB)` : '');
   const bigCli = cl.points.find((p) => p.objects === TARGETS.cliObjects && p.files === TARGETS.cliFiles) ?? cl.points[cl.points.length - 1];
   const perObject = (p: CliPoint): number => (p.medianMs - cl.fixed.medianMs) / (p.objects - cl.fixed.objects);
   const smallCli = cl.points[0];
@@ -507,10 +545,10 @@ export async function scaleSection(): Promise<{ md: string; errors: number }> {
   const targets = [
     kindLine(top, 'standalone') + nNote,
     ...(liveTop ? [kindLine(liveTop, 'live')] : []),
-    `- standalone, N = ${tN.toLocaleString('en-US')}: Egress validation throughput at ${CONCURRENCY} in flight ≥ ${TARGETS.throughputRatio} × ${vsBottom}: ${f0(top.busy?.throughput ?? NaN)} vs ${f0(bottom.busy?.throughput ?? NaN)} req/s = ${f2(busyRatio)} × — ${mark(busyRatio >= TARGETS.throughputRatio)}`,
-    `- standalone, N = ${tN.toLocaleString('en-US')}: pod mutation unaffected by N (throughput one at a time ≥ ${TARGETS.throughputRatio} × ${vsBottom}): ${f0(top.single.get(pod)!.throughput)} vs ${f0(bottom.single.get(pod)!.throughput)} req/s = ${f2(podRatio)} ×, p50 ${f2(top.single.get(pod)!.p50)} vs ${f2(bottom.single.get(pod)!.p50)} ms — ${mark(podRatio >= TARGETS.throughputRatio)}`,
+    `- standalone, N = ${tN.toLocaleString('en-US')}: Egress validation throughput at ${CONCURRENCY} in flight ≥ ${TARGETS.throughputRatio} × ${vsBottom}: ${f0(top.busy?.throughput ?? NaN)} vs ${f0(bottom.busy?.throughput ?? NaN)} req/s = ${f2(busyRatio)} × (server CPU ${f0(top.busy?.serverCpuUsPerReq ?? NaN)} vs ${f0(bottom.busy?.serverCpuUsPerReq ?? NaN)} µs/req) — ${mark(busyRatio >= TARGETS.throughputRatio)}`,
+    `- standalone, N = ${tN.toLocaleString('en-US')}: pod mutation unaffected by N (throughput one at a time ≥ ${TARGETS.throughputRatio} × ${vsBottom}): ${f0(top.single.get(pod)!.throughput)} vs ${f0(bottom.single.get(pod)!.throughput)} req/s = ${f2(podRatio)} ×, p50 ${f2(top.single.get(pod)!.p50)} vs ${f2(bottom.single.get(pod)!.p50)} ms, server CPU ${f0(top.single.get(pod)!.serverCpuUsPerReq)} vs ${f0(bottom.single.get(pod)!.serverCpuUsPerReq)} µs/req — ${mark(podRatio >= TARGETS.throughputRatio)}`,
     `- time to ready ≤ ${TARGETS.readyS} s at N = ${tN.toLocaleString('en-US')}: standalone ${f2(top.readyS)} s — ${mark(top.readyS <= TARGETS.readyS)}${liveTop ? `; live (N = ${liveTop.n.toLocaleString('en-US')}) ${f2(liveTop.readyS)} s — ${mark(liveTop.readyS <= TARGETS.readyS)}` : ''}`,
-    `- RSS ≤ ${TARGETS.rssMb} MB with the N = ${tN.toLocaleString('en-US')} state (the larger of after ready and after the load): standalone ${f0(rss(top))} MB — ${mark(rss(top) <= TARGETS.rssMb)}${liveTop ? `; live (N = ${liveTop.n.toLocaleString('en-US')}) ${f0(rss(liveTop))} MB — ${mark(rss(liveTop) <= TARGETS.rssMb)}` : ''}`,
+    `- RSS ≤ ${TARGETS.rssMb} MB with the N = ${tN.toLocaleString('en-US')} state: ${rssLine(top, bottom, 'standalone')}${liveTop ? `; ${rssLine(liveTop, lv[0], `live (N = ${liveTop.n.toLocaleString('en-US')})`)}` : ''}`,
     ...(bigCli
       ? [
           `- \`validate -f\` on ${bigCli.objects.toLocaleString('en-US')} objects in ${bigCli.files} files ≤ ${TARGETS.cliS} s: ${f2(bigCli.medianMs / 1000)} s — ${mark(bigCli.medianMs <= TARGETS.cliS * 1000 && bigCli.exit === 0)}`,
@@ -542,9 +580,13 @@ export async function scaleSection(): Promise<{ md: string; errors: number }> {
     );
   const latencies = (points: readonly ModePoint[]): string =>
     table(
-      ['request (one at a time)', ...points.map((p) => `N = ${p.n.toLocaleString('en-US')} p50 / p99 ms`)],
-      REQUESTS.map((r) => [r.label, ...points.map((p) => `${f2(p.single.get(r.label)!.p50)} / ${f2(p.single.get(r.label)!.p99)}`)]),
+      ['request (one at a time)', ...points.map((p) => `N = ${p.n.toLocaleString('en-US')}: p50 / p99 ms (server CPU µs/req)`)],
+      [
+        ...REQUESTS.map((r) => [r.label, ...points.map((p) => cell(p.single.get(r.label)!))]),
+        ...(points.some((p) => p.busy) ? [[`Egress, ${CONCURRENCY} in flight`, ...points.map((p) => (p.busy ? cell(p.busy) : '–'))]] : []),
+      ],
     );
+  const cell = (r: Measured): string => `${f2(r.p50)} / ${f2(r.p99)} (${f0(r.serverCpuUsPerReq)})`;
   const cliTable = table(
     ['input', 'files', 'state N', `wall ms (median of ${CLI_RUNS})`, 'µs per object above the fixed cost', 'exit'],
     [cl.fixed, ...cl.points].map((p) => [
@@ -596,7 +638,10 @@ ${requestList.replace(/^/gm, '  ')}
   \`/metrics\`, after ready and after the load. Standalone mutation writes each bootstrap Secret file at admission.
 - Load: \`bench/loadgen.ts\` in its own process over keep-alive TLS; per request ${WARMUP_MS} ms warm-up then
   ${DURATION_MS / 1000} s measured, one request in flight; the throughput run ${LOAD_WARMUP_MS} ms + ${LOAD_MS / 1000} s with
-  ${CONCURRENCY} in flight. The server's CPU is not measured here (it is not the bench's process).
+  ${CONCURRENCY} in flight. Server CPU per request: the child's user + system time from \`/proc/<pid>/stat\` over the
+  whole scenario (warm-up included; 10 ms ticks) divided by every answer it gave in it.
+- Numbers taken while other processes used the machine (column "other processes before"; this is a 2-core machine
+  shared with the load generator) are disturbed, latencies most; the server CPU per request much less.
 - Live: the fake API server (\`bench/fake-api-child.ts\`, HTTPS, no added latency) holds the same state; the server lists
   and watches it (\`--kubeconfig\`, token \`server\`) and is called through the name its serving certificate covers
   (\`${SERVICE_NAME}\`), its CA read from the Secret \`fsm-system/fsm-admission-tls\`.

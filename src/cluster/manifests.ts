@@ -1,7 +1,10 @@
-// Reading Kubernetes manifests from YAML/JSON files and folders (multi-document files and `List` objects allowed).
+// Reading Kubernetes manifests from YAML/JSON files and folders (multi-document files and `List` objects allowed): the
+// standalone server's cluster state, which may hold tens of thousands of objects. Parsed with js-yaml, about ten
+// times faster than the `yaml` package on such a folder (0.4 s instead of 4.3 s for 36,000 objects in 200 files,
+// bench part E); the `yaml` package stays where its document model is needed (the CLI's line numbers, stringify).
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { loadAll } from 'js-yaml';
 import { InputError } from '../mesh/errors.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
 
@@ -35,11 +38,14 @@ export function manifestFiles(paths: readonly string[]): string[] {
 
 export function parseManifests(text: string, file: string): LoadedObject[] {
   const out: LoadedObject[] = [];
-  const docs = parseAllDocuments(text, { prettyErrors: true });
-  const list = Array.isArray(docs) ? docs : [docs];
-  list.forEach((doc, i) => {
-    if (doc.errors.length > 0) throw new ManifestError(`${file}: document ${i + 1}: ${doc.errors[0]?.message ?? 'invalid YAML'}`);
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+  let list: unknown[];
+  try {
+    list = loadAll(text, undefined, { filename: file });
+  } catch (err) {
+    // js-yaml's message names the line and column, and shows the line
+    throw new ManifestError(`${file}: invalid YAML: ${(err as Error).message}`);
+  }
+  list.forEach((value, i) => {
     if (value === null || value === undefined) return;
     if (!isRecord(value)) throw new ManifestError(`${file}: document ${i + 1} is not a Kubernetes object`);
     const source = list.length > 1 ? `${file}#${i + 1}` : file;

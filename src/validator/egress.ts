@@ -301,7 +301,10 @@ function checkOtherEgresses(self: EgressDecl, ctx: ValidationContext, out: Findi
   if (self.sources.length === 0 || self.ports.length === 0) return;
   // the runtime merges every Egress naming a ServiceAccount into that SA's proxies, whatever their namespace; only
   // those sharing a port number with this one can conflict with it
-  const keys = self.sources.flatMap((sa) => self.ports.map((p) => `${sa}|${p.number}`));
+  // server-first against the rest on one port number, and the same host on one http port: the only conflicts
+  const keys = self.sources.flatMap((sa) =>
+    self.ports.flatMap((p) => [`${sa}|${p.number}|${isServerFirst(p.protocol) ? 'other' : 'sf'}`, ...(p.protocol === 'http' ? self.hosts.map((h) => `${sa}|${p.number}|host|${h.host}`) : [])]),
+  );
   const others = ctx.candidates(EGRESS_BY_SOURCE_PORT, keys).map(egressDecl).sort(byRef);
   for (const other of others) {
     const sa = self.sources.find((s) => other.sources.includes(s));
@@ -339,8 +342,10 @@ function checkSharedHosts(self: EgressDecl, other: EgressDecl, sa: string, out: 
 
 function checkServices(self: EgressDecl, ctx: ValidationContext, out: Findings): void {
   if (self.ports.length === 0) return;
+  // an inspecting port conflicts with server-first Service ports, a server-first port with those needing detection
+  const keys = self.ports.flatMap((p) => (isServerFirst(p.protocol) ? [`${p.number}|detect`] : usesInspector(p.protocol) ? [`${p.number}|sf`] : []));
   const services = ctx
-    .candidates(SERVICE_BY_PORT, self.ports.map((p) => String(p.number)))
+    .candidates(SERVICE_BY_PORT, keys)
     .filter((s) => ctx.isMonitored(namespaceOf(s)))
     .sort((a, b) => byRef({ ref: `${namespaceOf(a)}/${nameOf(a)}` }, { ref: `${namespaceOf(b)}/${nameOf(b)}` }));
   const permissive = ctx.permissive();

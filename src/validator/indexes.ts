@@ -8,7 +8,7 @@
 import type { IndexDef } from '../cluster/view.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
 import { asArray, asRecord } from './checks.js';
-import { readEgress, readServicePorts, type EgressDecl, type ServicePortDecl } from './protocols.js';
+import { isServerFirst, needsDetection, readEgress, readServicePorts, usesInspector, type EgressDecl, type ServicePortDecl } from './protocols.js';
 
 /** `fn` computed once per object (per version: the store replaces objects on change, never mutates them). */
 function perObject<T>(fn: (obj: KubeObject) => T): (obj: KubeObject) => T {
@@ -26,21 +26,52 @@ const unique = (keys: Iterable<string>): string[] => [...new Set(keys)];
 export const egressDecl: (obj: KubeObject) => EgressDecl = perObject(readEgress);
 export const servicePorts: (obj: KubeObject) => ServicePortDecl[] = perObject(readServicePorts);
 
-/** Egress policies by `<source ServiceAccount>|<port>`: the ones that share a proxy and a port number with another. */
+// Port numbers are keyed with the protocol class that can conflict on them, so that a rule asks only for the objects
+// it could conflict with: in a cluster where a port number is used by thousands of objects of the same class (every
+// http Service on 8080), a new one meets no candidate at all. A server-first port (detection off) conflicts with ports
+// whose matching needs detection (http, https with hosts) or inspects the first bytes; nothing else conflicts.
+
+/** `sf` for a server-first protocol, `inspect` for one whose matching reads the first bytes (http, https). */
+function egressPortClass(protocol: string): 'sf' | 'inspect' | undefined {
+  return isServerFirst(protocol) ? 'sf' : usesInspector(protocol) ? 'inspect' : undefined;
+}
+
+/** `sf` for a server-first Service port, `detect` for one that needs protocol detection (http, grpc, ...). */
+function servicePortClass(protocol: string): 'sf' | 'detect' | undefined {
+  return isServerFirst(protocol) ? 'sf' : needsDetection(protocol, false) ? 'detect' : undefined;
+}
+
+/**
+ * Egress policies by `<source ServiceAccount>|<port>|<sf or other>`, and `<source ServiceAccount>|<port>|host|<host>`
+ * for their http ports: the ones a policy of the same source can conflict with (server-first against the rest on one
+ * port number; the same virtual host on one http port).
+ */
 export const EGRESS_BY_SOURCE_PORT: IndexDef = {
   name: 'egress-by-source-port',
   kind: 'Egress',
   keys: (obj) => {
     const e = egressDecl(obj);
-    return unique(e.sources.flatMap((sa) => e.ports.map((p) => `${sa}|${p.number}`)));
+    return unique(
+      e.sources.flatMap((sa) =>
+        e.ports.flatMap((p) => [`${sa}|${p.number}|${isServerFirst(p.protocol) ? 'sf' : 'other'}`, ...(p.protocol === 'http' ? e.hosts.map((h) => `${sa}|${p.number}|host|${h.host}`) : [])]),
+      ),
+    );
   },
 };
 
-/** Egress policies by port number. */
-export const EGRESS_BY_PORT: IndexDef = { name: 'egress-by-port', kind: 'Egress', keys: (obj) => unique(egressDecl(obj).ports.map((p) => String(p.number))) };
+/** Egress policies by `<port>|<class>` (egressPortClass). */
+export const EGRESS_BY_PORT: IndexDef = {
+  name: 'egress-by-port',
+  kind: 'Egress',
+  keys: (obj) => unique(egressDecl(obj).ports.flatMap((p) => (egressPortClass(p.protocol) ? [`${p.number}|${egressPortClass(p.protocol)}`] : []))),
+};
 
-/** Services by TCP port number. */
-export const SERVICE_BY_PORT: IndexDef = { name: 'service-by-port', kind: 'Service', keys: (obj) => unique(servicePorts(obj).map((p) => String(p.number))) };
+/** Services by `<port>|<class>` (servicePortClass) of their TCP ports. */
+export const SERVICE_BY_PORT: IndexDef = {
+  name: 'service-by-port',
+  kind: 'Service',
+  keys: (obj) => unique(servicePorts(obj).flatMap((p) => (servicePortClass(p.protocol) ? [`${p.number}|${servicePortClass(p.protocol)}`] : []))),
+};
 
 /** The chains a PluginChain has entries for, and `<chain>|<plugin>` for each plugin it mounts there. */
 export const PLUGINCHAIN_MOUNTS: IndexDef = {
@@ -54,6 +85,17 @@ export const PLUGINCHAIN_MOUNTS: IndexDef = {
         return [e.name, ...asArray(e.plugins).flatMap((p) => (typeof p === 'string' ? [`${e.name}|${p}`] : []))];
       }),
     ),
+};
+
+/** Plugins by priority as the controller sorts them (absent = 0): the ones that tie with a given priority. */
+export const PLUGIN_BY_PRIORITY: IndexDef = {
+  name: 'plugin-by-priority',
+  kind: 'Plugin',
+  keys: (obj) => {
+    const p = asRecord(obj.spec).priority;
+    const priority = p === undefined || p === null ? 0 : p;
+    return typeof priority === 'number' && Number.isFinite(priority) ? [String(priority)] : [];
+  },
 };
 
 /** PluginConfigs by the Plugin they configure. */
@@ -170,6 +212,7 @@ export const INDEXES: readonly IndexDef[] = [
   SERVICE_BY_PORT,
   PLUGINCHAIN_MOUNTS,
   PLUGINCONFIG_BY_PLUGIN,
+  PLUGIN_BY_PRIORITY,
   ACCESSCONTROL_CATCH_ALL,
   RETRY_BY_SOURCE,
   EGRESSGATEWAY_GLOBAL,

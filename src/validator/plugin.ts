@@ -16,7 +16,7 @@ import { byRef,
 } from './checks.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
-import { PLUGINCHAIN_MOUNTS, PLUGINCONFIG_BY_PLUGIN } from './indexes.js';
+import { PLUGIN_BY_PRIORITY, PLUGINCHAIN_MOUNTS, PLUGINCONFIG_BY_PLUGIN } from './indexes.js';
 
 /** The mount points of the Pipy sidecar; any other name never matches one. */
 export const CHAIN_NAMES = ['inbound-tcp', 'inbound-http', 'outbound-tcp', 'outbound-http'] as const;
@@ -304,11 +304,22 @@ function checkChainEntry(out: Findings, entry: unknown, i: number): ChainEntry |
   return chain ? { index: i, chain, plugins } : undefined;
 }
 
+/**
+ * The Plugins other than `self` with this priority that run on `chain`: mounted there by another PluginChain or by
+ * this one (`own`), sorted by name. Only equal priorities are looked up (an index), not every plugin of the chain.
+ */
+function tiedPlugins(ctx: ValidationContext, chain: ChainName, priority: number, self: string, own: ReadonlySet<string>): ChainMember[] {
+  const tied = ctx
+    .candidates(PLUGIN_BY_PRIORITY, [String(priority)])
+    .map(nameOf)
+    .filter((name) => name !== self && (own.has(name) || isMountedOn(ctx, chain, name)));
+  return pluginMembers(ctx, tied, self).filter((m) => m.priority === priority);
+}
+
 function warnChainPlugins(ctx: ValidationContext, out: Findings, entries: readonly ChainEntry[]): void {
   const table = builtinChains(ctx);
   for (const entry of entries) {
-    const names = mountedOn(ctx, entry.chain);
-    for (const e of entries) if (e.chain === entry.chain) for (const pl of e.plugins) names.add(pl.name);
+    const own = new Set(entries.filter((e) => e.chain === entry.chain).flatMap((e) => e.plugins.map((pl) => pl.name)));
     for (const pl of entry.plugins) {
       const field = `spec.chains[${entry.index}].plugins[${pl.index}]`;
       const plugin = ctx.get('Plugin', '', pl.name);
@@ -320,7 +331,7 @@ function warnChainPlugins(ctx: ValidationContext, out: Findings, entries: readon
       const priority = pluginPriority(plugin);
       if (priority === undefined) continue;
       // Equal priorities run in an undefined order at runtime.
-      const collision = collisionText(priority, [...table[entry.chain], ...pluginMembers(ctx, names, pl.name)]);
+      const collision = collisionText(priority, [...table[entry.chain], ...tiedPlugins(ctx, entry.chain, priority, pl.name, own)]);
       if (collision) out.warn(field, `priority ${priority} of Plugin ${pl.name} on ${entry.chain} ${collision}`, 'pluginchain-priority-tie');
     }
   }

@@ -58,7 +58,8 @@ function checkTransportDefault(port: Record<string, unknown>, f: string, out: Fi
 /** Egress policies whose sources include a ServiceAccount in the mesh: only they have a proxy to confuse. */
 function meshEgresses(ctx: ValidationContext, ports: readonly ServicePortDecl[]): EgressDecl[] {
   return ctx
-    .candidates(EGRESS_BY_PORT, ports.map((p) => String(p.number)))
+    // a server-first port conflicts with inspecting Egress ports, one needing detection with server-first ones
+    .candidates(EGRESS_BY_PORT, ports.flatMap((p) => (isServerFirst(p.protocol) ? [`${p.number}|inspect`] : needsDetection(p.protocol, false) ? [`${p.number}|sf`] : [])))
     .map(egressDecl)
     .filter((e) => e.sources.some((sa) => ctx.isMonitored(sa.slice(0, sa.indexOf('/')))))
     .sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
@@ -84,7 +85,7 @@ function checkAgainstEgresses(ports: readonly ServicePortDecl[], ctx: Validation
 
 function checkAgainstServices(ports: readonly ServicePortDecl[], ctx: ValidationContext, out: Findings): void {
   const others = ctx
-    .candidates(SERVICE_BY_PORT, ports.map((p) => String(p.number)))
+    .candidates(SERVICE_BY_PORT, ports.flatMap((p) => (isServerFirst(p.protocol) ? [`${p.number}|detect`] : needsDetection(p.protocol, false) ? [`${p.number}|sf`] : [])))
     .filter((s) => ctx.isMonitored(namespaceOf(s)))
     .map((s) => ({ svc: s, ref: `${namespaceOf(s)}/${nameOf(s)}` }))
     .sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));

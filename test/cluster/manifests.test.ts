@@ -1,0 +1,33 @@
+// The standalone state loader: multi-document files, List objects, folders in name order, and a clear error naming
+// the file and the line for what cannot be read.
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadManifests, ManifestError, parseManifests } from '../../src/cluster/manifests.js';
+
+describe('manifest loader', () => {
+  it('reads multi-document YAML, JSON and List objects, skipping empty documents, with their source', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'manifests-'));
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'b.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n---\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: c\n');
+    writeFileSync(join(dir, 'a.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'x' } }] }));
+    writeFileSync(join(dir, 'sub', 'c.yml'), 'apiVersion: v1\nkind: Namespace\nmetadata: {name: d}\n');
+    writeFileSync(join(dir, 'notes.txt'), 'not a manifest');
+    const loaded = loadManifests([dir]);
+    expect(loaded.map((l) => [l.object.metadata?.name, l.source.slice(dir.length + 1)])).toEqual([
+      ['s', 'a.json'],
+      ['b', 'b.yaml#1'],
+      ['c', 'b.yaml#3'],
+      ['d', join('sub', 'c.yml')],
+    ]);
+  });
+
+  it('names the file and the line of a YAML error; a scalar document is not an object', () => {
+    expect(() => parseManifests('apiVersion: v1\nkind: [Namespace\nmetadata: {}\n', 'state/broken.yaml')).toThrow(ManifestError);
+    expect(() => parseManifests('apiVersion: v1\nkind: [Namespace\nmetadata: {}\n', 'state/broken.yaml')).toThrow(/^state\/broken\.yaml: invalid YAML: .*\(\d+:\d+\)/s);
+    expect(() => parseManifests('a: 1\na: 2\n', 'dup.yaml')).toThrow(/dup\.yaml: invalid YAML: duplicated mapping key/);
+    expect(() => parseManifests('--- just text\n', 'scalar.yaml')).toThrow('scalar.yaml: document 1 is not a Kubernetes object');
+    expect(() => loadManifests(['/nonexistent/state'])).toThrow('/nonexistent/state: no such file or directory');
+  });
+});

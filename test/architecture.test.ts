@@ -87,4 +87,21 @@ describe('architecture', () => {
     expect(loaded.filter((f) => (f.startsWith(`server${sep}`) && f !== join('server', 'options.ts')) || f.startsWith(`kube${sep}`))).toEqual([]);
     expect(reached.filter((p) => heavy.includes(p))).toEqual([]);
   });
+
+  it('a standalone server does not load the Kubernetes client (about 75 MB of RSS): live mode imports it when chosen', () => {
+    const seen = new Set<string>();
+    const reached: string[] = [];
+    const walk = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const i of importsOf(file)) {
+        if (i.typeOnly || i.dynamic) continue;
+        if (i.to.startsWith(SRC)) walk(i.to);
+        else reached.push(i.to);
+      }
+    };
+    walk(join(SRC, 'server/run.ts'));
+    expect(reached).not.toContain('@kubernetes/client-node');
+    expect([...seen].map((f) => relative(SRC, f))).not.toContain(join('server', 'live.ts'));
+  });
 });

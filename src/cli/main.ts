@@ -176,7 +176,7 @@ program
   .action(async (o: Record<string, unknown>) => {
     if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) throw new InputError('--tls-cert-file and --tls-key-file go together');
     if (o.keepWebhooks && o.registerWebhooks === undefined) throw new InputError('--keep-webhooks goes with --register-webhooks');
-    const { inClusterAvailable } = await import('../kube/client.js');
+    const { inClusterAvailable } = await import('../kube/in-cluster.js');
     const live = o.kubeconfig !== undefined || inClusterAvailable();
     const host = listenHost(typeof o.host === 'string' ? o.host : undefined, live);
     const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), host, sidecarMode: o.sidecarMode as SidecarModeFlag, flavor: o.flavor as FlavorName };

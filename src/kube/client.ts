@@ -12,8 +12,10 @@ import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig, type Cluster } from '@kubernetes/client-node';
 import { InputError } from '../mesh/errors.js';
+import { inClusterAvailable, SERVICE_ACCOUNT_DIR } from './in-cluster.js';
 
-export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+export { inClusterAvailable, SERVICE_ACCOUNT_DIR } from './in-cluster.js';
+
 
 export interface LoadKubeConfigOptions {
   /** --kubeconfig FILE: live mode asked for explicitly */
@@ -29,11 +31,6 @@ export interface LoadKubeConfigOptions {
 }
 
 export class KubeConfigError extends InputError {}
-
-/** In a pod: KUBERNETES_SERVICE_HOST/PORT set and a service-account token mounted. */
-export function inClusterAvailable(env: NodeJS.ProcessEnv = process.env, serviceAccountDir = SERVICE_ACCOUNT_DIR): boolean {
-  return Boolean(env.KUBERNETES_SERVICE_HOST) && Boolean(env.KUBERNETES_SERVICE_PORT) && existsSync(join(serviceAccountDir, 'token'));
-}
 
 /**
  * The KubeConfig for live mode, or undefined for standalone mode. An explicit file wins; otherwise in-cluster

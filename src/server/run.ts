@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { AdmissionHandler } from '../admission/handler.js';
 import { BootstrapIssuer } from '../certs/bootstrap-issuer.js';
-import { loadKubeConfig } from '../kube/client.js';
+import { inClusterAvailable } from '../kube/in-cluster.js';
 import type { ClusterView } from '../cluster/view.js';
 import { InputError } from '../mesh/errors.js';
 import { meshIdentity, type MeshIdentity } from '../mesh/flavor.js';
@@ -14,7 +14,6 @@ import { createWebhookApp } from './app.js';
 import { AuditLoop, jittered } from './audit-loop.js';
 import type { Environment } from './environment.js';
 import { createHealthApp } from './health.js';
-import { liveEnvironment } from './live.js';
 import { Metrics } from './metrics.js';
 import { mutateHandler } from '../webhooks/mutate.js';
 import type { ServeOptions } from './options.js';
@@ -81,8 +80,12 @@ export interface StartDeps {
  */
 async function environmentFor(opts: ServeOptions, mesh: MeshIdentity, logger: Logger, metrics: Metrics): Promise<Environment> {
   const ctx = { opts, mesh, logger, metrics };
-  const kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig });
-  if (kubeConfig) return liveEnvironment(ctx, kubeConfig);
+  if (opts.kubeconfig !== undefined || inClusterAvailable()) {
+    // loaded only here: a standalone server never loads the Kubernetes client
+    const [{ loadKubeConfig }, { liveEnvironment }] = await Promise.all([import('../kube/client.js'), import('./live.js')]);
+    const kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig });
+    if (kubeConfig) return liveEnvironment(ctx, kubeConfig);
+  }
   if (opts.registerWebhooks) throw new ConfigError('--register-webhooks needs live mode: give --kubeconfig');
   return standaloneEnvironment(ctx);
 }

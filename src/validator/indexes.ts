@@ -8,7 +8,9 @@
 import type { IndexDef } from '../cluster/view.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
 import { asArray, asRecord } from './checks.js';
+import { clusterKeyOf } from './cluster-key.js';
 import { isServerFirst, needsDetection, readEgress, readServicePorts, usesInspector, type EgressDecl, type ServicePortDecl } from './protocols.js';
+import { parseHost } from './upstream-host.js';
 
 /** `fn` computed once per object (per version: the store replaces objects on change, never mutates them). */
 function perObject<T>(fn: (obj: KubeObject) => T): (obj: KubeObject) => T {
@@ -205,6 +207,38 @@ export const PLUGINCONFIG_BY_SERVICE: IndexDef = {
     ),
 };
 
+/** Clusters by their key (`region/zone/group/name`). */
+export const CLUSTER_BY_KEY: IndexDef = { name: 'cluster-by-key', kind: 'Cluster', keys: (obj) => [clusterKeyOf(obj)] };
+
+/** `<namespace>/<backend name>:<port number>` of a backend policy's well-formed backends. */
+function backendKeys(obj: KubeObject): string[] {
+  const spec = asRecord(obj.spec);
+  return unique(
+    asArray(spec.backends).flatMap((b) => {
+      const r = asRecord(b);
+      const port = asRecord(r.port).number;
+      return typeof r.name === 'string' && typeof port === 'number' && Number.isInteger(port) ? [`${nsOf(obj)}/${r.name}:${port}`] : [];
+    }),
+  );
+}
+
+/** IngressBackends by backend `<namespace>/<name>:<port>`: the policies that compete for one backend port. */
+export const INGRESSBACKEND_BY_BACKEND: IndexDef = { name: 'ingressbackend-by-backend', kind: 'IngressBackend', keys: backendKeys };
+
+/** AccessControls by backend `<namespace>/<name>:<port>`. */
+export const ACCESSCONTROL_BY_BACKEND: IndexDef = { name: 'accesscontrol-by-backend', kind: 'AccessControl', keys: backendKeys };
+
+/** UpstreamTrafficSettings by `<namespace>/<what the host names>` (a Service in any of its spellings, or the host). */
+export const UPSTREAM_BY_HOST: IndexDef = {
+  name: 'upstream-by-host',
+  kind: 'UpstreamTrafficSetting',
+  keys: (obj) => {
+    const host = asRecord(obj.spec).host;
+    const parsed = typeof host === 'string' ? parseHost(host) : undefined;
+    return parsed && parsed !== 'bad-svc-suffix' ? [`${nsOf(obj)}/${parsed.key}`] : [];
+  },
+};
+
 /** Every index the rules use: the server builds them when its view is loaded, so the first request pays nothing. */
 export const INDEXES: readonly IndexDef[] = [
   EGRESS_BY_SOURCE_PORT,
@@ -221,6 +255,10 @@ export const INDEXES: readonly IndexDef[] = [
   EGRESS_BY_MATCH,
   GTP_BY_CLUSTER_KEY,
   PLUGINCONFIG_BY_SERVICE,
+  CLUSTER_BY_KEY,
+  INGRESSBACKEND_BY_BACKEND,
+  ACCESSCONTROL_BY_BACKEND,
+  UPSTREAM_BY_HOST,
 ];
 
 /** Builds every index now (a view builds an index on first use, then keeps it up to date). */

@@ -5,7 +5,7 @@
 import { isRecord, nameOf, namespaceOf, type KubeObject } from '../mesh/objects.js';
 import { monitoredByLabel } from '../mesh/names.js';
 import { asArray, byRef, checkArray, checkDns1123Label, checkPort, checkRequiredString, isDns1123Subdomain, isInteger } from './checks.js';
-import { ACCESSCONTROL_CATCH_ALL } from './indexes.js';
+import { ACCESSCONTROL_BY_BACKEND, ACCESSCONTROL_CATCH_ALL, INGRESSBACKEND_BY_BACKEND } from './indexes.js';
 import { parseCidr } from '../mesh/cidr.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
@@ -219,11 +219,11 @@ function backendKeysOf(other: KubeObject): Set<string> {
 function checkOtherPolicies(obj: KubeObject, keys: readonly BackendKey[], ctx: ValidationContext, out: Findings, profile: BackendPolicyProfile): void {
   const ns = namespaceOf(obj);
   const self = nameOf(obj);
-  const others = ctx.others(profile.kind, ns);
+  const index = profile.kind === 'AccessControl' ? ACCESSCONTROL_BY_BACKEND : INGRESSBACKEND_BY_BACKEND;
   // Two policies for the same backend port in one namespace: the mesh applies whichever the informer lists first.
   for (const k of keys)
-    for (const other of others) {
-      if (!backendKeysOf(other).has(`${k.name}:${k.port}`)) continue;
+    for (const other of ctx.candidates(index, [`${ns}/${k.name}:${k.port}`]).sort(byRef)) {
+      if (namespaceOf(other) !== ns || !backendKeysOf(other).has(`${k.name}:${k.port}`)) continue;
       const otherName = nameOf(other);
       out.conflict(`spec.backends[${k.index}]`,
         `backend ${k.name} port ${k.port} is already specified in ${profile.kind} ${ns}/${otherName}; ${profile.kind} ${ns}/${self} conflicts with ${ns}/${otherName}: Backend ${k.name} specified in ${self} and ${otherName} conflicts`,

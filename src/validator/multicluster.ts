@@ -18,13 +18,14 @@ import {
   isInteger,
   specOf,
 } from './checks.js';
+import { clusterKeyOf } from './cluster-key.js';
+import { CLUSTER_BY_KEY } from './indexes.js';
 import type { ValidationContext } from './context.js';
 import { formatValue, type Findings } from './findings.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Shared helpers (local to this family)
 
-const DEFAULT_LOCATION = 'default';
 const KEY_LIST_LIMIT = 10;
 
 const CLUSTER_KEY_TEXT =
@@ -46,12 +47,7 @@ function checkClusterKey(out: Findings, field: string, v: unknown, rule: string)
   return undefined;
 }
 
-/** `Cluster.Key()`: `<region>/<zone>/<group>/<metadata.name>`, an unset or empty segment meaning `default`. */
-export function clusterKeyOf(cluster: KubeObject): string {
-  const spec = asRecord(cluster.spec);
-  const segment = (v: unknown): string => (typeof v === 'string' && v !== '' ? v : DEFAULT_LOCATION);
-  return `${segment(spec.region)}/${segment(spec.zone)}/${segment(spec.group)}/${nameOf(cluster)}`;
-}
+export { clusterKeyOf } from './cluster-key.js';
 
 /** Sorted, de-duplicated, capped so a denial stays readable when a cluster set is large. */
 function listKeys(keys: Iterable<string>): string {
@@ -176,18 +172,19 @@ function checkClusterKeyReferences(obj: KubeObject, ctx: ValidationContext, out:
           'gtp-cluster-key-reference',
         );
   } else {
-    const clusters = ctx.others('Cluster');
+    // Each key is looked up (an index); the Clusters are all read only when one is missing, to list the known keys.
+    const unknown = keys.filter(({ key }) => !ctx.candidates(CLUSTER_BY_KEY, [key]).some((c) => clusterKeyOf(c) === key));
+    const clusters = unknown.length > 0 ? ctx.others('Cluster') : [];
     if (clusters.length > 0) {
       const known = new Set(clusters.map(clusterKeyOf));
-      for (const { index, key } of keys)
-        if (!known.has(key))
-          // No Cluster has this key, so no controller will ever write an endpoint with it.
-          out.conflict(
-            `spec.targets[${index}].clusterKey`,
-            `no Cluster has the key ${key} (known Cluster keys: ${listKeys(known)}); traffic for this target would be dropped`,
-            'gtp-cluster-key-reference',
-          );
-    } else if (keys.length > 0) {
+      for (const { index, key } of unknown)
+        // No Cluster has this key, so no controller will ever write an endpoint with it.
+        out.conflict(
+          `spec.targets[${index}].clusterKey`,
+          `no Cluster has the key ${key} (known Cluster keys: ${listKeys(known)}); traffic for this target would be dropped`,
+          'gtp-cluster-key-reference',
+        );
+    } else if (unknown.length > 0) {
       out.warn(
         'spec.targets',
         `clusterKey references not verified (no ServiceImport ${ref} and no Cluster known yet): ${listKeys(keys.map((k) => k.key))}`, 'gtp-cluster-key-unverified',

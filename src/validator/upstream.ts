@@ -3,9 +3,11 @@
 // namespace, and takes the first match; Egress policies reference a setting by name instead. Every numeric and
 // duration field ends up in sidecar configuration, where a bad value is either NACKed (Envoy) or silently nonsense.
 import { isRecord, nameOf, namespaceOf, type KubeObject } from '../mesh/objects.js';
-import { asArray, checkArray, checkIntRange, checkRequiredString, checkUnique, isDns1123Subdomain, isInteger } from './checks.js';
+import { asArray, byRef, checkArray, checkIntRange, checkRequiredString, checkUnique, isDns1123Subdomain, isInteger } from './checks.js';
 import type { ValidationContext } from './context.js';
 import type { Findings } from './findings.js';
+import { EGRESS_BY_MATCH, UPSTREAM_BY_HOST } from './indexes.js';
+import { MESH_HOST_FORMS, parseHost } from './upstream-host.js';
 
 /** The CRDs declare every counter as int32. */
 const MAX_INT32 = 2147483647;
@@ -238,29 +240,10 @@ function checkHttpRoutes(out: Findings, v: unknown): void {
 // ---------------------------------------------------------------------------------------------------------------
 // Host
 
-/** The names the mesh compares `spec.host` with, for Service `<svc>` in namespace `<ns>`. */
-const MESH_HOST_FORMS = '<service>.<namespace>, <service>.<namespace>.svc or <service>.<namespace>.svc.cluster.local';
-
-interface ParsedHost {
-  /** `<svc>.<ns>` when the host is one of the mesh's names for a Service, else undefined */
-  readonly service?: { readonly name: string; readonly namespace: string };
-  /** what two settings must not share: the Service they name, or the host itself */
-  readonly key: string;
-}
-
-function parseHost(host: string): ParsedHost | 'bad-svc-suffix' {
-  const labels = host.split('.');
-  const [name = '', namespace = '', third, ...rest] = labels;
-  const suffix = [third, ...rest].filter((l) => l !== undefined).join('.');
-  if (suffix === '' || suffix === 'svc' || suffix === 'svc.cluster.local') return { service: { name, namespace }, key: `service:${name}.${namespace}` };
-  // MeshService.FQDN() hard-codes cluster.local: another cluster domain or extra labels never match a Service.
-  if (third === 'svc') return 'bad-svc-suffix';
-  return { key: `host:${host}` };
-}
-
 function referencedByEgress(ctx: ValidationContext, namespace: string, name: string): boolean {
-  return ctx.others('Egress', namespace).some((e) =>
-    isRecord(e.spec) && asArray(e.spec.matches).some((m) => isRecord(m) && m.kind === 'UpstreamTrafficSetting' && m.name === name));
+  return ctx
+    .candidates(EGRESS_BY_MATCH, [`${namespace}/UpstreamTrafficSetting/${name}`])
+    .some((e) => namespaceOf(e) === namespace && isRecord(e.spec) && asArray(e.spec.matches).some((m) => isRecord(m) && m.kind === 'UpstreamTrafficSetting' && m.name === name));
 }
 
 function checkHost(obj: KubeObject, v: unknown, ctx: ValidationContext, out: Findings): void {
@@ -292,9 +275,9 @@ function checkHost(obj: KubeObject, v: unknown, ctx: ValidationContext, out: Fin
   // The lookup takes the first setting of the namespace whose host names the Service: which one wins is undefined.
   // Scope: the namespace, because that is where the lookup searches; a cluster-wide check would let any tenant
   // block another namespace's setting by squatting on its host.
-  for (const other of ctx.others('UpstreamTrafficSetting', ns)) {
+  for (const other of ctx.candidates(UPSTREAM_BY_HOST, [`${ns}/${parsed.key}`]).sort(byRef)) {
     const otherHost = isRecord(other.spec) ? other.spec.host : undefined;
-    if (typeof otherHost !== 'string') continue;
+    if (typeof otherHost !== 'string' || namespaceOf(other) !== ns) continue;
     const otherParsed = parseHost(otherHost);
     if (otherParsed === 'bad-svc-suffix' || otherParsed.key !== parsed.key) continue;
     const spelled = otherHost === v ? '' : ` (written ${otherHost} there)`;

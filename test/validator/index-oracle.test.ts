@@ -158,8 +158,31 @@ const serviceExport = fc.record({ name: fc.constantFrom(...SVC_NAMES), ns, ports
   (e): KubeObject => ({ apiVersion: 'flomesh.io/v1alpha1', kind: 'ServiceExport', metadata: { name: e.name, namespace: e.ns }, spec: { rules: e.ports.map((portNumber) => ({ portNumber, path: '/', pathType: 'Prefix' })) } }),
 );
 
+const ingressBackend = fc.record({ name, ns, backends: fc.array(fc.record({ name: fc.constantFrom(...SVC_NAMES), port: fc.constantFrom(80, 8080) }), { minLength: 1, maxLength: 2 }) }).map(
+  (b): KubeObject => ({
+    apiVersion: 'policy.flomesh.io/v1alpha1',
+    kind: 'IngressBackend',
+    metadata: { name: `ib-${b.name}`, namespace: b.ns },
+    spec: { backends: b.backends.map((x) => ({ name: x.name, port: { number: x.port, protocol: 'http' } })), sources: [{ kind: 'Service', namespace: 'apps', name: 'ingress' }] },
+  }),
+);
+const upstream = fc.record({ name, ns, host: fc.constantFrom('mysql.db', 'mysql.db.svc', 'mysql.db.svc.cluster.local', 'api.apps', 'example.com', 'x.y.svc.other') }).map(
+  (u): KubeObject => ({ apiVersion: 'policy.flomesh.io/v1alpha1', kind: 'UpstreamTrafficSetting', metadata: { name: `uts-${u.name}`, namespace: u.ns }, spec: { host: u.host } }),
+);
+const utsEgress = fc.record({ name, ns, uts: fc.constantFrom('uts-a', 'uts-b') }).map(
+  (e): KubeObject => ({
+    apiVersion: 'policy.flomesh.io/v1alpha1',
+    kind: 'Egress',
+    metadata: { name: `eu-${e.name}`, namespace: e.ns },
+    spec: { sources: [{ kind: 'ServiceAccount', namespace: e.ns, name: 'x' }], hosts: ['u.example.com'], ports: [{ number: 80, protocol: 'http' }], matches: [{ apiGroup: 'policy.flomesh.io/v1alpha1', kind: 'UpstreamTrafficSetting', name: e.uts }] },
+  }),
+);
+
 const references = fc
   .tuple(
+    fc.array(ingressBackend, { maxLength: 3 }),
+    fc.array(upstream, { maxLength: 3 }),
+    fc.array(utsEgress, { maxLength: 2 }),
     fc.array(routeGroup, { maxLength: 3 }),
     fc.array(tcpRoute, { maxLength: 2 }),
     fc.array(trafficTarget, { maxLength: 4 }),
@@ -260,7 +283,7 @@ describe('indexed cross-object rules equal the full scans (fast-check)', () => {
       }),
       { numRuns: NUM_RUNS },
     );
-    for (const rule of ['egress-server-first-egress', 'egress-host-conflict', 'egress-server-first-service', 'egress-gateway-global', 'backend-conflict']) expect([...rules]).toContain(rule);
+    for (const rule of ['egress-server-first-egress', 'egress-host-conflict', 'egress-server-first-service', 'egress-gateway-global', 'backend-conflict', 'uts-host-conflict', 'gtp-cluster-key-reference']) expect([...rules]).toContain(rule);
     expect(warnings.size).toBeGreaterThan(10);
   });
 });

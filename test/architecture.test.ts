@@ -46,6 +46,23 @@ function importsOf(file: string): Import[] {
   return out;
 }
 
+/** What loading `entries` loads eagerly: our files, and the packages they import (types and dynamic imports are not loaded). */
+function staticClosure(entries: readonly string[]): { files: string[]; packages: string[] } {
+  const seen = new Set<string>();
+  const packages: string[] = [];
+  const walk = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const i of importsOf(file)) {
+      if (i.typeOnly || i.dynamic) continue;
+      if (i.to.startsWith(SRC)) walk(i.to);
+      else packages.push(i.to);
+    }
+  };
+  for (const entry of entries) walk(join(SRC, entry));
+  return { files: [...seen].map((f) => relative(SRC, f)), packages };
+}
+
 const folderOf = (file: string): string => relative(SRC, file).split(sep)[0]!.replace(/\.ts$/, '');
 const all = files.flatMap(importsOf);
 
@@ -70,38 +87,15 @@ describe('architecture', () => {
   it('validate and explain load no server, no Kubernetes client, no logger or metrics library', () => {
     // The static (eagerly loaded) closure of what the offline commands run; dynamic imports and types are not loaded.
     const heavy = ['@kubernetes/client-node', 'pino', 'prom-client', 'express'];
-    const seen = new Set<string>();
-    const reached: string[] = [];
-    const walk = (file: string): void => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      for (const i of importsOf(file)) {
-        if (i.typeOnly || i.dynamic) continue;
-        if (i.to.startsWith(SRC)) walk(i.to);
-        else reached.push(i.to);
-      }
-    };
-    for (const entry of ['cli/main.ts', 'cli/offline.ts', 'cli/explain.ts']) walk(join(SRC, entry));
+    const { files: loaded, packages } = staticClosure(['cli/main.ts', 'cli/offline.ts', 'cli/explain.ts']);
     // server/options.ts is the data of serve's flags (their defaults for --help): nothing else of the server
-    const loaded = [...seen].map((f) => relative(SRC, f));
     expect(loaded.filter((f) => (f.startsWith(`server${sep}`) && f !== join('server', 'options.ts')) || f.startsWith(`kube${sep}`))).toEqual([]);
-    expect(reached.filter((p) => heavy.includes(p))).toEqual([]);
+    expect(packages.filter((p) => heavy.includes(p))).toEqual([]);
   });
 
   it('a standalone server does not load the Kubernetes client (about 75 MB of RSS): live mode imports it when chosen', () => {
-    const seen = new Set<string>();
-    const reached: string[] = [];
-    const walk = (file: string): void => {
-      if (seen.has(file)) return;
-      seen.add(file);
-      for (const i of importsOf(file)) {
-        if (i.typeOnly || i.dynamic) continue;
-        if (i.to.startsWith(SRC)) walk(i.to);
-        else reached.push(i.to);
-      }
-    };
-    walk(join(SRC, 'server/run.ts'));
-    expect(reached).not.toContain('@kubernetes/client-node');
-    expect([...seen].map((f) => relative(SRC, f))).not.toContain(join('server', 'live.ts'));
+    const { files: loaded, packages } = staticClosure(['server/run.ts']);
+    expect(packages).not.toContain('@kubernetes/client-node');
+    expect(loaded).not.toContain(join('server', 'live.ts'));
   });
 });

@@ -35,6 +35,8 @@ export interface Environment {
   whenSynced(): Promise<unknown>;
   /** reasons the server is not ready, empty when it is */
   notReady(): string[];
+  /** shutdown has begun (the server still answers): hand over what another replica should take at once */
+  drain?(): Promise<void>;
   stop(): Promise<void>;
 }
 

@@ -46,6 +46,9 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
   let serving: ServingCertManager | undefined;
   let tls: TlsMaterial;
   const stops: Array<() => void | Promise<void>> = [];
+  /** what shutdown does first, while the server still answers: give up the Lease, remove a dev registration */
+  const drains: Array<() => Promise<void>> = [];
+  let draining: Promise<void> | undefined;
   if (opts.tlsCertFile && opts.tlsKeyFile) {
     tls = readTlsFiles(opts.tlsCertFile, opts.tlsKeyFile);
     if (opts.tlsCaFile) tls = { ...tls, ca: readCaBundleFile(opts.tlsCaFile) };
@@ -119,15 +122,18 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
       leader.start();
       // stopping order: give up the Lease first (a follower takes over at once), then the watch
       stops.push(() => controller.stop());
-      stops.push(() => leader?.stop());
-      // stops run last-pushed first: the registration goes before anything else stops, so the API server stops calling
-      // this process as soon as possible (a configuration left pointing at a stopped laptop refuses every pod)
+      const elector = leader;
+      drains.push(() => elector.stop());
+      // the registration goes when shutdown begins, so that the API server stops calling this process as soon as
+      // possible (a configuration left pointing at a stopped laptop refuses every pod)
       if (dev && !opts.keepWebhooks)
-        stops.push(() => unregisterWebhooks({ http, logger, names: dev }).then(() => undefined, (err: Error) => logger.warn({ err: err.message }, 'webhook configurations not removed')));
+        drains.push(() => unregisterWebhooks({ http, logger, names: dev }).then(() => undefined, (err: Error) => logger.warn({ err: err.message }, 'webhook configurations not removed')));
     },
+    drain: () => (draining ??= Promise.all(drains.map((d) => d())).then(() => undefined)),
     whenSynced: () => view.waitForSync(),
     notReady: () => [...(view.synced() ? [] : ['cluster view not synced']), ...(serving && !serving.current() ? ['serving certificate not loaded'] : [])],
     async stop() {
+      await (draining ??= Promise.all(drains.map((d) => d())).then(() => undefined));
       for (const stop of stops.reverse()) await stop();
       await view.stop();
       http.close();

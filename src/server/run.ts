@@ -207,6 +207,9 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
         //    and the API server moves to a new connection after each answer instead of reusing one about to close.
         draining = true;
         logger.info({ inFlight, delaySeconds }, 'shutting down: answering with Connection: close, then closing');
+        // the Lease and a workstation's webhook registration go now, not after the delay
+        const drained = env.drain?.().catch((err: Error) => logger.warn({ err: err.message }, 'drain failed'));
+        await audit?.stop();
         if (delaySeconds > 0) await new Promise((r) => setTimeout(r, delaySeconds * 1000));
         // 2. Closing the listener resets connections the kernel accepted but Node has not served yet, and Node closes
         //    the idle ones: so wait until no connection or request has arrived for a moment (the API server has
@@ -219,7 +222,8 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
         // 3. Past the grace period, nothing is left to wait for.
         https.closeAllConnections();
         await closed;
-        await Promise.all([issuer.close(), audit?.stop(), env.stop()]);
+        await drained;
+        await Promise.all([issuer.close(), env.stop()]);
         health.closeAllConnections();
         await closeServer(health);
         logger.info('shut down');

@@ -258,3 +258,16 @@ describe('live mode', () => {
     expect(new Set(secretReads.map((r) => `${r.namespace}/${r.name}`))).toEqual(new Set(['fsm-system/fsm-admission-tls', 'fsm-system/fsm-ca-bundle']));
   });
 });
+
+describe('live mode shutdown', () => {
+  it('hands the Lease over as soon as shutdown begins, while the server still answers', async () => {
+    const holder = (): unknown => (api.getObject('coordination.k8s.io/v1', 'Lease', 'fsm-system', 'fsm-admission-leader')?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
+    await waitFor(() => Boolean(holder()) || undefined, { what: 'a Lease holder' });
+    const stopping = server.shutdown(5, 2);
+    await waitFor(() => !holder() || undefined, { what: 'the Lease released' });
+    // still within the shutdown delay: the server answers (closing each connection)
+    const answer = (await http.post('/validate', loadFixture('plugin-create-priority-70000.json').raw)).json() as { response: { allowed: boolean } };
+    expect(answer.response.allowed).toBe(false);
+    await stopping;
+  });
+});

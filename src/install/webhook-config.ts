@@ -189,43 +189,29 @@ export function validatingWebhookConfiguration(
   kinds: readonly KindInfo[] = KINDS,
 ): ValidatingConfiguration {
   const n = webhookNames(mesh, opts.names);
-  const cc = clientConfig(opts.target, WEBHOOK_PATHS.validate, opts.caBundle);
+  const entry = (
+    name: string,
+    rules: Rule[],
+    how: Pick<V1ValidatingWebhook, 'failurePolicy' | 'sideEffects'> & { namespaceSelector?: V1LabelSelector },
+  ): WithRules<V1ValidatingWebhook> => ({
+    name,
+    clientConfig: clientConfig(opts.target, WEBHOOK_PATHS.validate, opts.caBundle),
+    rules,
+    ...(how.namespaceSelector ? { namespaceSelector: how.namespaceSelector } : {}),
+    failurePolicy: how.failurePolicy,
+    matchPolicy: 'Equivalent',
+    sideEffects: how.sideEffects,
+    timeoutSeconds: VALIDATE_TIMEOUT_SECONDS,
+    admissionReviewVersions: ['v1', 'v1beta1'],
+  });
   return {
     apiVersion: ADMISSION_API_VERSION,
     kind: 'ValidatingWebhookConfiguration',
     metadata: { name: n.validatingConfiguration, labels: serverLabels(mesh) },
     webhooks: [
-      {
-        name: n.validate,
-        clientConfig: cc,
-        rules: policyRules(kinds),
-        failurePolicy: 'Fail',
-        matchPolicy: 'Equivalent',
-        sideEffects: 'NoneOnDryRun',
-        timeoutSeconds: VALIDATE_TIMEOUT_SECONDS,
-        admissionReviewVersions: ['v1', 'v1beta1'],
-      },
-      {
-        name: n.validateServices,
-        clientConfig: structuredClone(cc),
-        rules: warningRules(kinds),
-        namespaceSelector: meshNamespaceSelector(mesh),
-        failurePolicy: 'Ignore',
-        matchPolicy: 'Equivalent',
-        sideEffects: 'NoneOnDryRun',
-        timeoutSeconds: VALIDATE_TIMEOUT_SECONDS,
-        admissionReviewVersions: ['v1', 'v1beta1'],
-      },
-      {
-        name: n.validateReferences,
-        clientConfig: structuredClone(cc),
-        rules: referenceRules(kinds),
-        failurePolicy: 'Ignore',
-        matchPolicy: 'Equivalent',
-        sideEffects: 'None',
-        timeoutSeconds: VALIDATE_TIMEOUT_SECONDS,
-        admissionReviewVersions: ['v1', 'v1beta1'],
-      },
+      entry(n.validate, policyRules(kinds), { failurePolicy: 'Fail', sideEffects: 'NoneOnDryRun' }),
+      entry(n.validateServices, warningRules(kinds), { failurePolicy: 'Ignore', sideEffects: 'NoneOnDryRun', namespaceSelector: meshNamespaceSelector(mesh) }),
+      entry(n.validateReferences, referenceRules(kinds), { failurePolicy: 'Ignore', sideEffects: 'None' }),
     ],
   };
 }

@@ -21,3 +21,8 @@ export function webhookConfigurationPath(kind: WebhookConfigurationKind, name?: 
 export function podsPath(namespace?: string): string {
   return namespace ? `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods` : '/api/v1/pods';
 }
+
+/** `/api/v1/namespaces/<ns>/secrets`, or every namespace's */
+export function secretsPath(namespace?: string): string {
+  return namespace ? secretPath(namespace) : '/api/v1/secrets';
+}

@@ -9,7 +9,7 @@ import { KubeApiError, KubeConfigError, KubeHttp, loadKubeConfig } from './clien
 import { collectionPath, dedupe, defaultResources, discoverServed, type ResourceSpec } from './discovery.js';
 import { listAll } from './list.js';
 import { forTheView } from './live-view.js';
-import { podsPath, secretPath } from './paths.js';
+import { podsPath, secretsPath } from './paths.js';
 import { dropMetadataNoise } from './reflector.js';
 
 export interface SnapshotOptions {
@@ -66,13 +66,35 @@ export async function readSnapshot(http: KubeHttp, opts: SnapshotOptions = {}): 
   return { view, notServed };
 }
 
-/** The pods of these namespaces, status included (the audit skips finished pods), without managedFields. */
-export async function listPods(http: KubeHttp, namespaces: readonly string[], opts: Pick<SnapshotOptions, 'concurrency' | 'timeoutMs'> = {}): Promise<KubeObject[]> {
+/**
+ * Above this many namespaces, one cluster-wide paginated list (filtered here) asks less of the API server than one
+ * list per namespace: a mesh of thousands of namespaces must not mean thousands of requests per audit.
+ */
+export const PER_NAMESPACE_LISTS_UP_TO = 50;
+
+/** The objects of a namespaced collection in these namespaces: a list per namespace, or one for all, filtered. */
+async function listInNamespaces(
+  http: KubeHttp,
+  namespaces: readonly string[],
+  pathOf: (namespace?: string) => string,
+  list: { apiVersion: string; kind: string; labelSelector?: string; accept?: string },
+  opts: Pick<SnapshotOptions, 'concurrency' | 'timeoutMs'>,
+): Promise<KubeObject[]> {
+  const request = { ...list, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) };
+  if (namespaces.length > PER_NAMESPACE_LISTS_UP_TO) {
+    const wanted = new Set(namespaces);
+    return (await listAll(http, pathOf(), request)).filter((o) => wanted.has(o.metadata?.namespace ?? ''));
+  }
   const out: KubeObject[] = [];
   await eachLimited(namespaces, opts.concurrency ?? 8, async (ns) => {
-    for (const pod of await listAll(http, podsPath(ns), { apiVersion: 'v1', kind: 'Pod', ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) })) out.push(dropMetadataNoise(pod));
+    out.push(...(await listAll(http, pathOf(ns), request)));
   });
   return out;
+}
+
+/** The pods of these namespaces, status included (the audit skips finished pods), without managedFields. */
+export async function listPods(http: KubeHttp, namespaces: readonly string[], opts: Pick<SnapshotOptions, 'concurrency' | 'timeoutMs'> = {}): Promise<KubeObject[]> {
+  return (await listInNamespaces(http, namespaces, podsPath, { apiVersion: 'v1', kind: 'Pod' }, opts)).map(dropMetadataNoise);
 }
 
 /** Asks for metadata only: the Secrets' contents never leave the API server. */
@@ -83,17 +105,13 @@ const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.
  * caller may not list Secrets (403): the audit then says the check did not run.
  */
 export async function listBootstrapSecretNames(http: KubeHttp, mesh: MeshIdentity, namespaces: readonly string[], opts: Pick<SnapshotOptions, 'concurrency' | 'timeoutMs'> = {}): Promise<Set<string> | undefined> {
-  const names = new Set<string>();
   try {
-    await eachLimited(namespaces, opts.concurrency ?? 8, async (ns) => {
-      const items = await listAll(http, secretPath(ns), { apiVersion: 'v1', kind: 'Secret', labelSelector: bootstrapSecretSelector(mesh), accept: METADATA_ONLY, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}) });
-      for (const s of items) names.add(`${ns}/${s.metadata?.name ?? ''}`);
-    });
+    const items = await listInNamespaces(http, namespaces, secretsPath, { apiVersion: 'v1', kind: 'Secret', labelSelector: bootstrapSecretSelector(mesh), accept: METADATA_ONLY }, opts);
+    return new Set(items.map((s) => `${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`));
   } catch (err) {
     if (err instanceof KubeApiError && err.status === 403) return undefined;
     throw err;
   }
-  return names;
 }
 
 /** `/version` minor (e.g. "33" or "33+" on some distributions), undefined when it cannot be read. */

@@ -12,8 +12,8 @@ import type { Metrics } from './metrics.js';
 export interface AuditLoopOptions {
   readonly view: ClusterView;
   readonly audit: AuditOptions;
-  /** the pods of one namespace, as stored */
-  readonly listPods: (namespace: string) => Promise<KubeObject[]>;
+  /** the pods of these namespaces, as stored */
+  readonly listPods: (namespaces: readonly string[]) => Promise<KubeObject[]>;
   /** `<namespace>/<name>` of the bootstrap Secrets, or undefined when they may not be listed */
   readonly listBootstrapSecrets?: (namespaces: readonly string[]) => Promise<Set<string> | undefined>;
   /** why the Secrets are not checked when `listBootstrapSecrets` is not given */
@@ -92,7 +92,7 @@ export class AuditLoop {
     const started = this.now();
     try {
       const namespaces = meshNamespaces(view, this.opts.audit.mesh);
-      const pods = (await Promise.all(namespaces.map((ns) => this.opts.listPods(ns)))).flat();
+      const pods = await this.opts.listPods(namespaces);
       const secrets = this.opts.listBootstrapSecrets ? await this.opts.listBootstrapSecrets(namespaces) : undefined;
       const steps = auditSteps(
         {

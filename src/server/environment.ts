@@ -25,8 +25,8 @@ export interface Environment {
   /** the serving certificate to start with */
   readonly tls: TlsMaterial;
   readonly fetchNamespace?: (name: string) => Promise<KubeObject | undefined>;
-  /** live mode: the pods of a namespace (or every namespace), read from the API server (the audit's) */
-  readonly listPods?: (namespace?: string) => Promise<KubeObject[]>;
+  /** live mode: the pods of these namespaces, read from the API server (the audit's) */
+  readonly listPods?: (namespaces: readonly string[]) => Promise<KubeObject[]>;
   /** minor version of the API server (native sidecars from 1.33) */
   readonly kubernetesMinor?: number;
   /** starts what needs the running HTTPS server (certificate swaps, caBundle patching, watches, Secret creation) */

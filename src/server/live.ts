@@ -7,13 +7,11 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { readCaBundleFile, watchCaBundleFile } from '../certs/ca-file.js';
 import { CaBundlePatcher } from '../kube/ca-bundle-patcher.js';
 import { apiSecretSlot } from '../kube/secret-slot.js';
-import { listAll } from '../kube/list.js';
-import { podsPath } from '../kube/paths.js';
 import { loadOrCreateMeshCASecret } from '../kube/mesh-ca-secret.js';
 import { ServingCertManager } from '../certs/serving-manager.js';
 import { KubeHttp } from '../kube/client.js';
 import { LiveView } from '../kube/live-view.js';
-import { serverMinor } from '../kube/snapshot.js';
+import { listPods, serverMinor } from '../kube/snapshot.js';
 import { BootstrapSecretController } from '../kube/bootstrap-secrets.js';
 import { LeaderElector } from '../kube/leader.js';
 import type { Environment, EnvironmentContext } from './environment.js';
@@ -82,7 +80,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
     meshCA,
     tls,
     fetchNamespace: (name) => view.fetchNamespace(name),
-    listPods: (namespace) => listAll(http, podsPath(namespace), { apiVersion: 'v1', kind: 'Pod' }),
+    listPods: (namespaces) => listPods(http, namespaces),
     ...(minor !== undefined ? { kubernetesMinor: minor } : {}),
     async attach(server: HttpsServer, { issuer, injector }) {
       https = server;

@@ -101,7 +101,7 @@ function auditLoop(opts: ServeOptions, env: Environment, injector: AuditOptions[
   const loop = new AuditLoop({
     view: env.view,
     audit: { mesh: injector.mesh, injector },
-    listPods: (namespace) => listPods(namespace),
+    listPods,
     bootstrapSecretsNotListed: 'the server may not list Secrets; run mesh-admission audit with a role that may',
     intervalMs,
     metrics,

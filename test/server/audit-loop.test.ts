@@ -33,10 +33,10 @@ function setup(pods: KubeObject[], objects: KubeObject[] = [], failing?: { fail:
   const loop = new AuditLoop({
     view,
     audit: { mesh, injector: { mesh, sidecarMode: 'classic' } },
-    listPods: async (ns) => {
+    listPods: async (namespaces) => {
       if (failing?.fail) throw new Error('pods is forbidden');
-      listed.push(ns);
-      return pods.filter((p) => p.metadata?.namespace === ns);
+      listed.push(...namespaces);
+      return pods.filter((p) => namespaces.includes(p.metadata?.namespace ?? ''));
     },
     bootstrapSecretsNotListed: 'the server may not list Secrets',
     intervalMs: 300_000,

@@ -47,7 +47,7 @@ export function denyInvalid(uid: string, target: { kind: string; group: string; 
         name: target.name,
         group: target.group,
         kind: target.kind,
-        causes: errors.map((e) => ({ type: e.type, field: e.field, message: e.message })),
+        causes: errors.map((e) => ({ reason: e.type, field: e.field, message: e.message })),
       },
     },
     warnings,

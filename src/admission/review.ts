@@ -19,8 +19,9 @@ export interface AdmissionRequest {
   dryRun: boolean;
 }
 
+/** metav1.StatusCause as it travels in JSON: the cause type's key is `reason` (Go's field `Type`, tag `json:"reason"`). */
 export interface StatusCause {
-  type: string;
+  reason: string;
   field: string;
   message: string;
 }

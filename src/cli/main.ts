@@ -168,6 +168,7 @@ program
   .option('--register-webhooks <url>', 'live mode: create/update the webhook configurations mesh-admission-dev pointing at this URL (deleted on shutdown)')
   .option('--keep-webhooks', 'with --register-webhooks: leave the configurations in place on shutdown', false)
   .option('--service-name <name>', 'Service the webhooks are reached through', SERVE_DEFAULTS.serviceName)
+  .option('--tls-san <name>', 'extra DNS name or IP address in the self-managed serving certificate, for webhooks reached by URL rather than through the Service (repeatable)', collect, [])
   .option('--shutdown-delay-seconds <n>', 'after SIGTERM, keep answering this long (with Connection: close) before closing', seconds, SERVE_DEFAULTS.shutdownDelaySeconds)
   .option('--shutdown-grace-seconds <n>', 'then give in-flight requests this long to finish', seconds, SERVE_DEFAULTS.shutdownGraceSeconds)
   .option('--validation-fail-open', 'admit with a warning when validation cannot finish in time', false)

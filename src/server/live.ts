@@ -21,11 +21,21 @@ import { leaderLeaseName, serverLabels, servingSecretName } from '../mesh/names.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 
-/** The names a workstation URL given to --register-webhooks is reached by, for the serving certificate. */
-function urlNames(url: string | undefined): { dns: string[]; ips: string[] } {
-  if (!url) return { dns: [], ips: [] };
-  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
-  return isIP(host) ? { dns: ['localhost'], ips: [host] } : { dns: [host], ips: [] };
+/**
+ * The names the API server may reach this server by besides the Service, for the serving certificate: the host of a
+ * workstation URL given to --register-webhooks, and every --tls-san.
+ */
+function extraNames(url: string | undefined, sans: readonly string[]): { dns: string[]; ips: string[] } {
+  const dns: string[] = [];
+  const ips: string[] = [];
+  const add = (name: string): void => void (isIP(name) ? ips : dns).push(name);
+  if (url) {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host)) dns.push('localhost');
+    add(host);
+  }
+  for (const san of sans) add(san.replace(/^\[|\]$/g, ''));
+  return { dns: [...new Set(dns)], ips: [...new Set(ips)] };
 }
 
 export async function liveEnvironment({ opts, mesh, logger, metrics }: EnvironmentContext, kubeConfig: KubeConfig): Promise<Environment> {
@@ -52,7 +62,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
     if (opts.tlsCaFile) tls = { ...tls, ca: readCaBundleFile(opts.tlsCaFile) };
     else logger.warn('serving certificate from files without --tls-ca-file: the webhook configurations\' caBundle is left to whoever issued it');
   } else {
-    const extra = urlNames(opts.registerWebhooks);
+    const extra = extraNames(opts.registerWebhooks, opts.tlsSan ?? []);
     serving = new ServingCertManager({
       store: apiSecretSlot(http, mesh.meshNamespace, servingSecretName(mesh)),
       namespace: mesh.meshNamespace,

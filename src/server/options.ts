@@ -26,6 +26,8 @@ export interface ServeOptions {
   keepWebhooks?: boolean;
   /** the Service the webhooks are reached through (names in the serving certificate) */
   serviceName: string;
+  /** extra DNS names and IP addresses of the self-managed serving certificate (webhooks reached by URL) */
+  tlsSan: string[];
   /** seconds the server keeps answering after SIGTERM (every answer with Connection: close) before it stops accepting */
   shutdownDelaySeconds: number;
   /** seconds in-flight requests then get to finish */
@@ -56,6 +58,7 @@ export const SERVE_DEFAULTS: ServeOptions = {
   flavor: 'fsm',
   sidecarMode: 'auto',
   serviceName: 'mesh-admission',
+  tlsSan: [],
   shutdownDelaySeconds: 5,
   shutdownGraceSeconds: 20,
   validationFailOpen: false,

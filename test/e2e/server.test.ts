@@ -32,7 +32,7 @@ afterAll(async () => {
 interface Answer {
   apiVersion: string;
   kind: string;
-  response: { uid: string; allowed: boolean; patch?: string; patchType?: string; warnings?: string[]; status?: { code: number; reason: string; message: string; details?: { causes: Array<{ type: string; field: string; message: string }> } } };
+  response: { uid: string; allowed: boolean; patch?: string; patchType?: string; warnings?: string[]; status?: { code: number; reason: string; message: string; details?: { causes: Array<{ reason: string; field: string; message: string }> } } };
 }
 
 const DENIED: Record<string, string[]> = {
@@ -57,6 +57,8 @@ describe('every captured AdmissionReview', () => {
         expect(answer.response.status?.code).toBe(422);
         expect(answer.response.status?.reason).toBe('Invalid');
         expect(answer.response.status?.details?.causes.map((c) => `${c.field}: ${c.message}`)).toEqual(denied);
+        // metav1.StatusCause's JSON key for the type is "reason": a "type" key is dropped by the API server's decoder
+        expect(answer.response.status?.details?.causes.map((c) => Object.keys(c).sort())).toEqual(denied.map(() => ['field', 'message', 'reason']));
         expect(answer.response.status?.message).toBe(`Plugin "deny-a" is invalid: ${denied.join('; ')}`);
       } else {
         expect(answer.response, JSON.stringify(answer.response)).toMatchObject({ allowed: true });

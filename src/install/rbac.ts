@@ -27,6 +27,7 @@ const LIST_WATCH = ['list', 'watch'];
  *   namespace, so this cannot be a Role; the server never reads, lists, changes or deletes a Secret outside its own
  *   namespace (the Secret belongs to its pod, and Kubernetes deletes it with the pod);
  * - events: create (a Warning Event on a pod whose Secret cannot be created);
+ * - resourcequotas: list/watch (a quota that refused a bootstrap Secret and is then lifted retries it at once);
  * - the two webhook configurations, by resourceNames: get and patch (caBundle) and watch, which the API server
  *   authorizes against resourceNames because the watch carries `fieldSelector=metadata.name=<name>`. No list, no
  *   create/update/delete: the manifests create them; `--register-webhooks` runs with the user's own credentials.
@@ -40,6 +41,7 @@ export function clusterRoleRules(mesh: MeshIdentity, names?: Partial<WebhookName
     ...reads,
     { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['resourcequotas'], verbs: [...LIST_WATCH] },
     { apiGroups: [ADMISSION_GROUP], resources: ['mutatingwebhookconfigurations'], resourceNames: [n.mutatingConfiguration], verbs: ['get', 'watch', 'patch'] },
     { apiGroups: [ADMISSION_GROUP], resources: ['validatingwebhookconfigurations'], resourceNames: [n.validatingConfiguration], verbs: ['get', 'watch', 'patch'] },
   ];

@@ -12,8 +12,13 @@
 //   replica (or the mesh's own injector) made it: done, and counted as a duplicate attempt.
 // - What: the plan is recomputed from the stored pod and the view's MeshConfig (bootstrapSecretPlan), so nothing has
 //   to be carried from admission; the certificate is issued here.
-// - Failures are retried with backoff; a pod whose Secret cannot be created gets a Warning Event naming the reason,
-//   and a metric counts it.
+// - Failures are retried for as long as the pod can still start (Pending, not being deleted), whatever the status:
+//   a 403 from a ResourceQuota or from RBAC ends when the quota or the role changes, and the pod would otherwise wait
+//   for its volume forever. Capped exponential backoff per pod (at most 30 s between attempts); a change to a
+//   ResourceQuota in the pod's namespace (lifted, raised, or freed by a deletion) retries that namespace's pods at once.
+//   The certificate is issued once per pod, not per attempt.
+// - Each distinct reason is reported once per pod (a Warning Event and a warning log line), not every attempt; a
+//   metric counts failed attempts, and a gauge the pods waiting for their Secret.
 import type { Logger } from 'pino';
 import type { BootstrapIssuer } from '../certs/bootstrap-issuer.js';
 import type { ClusterView } from '../cluster/view.js';
@@ -22,6 +27,8 @@ import { bootstrapSecretPlan, type SecretPlan } from '../injector/inject.js';
 import type { InjectorOptions } from '../injector/settings.js';
 import { proxyUuidLabel } from '../mesh/names.js';
 import { isRecord, type KubeObject, type OwnerReference } from '../mesh/objects.js';
+import type { IssuedBootstrapCertificate } from '../certs/bootstrap-issuer.js';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { apiErrorText, isApiStatus, KubeApiError, type KubeHttp } from './client.js';
 import { secretPath } from './paths.js';
 import { Reflector } from './reflector.js';
@@ -41,29 +48,42 @@ export interface BootstrapSecretsOptions {
   readonly identity?: string;
   /** Secrets being created at once (default 32: each waits mostly on the API server) */
   readonly concurrency?: number;
-  /** attempts per pod before the Warning Event (default 5), waits between them (default 500 ms doubling to 5 s) */
-  readonly attempts?: number;
-  readonly retryMs?: readonly [number, number];
+  /** waits between attempts for one pod: from `initialMs`, doubling, at most `maxMs` (default 500 ms to 30 s) */
+  readonly retry?: BackoffPolicy;
   readonly requestTimeoutMs?: number;
   readonly onCreated?: (seconds: number) => void;
   /** a create answered 409: the Secret was there already */
   readonly onExists?: () => void;
-  readonly onFailed?: (reason: string) => void;
+  /** an attempt failed (HTTP status, or `network`); it will be retried */
+  readonly onFailed?: (status: string) => void;
   readonly watchTimeoutSeconds?: number;
   readonly now?: () => number;
+  readonly random?: () => number;
 }
 
 interface Pending {
   pod: KubeObject;
   /** epoch ms this replica first saw the pod */
   readonly seenAt: number;
+  /** failed attempts so far */
   attempts: number;
   queued: boolean;
   retryTimer?: NodeJS.Timeout;
+  /** the certificate of the first attempt, kept for the next ones (what it was issued for, to notice a change) */
+  cert?: { readonly key: string; readonly issued: IssuedBootstrapCertificate };
+  /** reasons already reported on this pod */
+  readonly reported: Set<string>;
 }
 
-/** Reasons after which a retry cannot help: tell the user at once. */
-const PERMANENT = new Set([400, 403, 422]);
+export const DEFAULT_RETRY: BackoffPolicy = { initialMs: 500, maxMs: 30_000 };
+
+/**
+ * A failure's reason for "report once": its status and message with numbers taken out (a quota's message carries the
+ * current usage, which changes while the reason does not).
+ */
+function reasonKey(status: number, message: string): string {
+  return `${status} ${message.replace(/\d+/g, '#')}`;
+}
 
 export const BOOTSTRAP_FAILED_REASON = 'BootstrapSecretFailed';
 
@@ -90,9 +110,12 @@ function slimPod(pod: KubeObject): KubeObject {
 
 export class BootstrapSecretController {
   private readonly reflector: Reflector;
+  /** ResourceQuotas (their namespace only): a change may let a refused Secret through */
+  private readonly quotas: Reflector;
   private readonly pending = new Map<string, Pending>();
   private readonly queue: string[] = [];
   private readonly now: () => number;
+  private readonly random: () => number;
   private readonly log: Logger;
   private running = 0;
   private ready = false;
@@ -101,6 +124,7 @@ export class BootstrapSecretController {
 
   constructor(private readonly opts: BootstrapSecretsOptions) {
     this.now = opts.now ?? Date.now;
+    this.random = opts.random ?? Math.random;
     this.log = opts.logger.child({ component: 'bootstrap-secrets' });
     this.reflector = new Reflector({
       http: opts.http,
@@ -125,10 +149,25 @@ export class BootstrapSecretController {
         remove: (p) => this.forget(p.metadata?.uid ?? ''),
       },
     });
+    this.quotas = new Reflector({
+      http: opts.http,
+      path: '/api/v1/resourcequotas',
+      apiVersion: 'v1',
+      kind: 'ResourceQuota',
+      logger: this.log,
+      transform: (q) => ({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: q.metadata?.name, namespace: q.metadata?.namespace } }),
+      ...(opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: opts.watchTimeoutSeconds } : {}),
+      handler: {
+        replace: (quotas) => new Set(quotas.map((q) => q.metadata?.namespace ?? '')).forEach((ns) => this.retryNamespace(ns)),
+        upsert: (q) => this.retryNamespace(q.metadata?.namespace ?? ''),
+        remove: (q) => this.retryNamespace(q.metadata?.namespace ?? ''),
+      },
+    });
   }
 
   start(): void {
     this.reflector.start();
+    this.quotas.start();
     void Promise.resolve(this.opts.viewReady?.()).then(() => {
       this.ready = true;
       this.resume();
@@ -137,7 +176,7 @@ export class BootstrapSecretController {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.reflector.stop();
+    await Promise.all([this.reflector.stop(), this.quotas.stop()]);
     for (const p of this.pending.values()) if (p.retryTimer) clearTimeout(p.retryTimer);
     await Promise.allSettled([...this.inflight]);
   }
@@ -148,9 +187,14 @@ export class BootstrapSecretController {
     this.pump();
   }
 
-  /** Pods waiting for their Secret on this replica (tests and status). */
+  /** Pods this replica has seen that still wait for their Secret (tests and status). */
   pendingCount(): number {
     return this.pending.size;
+  }
+
+  /** Pods whose Secret this replica is trying to create now (0 on a replica that is not responsible): the gauge. */
+  waitingCount(): number {
+    return this.responsible() ? this.pending.size : 0;
   }
 
   /** The pod watch follows the server (readiness of this part). */
@@ -177,7 +221,7 @@ export class BootstrapSecretController {
       known.pod = pod;
       return;
     }
-    const p: Pending = { pod, seenAt: this.now(), attempts: 0, queued: false };
+    const p: Pending = { pod, seenAt: this.now(), attempts: 0, queued: false, reported: new Set() };
     this.pending.set(uid, p);
     this.enqueue(uid, p);
     this.pump();
@@ -225,9 +269,8 @@ export class BootstrapSecretController {
       this.forget(uid);
       return;
     }
-    p.attempts++;
     try {
-      await this.post(plan, pod);
+      await this.post(plan, pod, p);
       this.forget(uid);
       this.opts.onCreated?.(Math.max(0, this.now() - p.seenAt) / 1000);
       this.log.debug({ namespace: plan.namespace, secret: plan.name, pod: pod.metadata?.name }, 'bootstrap Secret created');
@@ -238,34 +281,56 @@ export class BootstrapSecretController {
         return;
       }
       if (this.stopped || !this.pending.has(uid)) return;
+      p.attempts++;
       const status = err instanceof KubeApiError ? err.status : 0;
-      const last = PERMANENT.has(status) || p.attempts >= (this.opts.attempts ?? 5);
-      if (!last) {
-        const [first, max] = this.opts.retryMs ?? [500, 5000];
-        const delay = Math.min(max, first * 2 ** (p.attempts - 1));
-        this.log.warn({ err: apiErrorText(err), namespace: plan.namespace, secret: plan.name, attempt: p.attempts, retryInMs: delay }, 'bootstrap Secret not created; retrying');
-        p.retryTimer = setTimeout(() => {
-          p.retryTimer = undefined;
-          if (!this.pending.has(uid)) return;
-          this.enqueue(uid, p);
-          this.pump();
-        }, delay);
-        p.retryTimer.unref();
+      const reason = apiErrorText(err);
+      const delay = backoffDelay(this.opts.retry ?? DEFAULT_RETRY, p.attempts, this.random);
+      this.opts.onFailed?.(status ? String(status) : 'network');
+      const key = reasonKey(status, reason);
+      const fields = { err: reason, status, namespace: plan.namespace, secret: plan.name, pod: pod.metadata?.name, attempt: p.attempts, retryInMs: delay };
+      this.retryLater(uid, p, delay);
+      if (p.reported.has(key)) {
+        this.log.debug(fields, 'bootstrap Secret not created; retrying');
         return;
       }
-      this.forget(uid);
-      const reason = apiErrorText(err);
-      this.opts.onFailed?.(status ? String(status) : 'network');
-      this.log.error({ err: reason, namespace: plan.namespace, secret: plan.name, pod: pod.metadata?.name, attempts: p.attempts }, 'bootstrap Secret could not be created');
-      await this.warn(pod, `bootstrap Secret ${plan.name} could not be created after ${p.attempts} attempt(s): ${reason}; the sidecar cannot start until it exists`);
+      p.reported.add(key);
+      this.log.warn(fields, 'bootstrap Secret not created; retrying until it can be (the sidecar cannot start without it)');
+      await this.warn(pod, `bootstrap Secret ${plan.name} could not be created: ${reason}; retrying until it can be (the sidecar cannot start without it)`);
     }
   }
 
-  private async post(plan: SecretPlan, pod: KubeObject): Promise<void> {
+  private retryLater(uid: string, p: Pending, delay: number): void {
+    if (p.retryTimer) clearTimeout(p.retryTimer);
+    p.retryTimer = setTimeout(() => {
+      p.retryTimer = undefined;
+      if (!this.pending.has(uid)) return;
+      this.enqueue(uid, p);
+      this.pump();
+    }, delay);
+    p.retryTimer.unref();
+  }
+
+  /** Something that refused Secrets in `namespace` may have changed (a ResourceQuota): retry its waiting pods now. */
+  retryNamespace(namespace: string): void {
+    for (const [uid, p] of this.pending) {
+      if (!p.retryTimer || p.pod.metadata?.namespace !== namespace) continue;
+      clearTimeout(p.retryTimer);
+      p.retryTimer = undefined;
+      this.enqueue(uid, p);
+    }
+    this.pump();
+  }
+
+  private async post(plan: SecretPlan, pod: KubeObject, p: Pending): Promise<void> {
     const m = pod.metadata!;
     const owner: OwnerReference = { apiVersion: 'v1', kind: 'Pod', name: m.name ?? '', uid: m.uid ?? '', controller: false, blockOwnerDeletion: false };
     const deadline = this.now() + (this.opts.requestTimeoutMs ?? 10_000);
-    const cert = await this.opts.issuer.issue({ commonName: plan.commonName, keyType: plan.keyType, ...(plan.rsaBits ? { rsaBits: plan.rsaBits } : {}), deadline });
+    const certKey = `${plan.commonName}|${plan.keyType}|${plan.rsaBits ?? ''}`;
+    if (p.cert?.key !== certKey) {
+      const issued = await this.opts.issuer.issue({ commonName: plan.commonName, keyType: plan.keyType, ...(plan.rsaBits ? { rsaBits: plan.rsaBits } : {}), deadline });
+      p.cert = { key: certKey, issued };
+    }
+    const cert = p.cert.issued;
     await this.opts.http.json({
       method: 'POST',
       path: secretPath(plan.namespace),

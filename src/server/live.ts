@@ -125,6 +125,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
           metrics.bootstrapSecretFailures.inc({ status });
         },
       });
+      metrics.countWaitingWith(() => controller.waitingCount());
       leader = new LeaderElector({ http, namespace: mesh.meshNamespace, name: leaderLeaseName(mesh), identity, logger: logger.child({ identity }), onStartedLeading: () => controller.resume() });
       controller.start();
       leader.start();

@@ -48,13 +48,13 @@ export class Metrics {
   });
   readonly bootstrapSecrets = new Counter({
     name: 'mesh_bootstrap_secrets_total',
-    help: 'Bootstrap Secret creations from the pod watch, by result (created; exists: another replica made it; failed)',
+    help: 'Bootstrap Secret create attempts from the pod watch, by result (created; exists: another replica made it; failed: retried)',
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
   readonly bootstrapSecretFailures = new Counter({
     name: 'mesh_bootstrap_secret_failures_total',
-    help: 'Pods whose bootstrap Secret could not be created (a Warning Event was written on the pod), by HTTP status',
+    help: 'Failed bootstrap Secret create attempts (each is retried while the pod is Pending; a Warning Event per distinct reason), by HTTP status',
     labelNames: ['status'] as const,
     registers: [this.registry],
   });
@@ -63,6 +63,14 @@ export class Metrics {
     help: 'Time from this replica seeing an injected pod to its bootstrap Secret being created',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60],
     registers: [this.registry],
+  });
+  /** what the waiting gauge reads when scraped (the bootstrap Secret controller, in live mode) */
+  private waitingSource: (() => number) | undefined;
+  readonly bootstrapSecretsWaiting: Gauge = new Gauge({
+    name: 'mesh_bootstrap_secrets_waiting',
+    help: 'Pods waiting for this replica to create their bootstrap Secret (0 on a replica that does not create them)',
+    registers: [this.registry],
+    collect: (): void => this.bootstrapSecretsWaiting.set(this.waitingSource?.() ?? 0),
   });
   readonly badRequests = new Counter({
     name: 'mesh_admission_bad_requests_total',
@@ -92,6 +100,11 @@ export class Metrics {
     help: 'Audit runs that failed (the pods could not be listed); the previous results stay',
     registers: [this.registry],
   });
+
+  /** Where the waiting gauge reads its value from. */
+  countWaitingWith(source: () => number): void {
+    this.waitingSource = source;
+  }
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry });

@@ -1,5 +1,6 @@
 // Bootstrap Secrets created from the pod watch (injection.md §4): once per pending injected pod, owned by the pod,
-// with the content admission planned, only by the responsible replica; retries, Warning Events, 409 as "exists".
+// with the content admission planned, only by the responsible replica; retries that never give up on a pod that can
+// still start, one Warning Event per distinct reason, a quota change retrying at once, 409 as "exists".
 import { X509Certificate } from 'node:crypto';
 import fastJsonPatch from 'fast-json-patch';
 import pino from 'pino';
@@ -14,6 +15,7 @@ import { meshIdentity } from '../../src/mesh/flavor.js';
 import type { KubeObject } from '../../src/mesh/objects.js';
 import { meshConfigObject, namespace, pod } from '../injector/helpers.js';
 import { FakeApiServer, waitFor, type Obj } from '../support/fake-apiserver.js';
+import { quietPeriod } from '../support/wait.js';
 
 const mesh = meshIdentity('fsm');
 const ca = createMeshCA(mesh.flavor, new Date());
@@ -57,7 +59,7 @@ describe('BootstrapSecretController', () => {
       injector,
       issuer,
       logger: pino({ level: 'silent' }),
-      retryMs: [10, 40],
+      retry: { initialMs: 10, maxMs: 40 },
       onCreated: (s) => counts.created.push(s),
       onExists: () => counts.exists++,
       onFailed: (r) => counts.failed.push(r),
@@ -139,26 +141,85 @@ describe('BootstrapSecretController', () => {
     expect(c.pendingCount()).toBe(0);
   });
 
-  it('retries a failing create, then gives up with a Warning Event on the pod and a failure count', async () => {
-    await start({ attempts: 3 });
-    api.failRequests({ count: 2, verb: 'create', resource: 'secrets', status: 500 });
-    const ok = api.addObject(admitted());
-    await waitFor(() => secretOf(ok), { what: 'the Secret after two failures' });
-    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(3);
-    api.failRequests({ count: 10, verb: 'create', resource: 'secrets', status: 500, message: 'etcd is unhappy' });
-    const bad = api.addObject(admitted());
-    const event = await waitFor(() => api.listObjects('v1', 'Event', 'apps').find((e) => (e.involvedObject as { uid?: string }).uid === bad.metadata!.uid), { what: 'the Warning Event' });
-    expect(event).toMatchObject({ type: 'Warning', reason: BOOTSTRAP_FAILED_REASON, involvedObject: { kind: 'Pod', name: bad.metadata!.name, namespace: 'apps' } });
-    expect(String(event.message)).toMatch(/^bootstrap Secret sidecar-bootstrap-config-\S+ could not be created after 3 attempt\(s\): .*etcd is unhappy.*; the sidecar cannot start until it exists$/);
-    expect(counts.failed).toEqual(['500']);
+  const eventsOf = (p: Obj): Obj[] => api.listObjects('v1', 'Event', 'apps').filter((e) => (e.involvedObject as { uid?: string }).uid === p.metadata!.uid);
+
+  it('retries a failing create until it works, whatever the status, with one Warning Event per distinct reason', async () => {
+    const c = await start();
+    api.failRequests({ count: 3, verb: 'create', resource: 'secrets', status: 403, message: 'secrets is forbidden: exceeded quota: q, requested: count/secrets=1, used: count/secrets=7, limited: count/secrets=7' });
+    api.failRequests({ count: 2, verb: 'create', resource: 'secrets', status: 500, message: 'etcd is unhappy' });
+    const p = api.addObject(admitted());
+    await waitFor(() => secretOf(p), { what: 'the Secret after five failures' });
+    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(6);
+    expect(counts.failed).toEqual(['403', '403', '403', '500', '500']);
+    const events = eventsOf(p);
+    expect(events.map((e) => [e.type, e.reason])).toEqual([
+      ['Warning', BOOTSTRAP_FAILED_REASON],
+      ['Warning', BOOTSTRAP_FAILED_REASON],
+    ]);
+    const name = `sidecar-bootstrap-config-${p.metadata!.labels!['fsm-proxy-uuid']}`;
+    expect(events.map((e) => e.message)).toEqual([
+      `bootstrap Secret ${name} could not be created: POST /api/v1/namespaces/apps/secrets: 403 secrets is forbidden: exceeded quota: q, requested: count/secrets=1, used: count/secrets=7, limited: count/secrets=7; retrying until it can be (the sidecar cannot start without it)`,
+      `bootstrap Secret ${name} could not be created: POST /api/v1/namespaces/apps/secrets: 500 etcd is unhappy; retrying until it can be (the sidecar cannot start without it)`,
+    ]);
+    await waitFor(() => c.waitingCount() === 0, { what: 'nothing waiting' });
   });
 
-  it('a permanent refusal (403) is reported at once, without retries', async () => {
-    await start();
-    api.failRequests({ count: 1, verb: 'create', resource: 'secrets', status: 403, message: 'secrets is forbidden' });
+  it('issues the certificate once per pod, not once per attempt', async () => {
+    let issued = 0;
+    const counting = { issue: (req: Parameters<BootstrapIssuer['issue']>[0]) => (issued++, issuer.issue(req)) } as unknown as BootstrapIssuer;
+    await start({ issuer: counting });
+    api.failRequests({ count: 3, verb: 'create', resource: 'secrets', status: 503 });
     const p = api.addObject(admitted());
-    await waitFor(() => api.listObjects('v1', 'Event', 'apps').some((e) => (e.involvedObject as { uid?: string }).uid === p.metadata!.uid), { what: 'the Warning Event' });
-    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(1);
-    expect(counts.failed).toEqual(['403']);
+    await waitFor(() => secretOf(p), { what: 'the Secret' });
+    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(4);
+    expect(issued).toBe(1);
+  });
+
+  it('counts the pods it is trying to create a Secret for; a replica that is not responsible counts none', async () => {
+    let responsible = false;
+    const c = await start({ responsible: () => responsible });
+    api.failRequests({ count: 1000, verb: 'create', resource: 'secrets', status: 403 });
+    api.addObject(admitted());
+    api.addObject(admitted());
+    await waitFor(() => c.pendingCount() === 2, { what: 'the pods to be remembered' });
+    expect(c.waitingCount()).toBe(0);
+    responsible = true;
+    c.resume();
+    await waitFor(() => counts.failed.length >= 2, { what: 'two refusals' });
+    expect(c.waitingCount()).toBe(2);
+    api.clearFailures();
+    await waitFor(() => c.waitingCount() === 0, { timeoutMs: 30_000, what: 'both created' });
+  });
+
+  it('stops retrying a pod that goes away or no longer waits (running, being deleted)', async () => {
+    const c = await start();
+    api.failRequests({ count: 100_000, verb: 'create', resource: 'secrets', status: 403 });
+    const gone = api.addObject(admitted());
+    const running_ = api.addObject(admitted());
+    const deleting = api.addObject(admitted());
+    await waitFor(() => counts.failed.length >= 6, { what: 'a few refusals of each' });
+    api.deleteObject('v1', 'Pod', 'apps', gone.metadata!.name!);
+    api.modifyObject('v1', 'Pod', 'apps', running_.metadata!.name!, (o) => void (o.status = { phase: 'Running' }));
+    api.modifyObject('v1', 'Pod', 'apps', deleting.metadata!.name!, (o) => void (o.metadata!.deletionTimestamp = new Date().toISOString()));
+    await waitFor(() => c.pendingCount() === 0 && c.waitingCount() === 0, { what: 'every pod forgotten' });
+    const creates = api.requestsFor({ verb: 'create', resource: 'secrets' }).length;
+    // the retry timers are gone: nothing more is attempted (the backoff here is at most 40 ms)
+    await quietPeriod(300);
+    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(creates);
+  });
+
+  it('a ResourceQuota change in the namespace retries its waiting pods at once, whatever the backoff', async () => {
+    const c = await start({ retry: { initialMs: 600_000, maxMs: 600_000 } });
+    const quota = api.addObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-secrets', namespace: 'apps' }, spec: { hard: { 'count/secrets': '0' } } });
+    const p = api.addObject(admitted());
+    await waitFor(() => counts.failed.length === 1, { what: 'the refusal' });
+    const [event] = eventsOf(p);
+    expect(event?.message).toBe(
+      `bootstrap Secret sidecar-bootstrap-config-${p.metadata!.labels!['fsm-proxy-uuid']} could not be created: POST /api/v1/namespaces/apps/secrets: 403 secrets "sidecar-bootstrap-config-${p.metadata!.labels!['fsm-proxy-uuid']}" is forbidden: exceeded quota: no-secrets, requested: count/secrets=1, used: count/secrets=0, limited: count/secrets=0; retrying until it can be (the sidecar cannot start without it)`,
+    );
+    expect(c.waitingCount()).toBe(1);
+    api.modifyObject('v1', 'ResourceQuota', 'apps', quota.metadata!.name!, (o) => void (o.spec = { hard: { 'count/secrets': '10' } }));
+    await waitFor(() => secretOf(p), { what: 'the Secret right after the quota was raised' });
+    expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(2);
   });
 });

@@ -30,7 +30,7 @@ export function controlPlaneAssets(env: NodeJS.ProcessEnv = process.env): string
   return dir;
 }
 
-export const SKIP_MESSAGE = `test/apiserver skipped: set ${ASSETS_VARIABLE} to a folder holding etcd and kube-apiserver (and kube-controller-manager), e.g. KUBEBUILDER_ASSETS=$(../shared/k8s/unpack.sh /tmp/k8s-assets && echo /tmp/k8s-assets) npm test`;
+export const SKIP_MESSAGE = `test/apiserver skipped: set ${ASSETS_VARIABLE} to a folder holding etcd and kube-apiserver (and kube-controller-manager) to run it against a real API server (README: "Tests against a real API server")`;
 
 export interface ControlPlaneOptions {
   /** an audit policy (audit.k8s.io/v1 Policy): the API server then writes its audit log, read with auditEvents() */

@@ -160,6 +160,7 @@ export const CORE_RESOURCES: readonly ResourceDef[] = [
   { group: '', version: 'v1', plural: 'configmaps', kind: 'ConfigMap', namespaced: true, status: false },
   { group: '', version: 'v1', plural: 'serviceaccounts', kind: 'ServiceAccount', namespaced: true, status: false },
   { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true, status: false },
+  { group: '', version: 'v1', plural: 'resourcequotas', kind: 'ResourceQuota', namespaced: true },
   { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', namespaced: false, status: false },
   { group: 'admissionregistration.k8s.io', version: 'v1', plural: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', namespaced: false, status: false },
   { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true },
@@ -1246,12 +1247,35 @@ export class FakeApiServer {
     delete meta.uid;
     if (r.objects.has(objKey(meta.namespace as string | undefined, meta.name)))
       return this.send(res, 409, status(409, 'AlreadyExists', `${groupResource(r.def.group, r.def.plural)} ${q(meta.name)} already exists`, statusDetails(r.def.group, r.def.plural, meta.name)));
+    const exceeded = ns === undefined ? undefined : this.quotaExceeded(r, ns);
+    if (exceeded) return this.send(res, 403, status(403, 'Forbidden', `${groupResource(r.def.group, r.def.plural)} ${q(meta.name)} is forbidden: ${exceeded}`, statusDetails(r.def.group, r.def.plural, meta.name)));
     if (query.dryRun) {
       obj.apiVersion = apiVersionOf(r.def);
       obj.kind = r.def.kind;
       return this.send(res, 201, obj);
     }
     this.send(res, 201, this.store(r, obj, 'ADDED'));
+  }
+
+  /**
+   * The ResourceQuota admission plugin for object counts (`count/<resource>`, or the bare core names such as
+   * `secrets`): the refusal's text when one more object of `r` in `ns` would pass a quota's hard limit. Unlike the
+   * real one it counts the objects itself, so there is no "status unknown" phase before the quota controller ran.
+   */
+  private quotaExceeded(r: Resource, ns: string): string | undefined {
+    const quotas = this.resources.get(resKey('', 'v1', 'resourcequotas'));
+    if (!quotas) return undefined;
+    const gr = r.def.group ? `${r.def.plural}.${r.def.group}` : r.def.plural;
+    const used = [...r.objects.values()].filter((o) => o.metadata?.namespace === ns).length;
+    for (const quota of quotas.objects.values()) {
+      if (quota.metadata?.namespace !== ns) continue;
+      const hard = ((quota.spec as { hard?: Record<string, string> } | undefined)?.hard ?? {}) as Record<string, string>;
+      for (const key of [`count/${gr}`, ...(r.def.group === '' ? [r.def.plural] : [])]) {
+        if (hard[key] === undefined || used + 1 <= Number(hard[key])) continue;
+        return `exceeded quota: ${quota.metadata?.name}, requested: ${key}=1, used: ${key}=${used}, limited: ${key}=${hard[key]}`;
+      }
+    }
+    return undefined;
   }
 
   private update(res: http.ServerResponse, r: Resource, ns: string | undefined, name: string, body: unknown, subresource: string | undefined, query: Record<string, string>): void {

@@ -100,7 +100,7 @@ describe('validator entry point', () => {
         const r = outcome.response;
         expect(offline!.allowed).toBe(r.allowed);
         expect(offline!.warnings).toEqual(r.warnings ?? []);
-        expect(offline!.causes.map((c) => ({ type: c.type, field: c.field, message: c.message }))).toEqual(r.status?.details?.causes ?? []);
+        expect(offline!.causes.map((c) => ({ reason: c.type, field: c.field, message: c.message }))).toEqual(r.status?.details?.causes ?? []);
       });
     }
   });

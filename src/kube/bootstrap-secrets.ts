@@ -46,7 +46,7 @@ export interface BootstrapSecretsOptions {
   readonly viewReady?: () => Promise<unknown>;
   /** what this replica reports as the source of its Events */
   readonly identity?: string;
-  /** Secrets being created at once (default 32: each waits mostly on the API server) */
+  /** Secrets being created at once (default 16: each waits mostly on the API server; at most the connections the client keeps open between bursts, so that none is closed and reopened) */
   readonly concurrency?: number;
   /** waits between attempts for one pod: from `initialMs`, doubling, at most `maxMs` (default 500 ms to 30 s) */
   readonly retry?: BackoffPolicy;
@@ -245,7 +245,7 @@ export class BootstrapSecretController {
   }
 
   private pump(): void {
-    const limit = this.opts.concurrency ?? 32;
+    const limit = this.opts.concurrency ?? 16;
     while (this.running < limit && this.queue.length > 0 && this.responsible()) {
       const uid = this.queue.shift()!;
       const p = this.pending.get(uid);

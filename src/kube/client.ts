@@ -164,6 +164,8 @@ export interface KubeHttpOptions {
    * drops them at once.
    */
   readonly credentialsTtlMs?: number;
+  /** a request is sent on a new connection (a TLS handshake on both sides): the metric of connection reuse */
+  readonly onNewConnection?: () => void;
 }
 
 /** What connections are opened with: a different value needs a different pool. */
@@ -198,6 +200,7 @@ interface Memo {
  */
 export class KubeHttp {
   private readonly credentialsTtlMs: number;
+  private readonly onNewConnection: (() => void) | undefined;
   private memo: Memo | undefined;
   private agent: http.Agent | undefined;
   private transport: TransportKey | undefined;
@@ -210,6 +213,7 @@ export class KubeHttp {
     opts: KubeHttpOptions = {},
   ) {
     this.credentialsTtlMs = Math.max(0, opts.credentialsTtlMs ?? DEFAULT_CREDENTIALS_TTL_MS);
+    this.onNewConnection = opts.onNewConnection;
   }
 
   /** Server URL of the current cluster (without trailing slash). */
@@ -370,7 +374,10 @@ export class KubeHttp {
             req.on('response', resolve);
             // The agent enables TCP keep-alive on idle pooled connections only; a watch's connection is busy for
             // minutes, and without probes a peer that vanished (no FIN, no RST) would go unnoticed there.
-            req.on('socket', (socket) => socket.setKeepAlive(true, AGENT_OPTIONS.keepAliveMsecs));
+            req.on('socket', (socket) => {
+              socket.setKeepAlive(true, AGENT_OPTIONS.keepAliveMsecs);
+              if (!req.reusedSocket) this.onNewConnection?.();
+            });
             req.end(payload);
           });
           // a watch: from now on the timeout means "no byte for timeoutMs"

@@ -333,10 +333,11 @@ export class Reflector<T extends KubeObject = KubeObject> {
       else if (res.status < 200 || res.status > 299 || !res.body || typeof res.body !== 'object') {
         const b = res.body as { message?: string; reason?: string } | undefined;
         throw new KubeApiError(`GET ${this.opts.path}/${this.opts.name}: ${res.status} ${b?.message ?? ''}`.trim(), res.status, b?.reason, res.body);
-      } else {
-        items.push(this.normalize(res.body));
-        rv = res.body.metadata?.resourceVersion;
-      }
+      } else items.push(this.normalize(res.body));
+      // Not the object's resourceVersion: after an API server restart its watch cache starts past it, so a watch from
+      // it is answered 410 at once, every time (a tight relist loop, seen against a real API server). With none the
+      // watch starts at the newest state and replays the object as ADDED, which the handler takes as an update.
+      rv = undefined;
     } else {
       let cont: string | undefined;
       do {

@@ -72,6 +72,11 @@ export class Metrics {
     registers: [this.registry],
     collect: (): void => this.bootstrapSecretsWaiting.set(this.waitingSource?.() ?? 0),
   });
+  readonly apiConnections = new Counter({
+    name: 'mesh_apiserver_connections_total',
+    help: 'Connections opened to the API server (each a TLS handshake on both sides; a steady rise under load means connections are not reused)',
+    registers: [this.registry],
+  });
   readonly badRequests = new Counter({
     name: 'mesh_admission_bad_requests_total',
     help: 'Requests refused before reaching a webhook (HTTP status)',

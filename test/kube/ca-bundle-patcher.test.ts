@@ -139,6 +139,27 @@ describe('CaBundlePatcher', () => {
     await waitFor(() => bundles('MutatingWebhookConfiguration')[0] === encodeCaBundle(CA1), { timeoutMs: 10_000, what: 're-patch after edit' });
   });
 
+
+  it('after an API server restart the named watches resume with one read each, not a loop of 410s (the object\'s resourceVersion is older than the new watch cache)', async () => {
+    install();
+    const p = patcher();
+    await p.setBundle(CA1);
+    p.start();
+    await waitFor(() => fake.watchCount('mutatingwebhookconfigurations') === 1 && fake.watchCount('validatingwebhookconfigurations') === 1, { timeoutMs: 10_000, what: 'watches' });
+    await fake.restart({ downMs: 50 });
+    fake.clearRequests();
+    await waitFor(() => fake.watchCount('mutatingwebhookconfigurations') === 1 && fake.watchCount('validatingwebhookconfigurations') === 1, { timeoutMs: 10_000, what: 'watches again' });
+    // an edit after the restart is still followed
+    fake.modifyObject(ADM, 'MutatingWebhookConfiguration', undefined, 'mesh-admission', (o) => {
+      delete (o as unknown as Cfg).webhooks[0]!.clientConfig.caBundle;
+    });
+    await waitFor(() => bundles('MutatingWebhookConfiguration')[0] === encodeCaBundle(CA1), { timeoutMs: 10_000, what: 're-patch after the restart' });
+    const reads = fake.requestsFor({ verb: 'get', resource: 'mutatingwebhookconfigurations' });
+    const watches = fake.requestsFor({ verb: 'watch', resource: 'mutatingwebhookconfigurations' });
+    expect(reads.length).toBeLessThanOrEqual(3);
+    expect(watches.length).toBeLessThanOrEqual(3);
+    expect(watches.map((w) => w.query.resourceVersion)).not.toContain(String((get('MutatingWebhookConfiguration') as unknown as Obj | undefined)?.metadata?.resourceVersion ?? 'x'));
+  });
   it('re-patches after an external edit the watch missed (periodic re-check)', async () => {
     install();
     const p = patcher({ resyncMs: 20 });

@@ -265,14 +265,17 @@ export class ControlPlane {
     return path;
   }
 
-  /** The audit log's entries so far (ResponseComplete and Panic stages only). */
+  /**
+   * The audit log's entries so far: one per request at ResponseComplete (or Panic), and for long-running requests
+   * (watches) also one at ResponseStarted, written when the watch begins.
+   */
   auditEvents(): AuditEvent[] {
     if (!existsSync(this.auditLogPath)) return [];
     return readFileSync(this.auditLogPath, 'utf8')
       .split('\n')
       .filter((l) => l.trim())
       .map((l) => JSON.parse(l) as AuditEvent)
-      .filter((e) => e.stage === 'ResponseComplete' || e.stage === 'Panic');
+      .filter((e) => e.stage !== 'RequestReceived');
   }
 
   /** A GET as admin: status and text (no exception for non-2xx). */

@@ -15,6 +15,7 @@ import { meshIdentity, type MeshIdentity } from '../../src/mesh/flavor.js';
 import { KINDS } from '../../src/mesh/kinds.js';
 import { PUBLISHED_VERSIONS } from '../../src/cli/schema.js';
 import { ControlPlane, controlPlaneAssets, freePort, type ControlPlaneOptions } from './control-plane.js';
+export type { AuditEvent } from './control-plane.js';
 import { waitFor } from './fake-apiserver.js';
 import { REPO_ROOT } from './fixtures.js';
 
@@ -208,6 +209,8 @@ export const TSX_LOADER = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/l
 
 export interface TestClusterOptions extends ControlPlaneOptions {
   readonly mesh?: MeshIdentity;
+  /** install the CRDs of every group of the kind table, not only the flavor's (both meshes' groups served) */
+  readonly allGroups?: boolean;
 }
 
 /** One private control plane with the mesh's CRDs, the mesh namespace and the install's RBAC. */
@@ -229,7 +232,8 @@ export class TestCluster {
     const cp = await ControlPlane.start(assets, opts);
     const c = new TestCluster(cp, opts.mesh ?? meshIdentity('fsm'));
     try {
-      for (const crd of meshCrds(flavorGroups(c.mesh))) await c.admin.create(crd);
+      const groups = opts.allGroups ? new Set(KINDS.flatMap((k) => k.groups).filter((g) => g !== '')) : flavorGroups(c.mesh);
+      for (const crd of meshCrds(groups)) await c.admin.create(crd);
       await waitFor(
         async () => {
           const crds = await c.admin.list('/apis/apiextensions.k8s.io/v1/customresourcedefinitions');
@@ -421,24 +425,27 @@ export interface PodLoadResult {
 }
 
 /**
- * Creates pods (generateName) in `namespace`, `concurrency` at a time, until `stop` resolves; then lets the creates in
+ * Creates pods in `namespace`, `concurrency` at a time, until `stop` resolves; then lets the creates in
  * flight finish. Every answer other than 201 is a failure.
  */
-export async function podLoad(kube: Kube, namespace: string, concurrency: number, stop: Promise<unknown>, pod: Obj = plainPod(namespace, '')): Promise<PodLoadResult> {
+export async function podLoad(kube: Kube, namespace: string, concurrency: number, stop: Promise<unknown>, pod: Obj = plainPod(namespace, ''), pauseMs = 0): Promise<PodLoadResult> {
   let stopping = false;
   void stop.then(() => (stopping = true));
-  const body: Obj = { ...pod, metadata: { ...pod.metadata, name: undefined, generateName: 'load-' } };
+  // names of our own: generateName's 5 random characters collide (409) once thousands of pods share a prefix
+  const prefix = `load-${Date.now().toString(36)}`;
+  let seq = 0;
   const created: string[] = [];
   const failures: string[] = [];
   const worker = async (): Promise<void> => {
     while (!stopping) {
       try {
-        const res = await kube.tryCreate(body);
+        const res = await kube.tryCreate({ ...pod, metadata: { ...pod.metadata, name: `${prefix}-${++seq}` } });
         if (res.status === 201) created.push(res.body.metadata?.name ?? '');
         else failures.push(`${res.status} ${statusMessage(res.body)}`);
       } catch (err) {
         failures.push((err as Error).message);
       }
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));

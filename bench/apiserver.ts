@@ -29,7 +29,7 @@ import type { PodLoad, PodLoadResult } from './pod-load.js';
 const PODS = Number(process.env.BENCH_APISERVER_PODS ?? 300);
 const WARMUP = Number(process.env.BENCH_APISERVER_WARMUP ?? 40);
 const CONCURRENCIES = (process.env.BENCH_APISERVER_CONCURRENCY ?? '1,16').split(',').map(Number);
-const ONLY = (process.env.BENCH_APISERVER_CASES ?? 'c,e,f,a').split(',');
+const ONLY = (process.env.BENCH_APISERVER_CASES ?? 'c,e,f,a,parts').split(',');
 /** a folder: the server runs with --cpu-prof and writes its profile there when the part ends */
 const PROFILE_DIR = process.env.BENCH_APISERVER_PROFILE;
 const CLK_TCK = 100;
@@ -108,9 +108,23 @@ async function metric(server: ServerProcess, re: RegExp): Promise<number> {
 const createdSecrets = (server: ServerProcess): Promise<number> => metric(server, /^mesh_bootstrap_secrets_total\{result="created"\} (\d+)$/m);
 const apiConnections = (server: ServerProcess): Promise<number> => metric(server, /^mesh_apiserver_connections_total (\d+)$/m);
 
+/** CPU ms per pod of three replicas at the same load (see apiserverBench). */
+export interface Parts {
+  /** holds the Lease: the pod watch, the certificates and the Secrets' requests */
+  readonly leader: number;
+  /** called by the API server: the pod watch and admission */
+  readonly admitting: number;
+  /** neither: the pod watch alone */
+  readonly watching: number;
+  /** a bare process following the same pods (node:https, JSON.parse per event): the watch's floor */
+  readonly watchFloor: number;
+  readonly errors: number;
+}
+
 export interface ApiserverBench {
   readonly results: CaseResult[];
   readonly versions: string;
+  readonly parts?: Parts;
 }
 
 export async function apiserverBench(): Promise<ApiserverBench | undefined> {
@@ -220,6 +234,39 @@ export async function apiserverBench(): Promise<ApiserverBench | undefined> {
       }
     }
 
+    // (a) taken apart, three replicas of the server in one run: A holds the Lease (creates the Secrets) and gets no
+    // admission; B is called by the API server (admission) but creates nothing; C only follows the pod watch. So C is
+    // the watch, B − C the admission, A − C the Secrets (certificate and request), each at the same load.
+    let parts: Parts | undefined;
+    if (ONLY.includes('parts')) {
+      const kubeconfig = await cluster.serviceAccountKubeConfig('bench-parts');
+      const b = await cluster.startServer(kubeconfig, ['--audit-interval-seconds', '0'], { dist: true });
+      const c = await cluster.startServer(kubeconfig, ['--audit-interval-seconds', '0'], { dist: true });
+      const floor = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'watch-floor.ts'), kubeconfig, `${mesh.flavor.prefix}-proxy-uuid`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+      children.push(floor);
+      await new Promise((resolve) => floor.stdout!.once('data', resolve));
+      await cluster.registerWebhooks(b.url);
+      await until(async () => (await b.readyz()).status === 200 && (await c.readyz()).status === 200, 60_000, 'the replicas');
+      if (b.out.includes('started leading') || c.out.includes('started leading')) throw new Error('a new replica took the Lease');
+      const ns = 'bench-parts';
+      await namespaceFor('a', `${ns}-warm`);
+      await namespaceFor('a', ns);
+      const warmBefore = await createdSecrets(server);
+      await runPodLoad({ kubeconfig: adminConfig, path: `/api/v1/namespaces/${ns}-warm/pods`, body: pod, count: WARMUP, concurrency: 16 });
+      await until(async () => (await createdSecrets(server)) >= warmBefore + WARMUP, 60_000, 'warm-up Secrets');
+      await settle();
+      const pids = { a: server.child.pid, b: b.child.pid, c: c.child.pid, d: floor.pid };
+      const start = { a: cpuMs(pids.a), b: cpuMs(pids.b), c: cpuMs(pids.c), d: cpuMs(pids.d) };
+      const before = await createdSecrets(server);
+      const r = await runPodLoad({ kubeconfig: adminConfig, path: `/api/v1/namespaces/${ns}/pods`, body: pod, count: PODS, concurrency: 16 });
+      await until(async () => (await createdSecrets(server)) >= before + PODS, 120_000, 'the Secrets');
+      const per = (k: 'a' | 'b' | 'c' | 'd'): number => (cpuMs(pids[k]) - start[k]) / PODS;
+      parts = { leader: per('a'), admitting: per('b'), watching: per('c'), watchFloor: per('d'), errors: r.errors };
+      console.log(`admitting replica accepted ${await metric(b, /^mesh_admission_connections_total (\d+)$/m)} connections in all`);
+      console.log(`parts: Secret-creating replica ${parts.leader.toFixed(2)} ms/pod, admitting replica ${parts.admitting.toFixed(2)}, watching only ${parts.watching.toFixed(2)}, bare watch ${parts.watchFloor.toFixed(2)}`);
+      await cluster.registerWebhooks(server.url);
+    }
+
     // the yardstick: a plain Secret of the same size, created 16 at a time (no webhook is called for Secrets)
     if (sampleSecret) {
       const body: Obj = { apiVersion: 'v1', kind: 'Secret', metadata: { generateName: 'plain-' }, type: sampleSecret.type, data: sampleSecret.data };
@@ -244,7 +291,7 @@ export async function apiserverBench(): Promise<ApiserverBench | undefined> {
       });
       console.log(formatRow(results[results.length - 1]!));
     }
-    return { results, versions: `kube-apiserver ${version.gitVersion}` };
+    return { results, versions: `kube-apiserver ${version.gitVersion}`, ...(parts ? { parts } : {}) };
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await cluster.stop({ graceful: true });

@@ -72,6 +72,11 @@ export class Metrics {
     registers: [this.registry],
     collect: (): void => this.bootstrapSecretsWaiting.set(this.waitingSource?.() ?? 0),
   });
+  readonly webhookConnections = new Counter({
+    name: 'mesh_admission_connections_total',
+    help: 'TLS connections accepted on the webhook port (the API server keeps them alive: a steady rise under load means it does not)',
+    registers: [this.registry],
+  });
   readonly apiConnections = new Counter({
     name: 'mesh_apiserver_connections_total',
     help: 'Connections opened to the API server (each a TLS handshake on both sides; a steady rise under load means connections are not reused)',

@@ -155,6 +155,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
   https.requestTimeout = REQUEST_TIMEOUT_MS;
   let lastActivity = Date.now();
   https.on('connection', () => (lastActivity = Date.now()));
+  https.on('secureConnection', () => metrics.webhookConnections.inc());
   https.on('request', (_req, res) => {
     lastActivity = Date.now();
     inFlight++;

@@ -18,7 +18,7 @@
 //   kept as [].
 import type { MeshIdentity } from '../mesh/flavor.js';
 import type { OwnerReference } from '../mesh/objects.js';
-import type { SecretPlan } from './inject.js';
+import type { OriginalHealthProbe, OriginalHealthProbes, SecretPlan } from './types.js';
 import { bootstrapSecretLabels, bootstrapSecretName } from '../mesh/names.js';
 
 export const BOOTSTRAP_KEYS = { config: 'bootstrap.yaml', ca: 'cacert.pem', cert: 'repo_cert.pem', key: 'repo_key.pem' } as const;
@@ -26,24 +26,6 @@ export const DEFAULT_REPO_PORT = 6060;
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 export const DEFAULT_TLS_MIN = 'TLSv1_2';
 export const DEFAULT_TLS_MAX = 'TLSv1_3';
-
-/** One rewritten probe as recorded for the sidecar (Go models.HealthProbe). */
-export interface OriginalHealthProbe {
-  /** the original httpGet path ("" for TCP probes) */
-  readonly path: string;
-  /** the resolved original port */
-  readonly port: number;
-  /** probe timeoutSeconds; written as Timeout in nanoseconds */
-  readonly timeoutSeconds: number;
-  readonly isHTTP: boolean;
-  readonly isTCPSocket: boolean;
-}
-
-export interface OriginalHealthProbes {
-  readonly liveness?: OriginalHealthProbe | null;
-  readonly readiness?: OriginalHealthProbe | null;
-  readonly startup?: OriginalHealthProbe | null;
-}
 
 /** The MeshConfig `spec.sidecar` fields copied into bootstrap.yaml. */
 export interface SidecarTlsConfig {

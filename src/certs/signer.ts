@@ -25,7 +25,7 @@ import {
   unsignedInteger,
   utf8String,
 } from './der.js';
-import { generateEcKey, type EncodedKeyPair } from './key-pool.js';
+import { generateEcKey, type EncodedKeyPair } from './keys.js';
 
 export const OID = {
   commonName: '2.5.4.3',

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromPemAll, parseCertificate, readTlv } from '../../src/certs/der.js';
 import { issueCA, validity } from '../../src/certs/issue.js';
-import type { EncodedKeyPair } from '../../src/certs/key-pool.js';
+import type { EncodedKeyPair } from '../../src/certs/keys.js';
 import { keyIdentifier, LeafSigner, newSerial, OID, selfSignedCa, type CaMaterial } from '../../src/certs/signer.js';
 
 const NB = new Date('2025-01-02T03:04:05Z');

@@ -111,7 +111,7 @@ async function partA(): Promise<{ timings: PodTiming[]; planMean: number; planIn
   const inject = (c: PodCase): InjectionPlan => injectPod({ pod: c.pod, namespace: c.namespace, uuid: randomUUID() }, view, injector);
   // ecPool: false — the key is generated on this thread, so the figure is the whole CPU cost of one certificate
   // (the server's pool only moves key generation to a worker thread).
-  const issuer = new BootstrapIssuer(createMeshCA(mesh.flavor, new Date()), { ecPool: false });
+  const issuer = new BootstrapIssuer(await createMeshCA(mesh.flavor, new Date()), { ecPool: false });
 
   const cases = podCases();
   // every pod through injectPod a while first, so the first pod timed does not pay for the JIT

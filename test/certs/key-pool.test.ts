@@ -7,7 +7,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeyPool, KeyPoolClosedError, KeyPoolTimeoutError } from '../../src/certs/key-pool.js';
 import { assertUsable } from './support.js';
-import { LeafSigner, selfSignedCa } from '../../src/certs/signer.js';
+import { issueCA } from '../../src/certs/issue.js';
+import { LeafSigner } from '../../src/certs/signer.js';
 
 const pools: KeyPool[] = [];
 const pool = (opts: ConstructorParameters<typeof KeyPool>[0]): KeyPool => {
@@ -78,7 +79,7 @@ describe('KeyPool (EC)', () => {
       expect(k.kind).toBe('ec');
       assertUsable(k);
     }
-    const ca = selfSignedCa({ commonName: 'fsm-ca.flomesh.io', notBefore: new Date('2025-01-01Z'), notAfter: new Date('2035-01-01Z') });
+    const ca = await issueCA('fsm-ca.flomesh.io', { notBefore: new Date('2025-01-01Z'), notAfter: new Date('2035-01-01Z') });
     const signer = new LeafSigner(ca);
     const issued = signer.issue({ commonName: 'a.sidecar.sa.ns.cluster.local', dnsNames: ['a.sidecar.sa.ns.cluster.local'], notBefore: new Date('2025-01-01Z'), notAfter: new Date('2035-01-01Z'), keyPair: keys[0] });
     const x = new X509Certificate(issued.cert);

@@ -21,6 +21,7 @@ import { namespace, pod, UUID } from './helpers.js';
 
 const mesh = meshIdentity('fsm');
 const STATE = join(REPO_ROOT, 'examples/cluster');
+const meshCA = await createMeshCA(mesh.flavor, new Date());
 
 describe('injector entry point', () => {
   it('the pod lives in the request namespace, else its own, else kubectl\'s default', () => {
@@ -45,7 +46,7 @@ describe('injector entry point', () => {
     const handler = mutateHandler({
       injector: { mesh, sidecarMode: 'classic' },
       view,
-      secrets: { issuer: new BootstrapIssuer(createMeshCA(mesh.flavor, new Date()), { ecPool: false }), store: { create: async (s) => void written.push(s.metadata.name) } },
+      secrets: { issuer: new BootstrapIssuer(meshCA, { ecPool: false }), store: { create: async (s) => void written.push(s.metadata.name) } },
       injections: { inc: () => undefined },
       logger: pino({ level: 'silent' }),
       uuid: () => UUID,

@@ -16,7 +16,7 @@ import { meshConfigObject, namespace, pod } from '../injector/helpers.js';
 import { FakeApiServer, waitFor, type Obj } from '../support/fake-apiserver.js';
 
 const mesh = meshIdentity('fsm');
-const ca = createMeshCA(mesh.flavor, new Date());
+const ca = await createMeshCA(mesh.flavor, new Date());
 const injector = { mesh, sidecarMode: 'classic' as const };
 const view = new MemoryView([namespace('apps'), meshConfigObject(mesh, { repoServer: { port: 6161 }, sidecar: { tlsMinProtocolVersion: 'TLSv1_3' } })]);
 const unb64 = (s: unknown): string => Buffer.from(String(s), 'base64').toString('utf8');

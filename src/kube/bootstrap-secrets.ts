@@ -1,4 +1,4 @@
-// Live mode's bootstrap Secrets (injection.md §4): admission only decides and patches; the Secret is created here, from
+// Live mode's bootstrap Secrets: admission only decides and patches; the Secret is created here, from
 // the pod watch, once the pod exists, with an ownerReference to that pod (its uid) set at creation. Kubernetes' garbage
 // collector then deletes it with the pod, and a Secret for a pod that was never created (denied by a later admission
 // plugin, a dry run, a timeout) cannot exist, so nothing needs sweeping. The kubelet waits for a Secret volume that

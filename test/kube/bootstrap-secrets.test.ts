@@ -1,4 +1,4 @@
-// Bootstrap Secrets created from the pod watch (injection.md §4): once per pending injected pod, owned by the pod,
+// Bootstrap Secrets created from the pod watch: once per pending injected pod, owned by the pod,
 // with the content admission planned, only by the responsible replica; retries, Warning Events, 409 as "exists".
 import { X509Certificate } from 'node:crypto';
 import fastJsonPatch from 'fast-json-patch';

@@ -92,9 +92,10 @@ export interface KeyWorkerEntry {
 
 /**
  * The worker's entry file (key-worker-main) beside this module. Compiled (dist/), Node starts the JavaScript file
- * itself. Run from source (vitest, tsx), the file is TypeScript, which Node cannot load by itself, and Node 20 gives a
- * worker's entry no loader passed with `--import` (nodejs/node#47747); so a one-line CommonJS script loads it through
- * tsx's require API instead. Either way the worker gets no flags of the parent's (such as --input-type).
+ * itself. Run from source (vitest, tsx), the file is TypeScript, which Node cannot load by itself, and Node 20 applies
+ * no loader given with `--import` to a worker's entry file (tried: the entry fails with "Unknown file extension"); so a
+ * one-line CommonJS script loads it through tsx's require API instead. Either way the worker gets no flags of the
+ * parent's (such as --input-type).
  */
 export function keyWorkerEntry(moduleUrl: string = import.meta.url): KeyWorkerEntry {
   if (!moduleUrl.endsWith('.ts')) return { script: new URL('./key-worker-main.js', moduleUrl), options: { eval: false, execArgv: [] } };

@@ -26,6 +26,7 @@ import { BENCH_DIR, bodyTemplate, CLUSTER, ROOT, FIXTURES, MUTATE_FIXTURE, PODS,
 import type { LoadResult, LoadScenario } from './loadgen.js';
 import { liveBench, type LivePoint } from './live.js';
 import { scaleSection } from './scale.js';
+import { certsSection } from './certs.js';
 
 const CONCURRENCY = 16;
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1000);
@@ -111,7 +112,7 @@ async function partA(): Promise<{ timings: PodTiming[]; planMean: number; planIn
   const inject = (c: PodCase): InjectionPlan => injectPod({ pod: c.pod, namespace: c.namespace, uuid: randomUUID() }, view, injector);
   // ecPool: false — the key is generated on this thread, so the figure is the whole CPU cost of one certificate
   // (the server's pool only moves key generation to a worker thread).
-  const issuer = new BootstrapIssuer(createMeshCA(mesh.flavor, new Date()), { ecPool: false });
+  const issuer = new BootstrapIssuer(await createMeshCA(mesh.flavor, new Date()), { ecPool: false });
 
   const cases = podCases();
   // every pod through injectPod a while first, so the first pod timed does not pay for the JIT
@@ -309,7 +310,7 @@ window; latencies are of requests that started and finished inside it. \`× floo
 same bodies (validate: \`egress-create-http.json\` and \`plugin-create.json\` alternately; mutate:
 \`pod-create-from-replicaset-v1.json\`), each request with a fresh uid. The mutate scenario issued a certificate and
 wrote a bootstrap Secret file for every request (${secretsWritten} Secrets, warm-up included, in a temporary directory
-deleted afterwards). The \`no-op handler\` row is the real server's HTTP layer (Express, body reading, \`parseReview\`,
+deleted afterwards). The \`no-op handler\` row is the real server's HTTP layer (the node:http listener, body reading, \`parseReview\`,
 deadline, metrics, the logging call) with a handler that admits at once: the difference between it and \`validate\` is
 what validation costs, the difference between it and the floor is what the HTTP layer costs. \`server CPU µs/req\` is
 the server process's CPU time (all its threads, including the key-pool worker) in the window divided by the answers
@@ -414,7 +415,13 @@ async function cliSection(): Promise<Section> {
   return { md: `## Part D — command-line start-up\n\nTarget: \`validate --help\` and \`validate -f\` of one file under 500 ms.\n\n${t}\n\nRun from \`dist/\` (built by \`npm ci\`), a new \`node\` process each time.\n`, errors: 0 };
 }
 
-const PARTS: Record<string, () => Promise<Section>> = { core: coreSection, live: liveSection, cli: cliSection, scale: scaleSection };
+/** Part F: what one per-pod certificate costs with each way of making it (bench/certs.ts). */
+async function certsPart(): Promise<Section> {
+  await waitForQuiet('part F');
+  return certsSection();
+}
+
+const PARTS: Record<string, () => Promise<Section>> = { core: coreSection, live: liveSection, cli: cliSection, scale: scaleSection, certs: certsPart };
 
 /** A section of RESULTS.md, between markers, so that a run of some parts keeps the others' last results. */
 const sectionOf = (text: string, part: string): string | undefined => {

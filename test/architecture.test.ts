@@ -1,6 +1,7 @@
-// The layout DEVELOPERS.md and README's Architecture section describe, checked on the source: imports flow one way
-// (mesh ← engines, cluster, certs, install ← admission, webhooks, kube ← server ← cli), the two engines never import
-// each other, only src/kube/ talks to the API server, and the offline commands load no server or Kubernetes client.
+// The layout of src/, checked on the source: imports flow one way (mesh ← engines, cluster, certs, install ←
+// admission, webhooks, kube ← server ← cli), the two engines never import each other, no file imports itself back
+// through others (within a folder either), only src/kube/ talks to the API server, and the offline commands load no
+// server or Kubernetes client.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -66,6 +67,43 @@ function staticClosure(entries: readonly string[]): { files: string[]; packages:
 const folderOf = (file: string): string => relative(SRC, file).split(sep)[0]!.replace(/\.ts$/, '');
 const all = files.flatMap(importsOf);
 
+/**
+ * The import circles among `edges` (file → the files it imports): every strongly connected component of more than one
+ * file, or a file importing itself (Tarjan), each as its files sorted.
+ */
+function importCycles(edges: ReadonlyMap<string, readonly string[]>): string[][] {
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of edges.get(v) ?? []) {
+      if (!edges.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop()!;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1 || (edges.get(v) ?? []).includes(v)) cycles.push(component.sort());
+  };
+  for (const v of [...edges.keys()].sort()) if (!index.has(v)) visit(v);
+  return cycles;
+}
+
 describe('architecture', () => {
   it('every folder of src/ is in the layering table', () => {
     expect(new Set(files.map(folderOf))).toEqual(new Set(Object.keys(ALLOWED)));
@@ -76,6 +114,20 @@ describe('architecture', () => {
       .filter((i) => i.to.startsWith(SRC) && folderOf(i.to) !== folderOf(i.from) && !ALLOWED[folderOf(i.from)]!.includes(folderOf(i.to)))
       .map((i) => `${relative(SRC, i.from)} → ${relative(SRC, i.to)}`);
     expect(wrong).toEqual([]);
+  });
+
+  it('finds import circles: a file importing itself, two files, a longer ring, and not a diamond', () => {
+    const g = (edges: Record<string, string[]>): Map<string, string[]> => new Map(Object.entries(edges));
+    expect(importCycles(g({ a: ['a'] }))).toEqual([['a']]);
+    expect(importCycles(g({ a: ['b'], b: ['a'] }))).toEqual([['a', 'b']]);
+    expect(importCycles(g({ a: ['b'], b: ['c'], c: ['a'], d: ['a'] }))).toEqual([['a', 'b', 'c']]);
+    expect(importCycles(g({ a: ['b', 'c'], b: ['d'], c: ['d'], d: [] }))).toEqual([]);
+  });
+
+  it('no import circle between files anywhere in src/, within a folder too (type-only and dynamic imports count)', () => {
+    // A circle through `import type` or `import()` costs nothing at run time, but a reader still cannot start anywhere.
+    const edges = new Map(files.map((f) => [relative(SRC, f), importsOf(f).filter((i) => i.to.startsWith(SRC)).map((i) => relative(SRC, i.to))]));
+    expect(importCycles(edges)).toEqual([]);
   });
 
   it('only src/kube/ holds API server paths', () => {

@@ -1,7 +1,8 @@
 // Issues the per-pod bootstrap certificate: ECDSA P-256 keys from a pool (inline generation when it runs dry), RSA
 // keys only from pools filled by a worker thread — RSA generation never runs on the request path.
 import type { MeshCA } from './mesh-ca.js';
-import { generateEcKey, KeyPool, type EncodedKeyPair } from './key-pool.js';
+import { KeyPool } from './key-pool.js';
+import { generateEcKey, type EncodedKeyPair } from './keys.js';
 import { LeafSigner } from './signer.js';
 import { CERT_BACKDATE_MS } from './validity.js';
 

@@ -1,6 +1,6 @@
-// Minimal DER (X.690) encoder and reader: just what an X.509 v3 certificate, an SPKI and a PKCS#8 key need.
-// Encoders return Buffers and do no validation beyond what DER itself requires; they are on the request path
-// (one certificate per injected pod), so they avoid intermediate objects.
+// Minimal DER (X.690) encoder and reader: just what signer.ts needs to issue an X.509 v3 leaf and to read its CA,
+// plus PEM armour. Encoders return Buffers and do no validation beyond what DER itself requires; they run once per
+// injected pod, so they avoid intermediate objects.
 
 export const TAG = {
   BOOLEAN: 0x01,
@@ -67,14 +67,6 @@ export function unsignedInteger(magnitude: Buffer): Buffer {
   const body = magnitude.subarray(i);
   if (body.length === 0) return Buffer.from([TAG.INTEGER, 1, 0]);
   return (body[0]! & 0x80) !== 0 ? tlv(TAG.INTEGER, Buffer.concat([Buffer.from([0]), body])) : tlv(TAG.INTEGER, body);
-}
-
-/** INTEGER from a small non-negative JS number. */
-export function smallInteger(n: number): Buffer {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`smallInteger: ${n}`);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
-  return unsignedInteger(Buffer.from(bytes.length ? bytes : [0]));
 }
 
 export function boolean(v: boolean): Buffer {

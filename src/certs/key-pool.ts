@@ -1,69 +1,19 @@
-// Leaf key material for bootstrap certificates.
+// Pools of leaf keys for bootstrap certificates, filled in the background by a worker thread (key-worker.ts).
 //
-// - ECDSA P-256 (the default): generated on the spot by `generateEcKey()`, ~0.05 ms of CPU. One SEC1 export gives
-//   both the SPKI and the PKCS#8 encodings (Node's own SPKI export alone costs ~0.1 ms, more than generating the key).
-// - RSA (MeshConfig certificate.certKeyBitSize): 100–300 ms per key, so never generated on the request path. A
-//   KeyPool keeps `target` keys ready and refills in the background on a worker thread (see key-worker.ts for why the
-//   worker is an eval'd script and not a file).
-// - A KeyPool of kind 'ec' does the same for P-256 keys, taking their generation off the request thread (on a
-//   2-core machine the worker uses the core the event loop does not); `ecPool.take() ?? generateEcKey()` never waits.
+// - RSA (MeshConfig certificate.certKeyBitSize): 100–300 ms per key, so never generated on the request path: a pool
+//   keeps `target` keys ready.
+// - ECDSA P-256 (the default) costs little (keys.ts generateEcKey), but a pool of kind 'ec' still takes it off the
+//   request thread (on a 2-core machine the worker uses the core the event loop does not);
+//   `ecPool.take() ?? generateEcKey()` never waits.
 //
 // Empty-pool policy: `take()` never blocks and returns undefined when the pool is empty; `takeWithin(ms)` waits for
 // the next key up to `ms` and then rejects with KeyPoolTimeoutError (message names the key size and the pool state).
 // The request path should use `takeWithin` with a deadline below the admission deadline and turn the error into a
 // denial with that message: a pod is never admitted without its certificate, and a burst larger than the pool is
 // served at the worker's generation rate instead of stalling the event loop.
-import { generateKeyPairSync } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { algorithmIdentifier, children, octetString, oid, readTlv, sequence, smallInteger, TAG, toPem, whole } from './der.js';
-import { KEY_WORKER_SOURCE } from './key-worker.js';
-
-/** A leaf key pair, already encoded the way the signer and the bootstrap Secret need it. */
-export interface EncodedKeyPair {
-  readonly kind: 'ec' | 'rsa';
-  /** DER SubjectPublicKeyInfo */
-  readonly spki: Buffer;
-  /** PKCS#8 PEM ("PRIVATE KEY") */
-  readonly privateKeyPem: string;
-}
-
-/** A pooled key (alias). */
-export type KeyPair = EncodedKeyPair;
-
-const OID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
-const OID_P256 = '1.2.840.10045.3.1.7';
-const EC_P256_ALG = algorithmIdentifier(OID_EC_PUBLIC_KEY, oid(OID_P256));
-
-/**
- * Re-encodes a SEC1 ECPrivateKey (P-256, with its public key) as {SPKI, PKCS#8 PEM}. Exported for tests.
- * Throws when the SEC1 structure lacks the public key.
- */
-export function p256FromSec1(sec1: Buffer): EncodedKeyPair {
-  const root = readTlv(sec1);
-  const [version, priv, ...rest] = children(sec1, root);
-  if (!version || !priv || priv.tag !== TAG.OCTET_STRING) throw new Error('SEC1: bad ECPrivateKey');
-  const pubWrapper = rest.find((n) => n.tag === 0xa1);
-  if (!pubWrapper) throw new Error('SEC1: no public key');
-  const [pubBits] = children(sec1, pubWrapper);
-  if (!pubBits || pubBits.tag !== TAG.BIT_STRING) throw new Error('SEC1: bad public key');
-  const spki = sequence(EC_P256_ALG, whole(sec1, pubBits));
-  // Inside PKCS#8 the curve is named by the AlgorithmIdentifier; the inner ECPrivateKey drops its [0] parameters
-  // (RFC 5915 §3 / what OpenSSL writes).
-  const inner = sequence(smallInteger(1), whole(sec1, priv), whole(sec1, pubWrapper));
-  const pkcs8 = sequence(smallInteger(0), EC_P256_ALG, octetString(inner));
-  return { kind: 'ec', spki, privateKeyPem: toPem('PRIVATE KEY', pkcs8) };
-}
-
-/** A fresh ECDSA P-256 key pair (~0.05 ms). */
-export function generateEcKey(): EncodedKeyPair {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  try {
-    return p256FromSec1(privateKey.export({ type: 'sec1', format: 'der' }));
-  } catch {
-    const { publicKey, privateKey: pk } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    return { kind: 'ec', spki: publicKey.export({ type: 'spki', format: 'der' }), privateKeyPem: pk.export({ type: 'pkcs8', format: 'pem' }) as string };
-  }
-}
+import type { EncodedKeyPair, KeyKind } from './keys.js';
+import { keyWorkerEntry, type GenerateRequest, type KeyWorkerReply } from './key-worker.js';
 
 export class KeyPoolTimeoutError extends Error {
   override readonly name = 'KeyPoolTimeoutError';
@@ -74,8 +24,8 @@ export class KeyPoolClosedError extends Error {
 }
 
 export interface KeyPoolOptions {
-  /** 'rsa' (default) or 'ec' (ECDSA P-256, moves the ~0.1 ms key generation off the request thread) */
-  readonly kind?: 'rsa' | 'ec';
+  /** 'rsa' (default) or 'ec' (ECDSA P-256, moves key generation off the request thread) */
+  readonly kind?: KeyKind;
   /** RSA modulus length (MeshConfig certificate.certKeyBitSize); default 2048; ignored for EC */
   readonly bits?: number;
   /** keys kept ready; default 32 for RSA, 1024 for EC */
@@ -90,7 +40,7 @@ export interface KeyPoolOptions {
 }
 
 export interface KeyPoolStats {
-  readonly kind: 'rsa' | 'ec';
+  readonly kind: KeyKind;
   readonly bits: number;
   readonly target: number;
   readonly available: number;
@@ -110,22 +60,13 @@ interface Waiter {
   timer: NodeJS.Timeout;
 }
 
-interface WorkerMessage {
-  type: 'keys' | 'error';
-  kind: 'rsa' | 'ec';
-  bits: number;
-  keys?: { spki: ArrayBuffer; privateKeyPem: string }[];
-  count?: number;
-  message?: string;
-}
-
 /**
  * A pool of leaf keys refilled by one background worker thread. The worker is unref'd (it never keeps the process
  * alive) and `close()` terminates it. The worker starts in the constructor: create an RSA pool only when RSA leaves
  * are actually configured.
  */
 export class KeyPool {
-  readonly kind: 'rsa' | 'ec';
+  readonly kind: KeyKind;
   readonly bits: number;
   readonly target: number;
   private readonly lowWater: number;
@@ -251,15 +192,15 @@ export class KeyPool {
     if (want <= 0) return;
     const worker = this.ensureWorker();
     this.outstanding += want;
-    worker.postMessage({ type: 'generate', kind: this.kind, bits: this.bits, count: want });
+    const request: GenerateRequest = { type: 'generate', kind: this.kind, bits: this.bits, count: want };
+    worker.postMessage(request);
   }
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    // execArgv: [] — the worker must not inherit the parent's flags: `--input-type=module` would make the eval'd
-    // CommonJS script an ES module (no `require`), and loaders such as tsx are of no use to it.
-    const w = new Worker(KEY_WORKER_SOURCE, { eval: true, execArgv: [], name: `${this.kind}-key-pool` });
-    w.on('message', (m: WorkerMessage) => this.onMessage(m));
+    const entry = keyWorkerEntry();
+    const w = new Worker(entry.script, { ...entry.options, name: `${this.kind}-key-pool` });
+    w.on('message', (m: KeyWorkerReply) => this.onMessage(m));
     w.on('error', (err) => this.workerGone(w, err));
     w.on('exit', (code) => {
       if (!this.closed) this.workerGone(w, new Error(`key worker exited with code ${code}`));
@@ -280,15 +221,15 @@ export class KeyPool {
     if (this.waiters.length > 0) setTimeout(() => this.refill(), delay).unref();
   }
 
-  private onMessage(m: WorkerMessage): void {
+  private onMessage(m: KeyWorkerReply): void {
     if (this.closed || m.kind !== this.kind || m.bits !== this.bits) return;
     if (m.type === 'error') {
-      this.outstanding = Math.max(0, this.outstanding - (m.count ?? 1));
-      this.onError?.(new Error(`key worker: ${m.message ?? 'unknown error'}`));
+      this.outstanding = Math.max(0, this.outstanding - m.count);
+      this.onError?.(new Error(`key worker: ${m.message}`));
       return;
     }
     this.restarts = 0;
-    for (const raw of m.keys ?? []) {
+    for (const raw of m.keys) {
       this.outstanding = Math.max(0, this.outstanding - 1);
       this.generated++;
       const key: EncodedKeyPair = { kind: this.kind, spki: Buffer.from(raw.spki), privateKeyPem: raw.privateKeyPem };

@@ -1,15 +1,17 @@
 // The mesh CA that signs the per-pod bootstrap certificates.
 // - standalone: `mesh-ca.crt` / `mesh-ca.key` under the certs directory, created on first use and reused while valid;
-// - live mode: the Secret `<p>-ca-bundle` in the mesh namespace (keys `ca.crt`, `private.key`; server.md §4), read with
-//   meshCAFromSecretData and, when absent, created from meshCASecret(createMeshCA(...)).
+// - live mode: the Secret `<p>-ca-bundle` in the mesh namespace (keys `ca.crt`, `private.key`, the names the forks'
+//   controller reads, so both trust the same root), read with meshCAFromSecretData and, when absent, created from
+//   meshCASecret(await createMeshCA(...)).
 // Root CN as the Tresor provider of FSM/osm-edge: `fsm-ca.flomesh.io` / `osm-ca.openservicemesh.io`, 87600 h (10 y).
+// Made like every CA here, by issue.ts (a root is made once in years, so its cost does not matter).
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Flavor, FlavorName } from '../mesh/flavor.js';
 import { FLAVORS } from '../mesh/flavor.js';
 import { fromPemAll, toPem } from './der.js';
-import { selfSignedCa } from './signer.js';
+import { issueCA } from './issue.js';
 import { CERT_BACKDATE_MS } from './validity.js';
 
 export const MESH_CA_FILES = { cert: 'mesh-ca.crt', key: 'mesh-ca.key' } as const;
@@ -42,16 +44,11 @@ export function meshCACommonName(flavor: Flavor | FlavorName): string {
 }
 
 /** A new mesh root CA: ECDSA P-256, valid from 5 minutes before `now` for 10 years. */
-export function createMeshCA(flavor: Flavor | FlavorName, now: Date): MeshCA {
+export async function createMeshCA(flavor: Flavor | FlavorName, now: Date): Promise<MeshCA> {
   const f = flavorOf(flavor);
   const notBefore = new Date(Math.floor(now.getTime() / 1000) * 1000 - CERT_BACKDATE_MS);
   const notAfter = new Date(Math.floor(now.getTime() / 1000) * 1000 + MESH_CA_VALIDITY_MS);
-  const ca = selfSignedCa({
-    commonName: meshCACommonName(f),
-    ...(f.name === 'osm-edge' ? { organization: 'Open Service Mesh Edge' } : {}),
-    notBefore,
-    notAfter,
-  });
+  const ca = await issueCA(meshCACommonName(f), { notBefore, notAfter, ...(f.name === 'osm-edge' ? { organization: 'Open Service Mesh Edge' } : {}) });
   return { cert: ca.cert, key: ca.key, bundle: ca.cert, notAfter };
 }
 
@@ -95,7 +92,7 @@ const readIf = (p: string): string | undefined => {
  * Standalone mesh CA under `dir`: reused while it parses, matches its key, is a CA and is valid at `now`; otherwise
  * a new one is created and written (key mode 0600, written atomically via rename).
  */
-export function loadOrCreateMeshCA(dir: string, flavor: Flavor | FlavorName, now: Date): LoadedMeshCA {
+export async function loadOrCreateMeshCA(dir: string, flavor: Flavor | FlavorName, now: Date): Promise<LoadedMeshCA> {
   const certPath = join(dir, MESH_CA_FILES.cert);
   const keyPath = join(dir, MESH_CA_FILES.key);
   const certPem = readIf(certPath);
@@ -108,7 +105,7 @@ export function loadOrCreateMeshCA(dir: string, flavor: Flavor | FlavorName, now
       // fall through: replace it
     }
   }
-  const ca = createMeshCA(flavor, now);
+  const ca = await createMeshCA(flavor, now);
   mkdirSync(dir, { recursive: true });
   writeAtomic(keyPath, ca.key, 0o600);
   writeAtomic(certPath, ca.cert, 0o644);

@@ -1,4 +1,4 @@
-// Self-managed serving certificate for live mode (server.md §4): a CA and a leaf kept in the Secret
+// Self-managed serving certificate for live mode: a CA and a leaf kept in the Secret
 // `<p>-admission-tls` in the server's namespace, shared by every replica, renewed in place and swapped into the running
 // HTTPS server through a callback (the caller runs https.Server.setSecureContext).
 //

@@ -2,7 +2,8 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { issueCA, issueLeaf, validity, type KeyPairPem } from './issue.js';
+import { issueCA, issueLeaf, type KeyPairPem } from './issue.js';
+import { validity } from './validity.js';
 
 export interface ServingCerts {
   readonly ca: string;

@@ -1,5 +1,6 @@
-// The per-pod bootstrap Secret (injection.md §4, reference fsm-injector.md §3.2). Pure: no I/O, no clock, no
-// randomness; the UUID and the issued certificate come in as parameters.
+// The per-pod bootstrap Secret the sidecar starts from: its name, labels and keys, and `bootstrap.yaml`, exactly as
+// the FSM/osm-edge injector writes them, so that their sidecars and controllers read ours unchanged. Pure: no I/O, no
+// clock, no randomness; the UUID and the issued certificate come in as parameters.
 //
 // `bootstrap.yaml` is JSON despite its name, byte-for-byte what FSM/osm-edge write: Go's
 // json.MarshalIndent(builder, "", "") over
@@ -18,7 +19,7 @@
 //   kept as [].
 import type { MeshIdentity } from '../mesh/flavor.js';
 import type { OwnerReference } from '../mesh/objects.js';
-import type { SecretPlan } from './inject.js';
+import type { OriginalHealthProbe, OriginalHealthProbes, SecretPlan } from './types.js';
 import { bootstrapSecretLabels, bootstrapSecretName } from '../mesh/names.js';
 
 export const BOOTSTRAP_KEYS = { config: 'bootstrap.yaml', ca: 'cacert.pem', cert: 'repo_cert.pem', key: 'repo_key.pem' } as const;
@@ -26,24 +27,6 @@ export const DEFAULT_REPO_PORT = 6060;
 export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 export const DEFAULT_TLS_MIN = 'TLSv1_2';
 export const DEFAULT_TLS_MAX = 'TLSv1_3';
-
-/** One rewritten probe as recorded for the sidecar (Go models.HealthProbe). */
-export interface OriginalHealthProbe {
-  /** the original httpGet path ("" for TCP probes) */
-  readonly path: string;
-  /** the resolved original port */
-  readonly port: number;
-  /** probe timeoutSeconds; written as Timeout in nanoseconds */
-  readonly timeoutSeconds: number;
-  readonly isHTTP: boolean;
-  readonly isTCPSocket: boolean;
-}
-
-export interface OriginalHealthProbes {
-  readonly liveness?: OriginalHealthProbe | null;
-  readonly readiness?: OriginalHealthProbe | null;
-  readonly startup?: OriginalHealthProbe | null;
-}
 
 /** The MeshConfig `spec.sidecar` fields copied into bootstrap.yaml. */
 export interface SidecarTlsConfig {
@@ -266,28 +249,4 @@ export function bootstrapSecretFor(mesh: MeshIdentity, plan: SecretPlan, certifi
     probes: plan.originalHealthProbes,
   });
   return owner ? { ...secret, metadata: { ...secret.metadata, ownerReferences: [owner] } } : secret;
-}
-
-const PLAIN_SCALAR = /^[A-Za-z][A-Za-z0-9._/+=-]*$/;
-const YAML_WORDS = /^(true|false|null|yes|no|on|off|y|n|~)$/i;
-
-/** A string as a YAML scalar: plain when it cannot be read as anything else, else double-quoted (JSON's quoting). */
-function yamlScalar(v: string): string {
-  return PLAIN_SCALAR.test(v) && !YAML_WORDS.test(v) ? v : JSON.stringify(v);
-}
-
-/**
- * The Secret as a YAML manifest (standalone mode writes it under --secrets-dir). Written by hand for this fixed shape:
- * it sits on the admission path, where the general-purpose YAML serializer cost more than signing the certificate.
- */
-export function bootstrapSecretManifest(secret: BootstrapSecret): string {
-  const map = (indent: string, m: Record<string, string>): string =>
-    Object.entries(m)
-      .map(([k, v]) => `${indent}${yamlScalar(k)}: ${yamlScalar(v)}\n`)
-      .join('');
-  const { name, namespace, labels } = secret.metadata;
-  return (
-    `apiVersion: ${secret.apiVersion}\nkind: ${secret.kind}\nmetadata:\n  name: ${yamlScalar(name)}\n  namespace: ${yamlScalar(namespace)}\n` +
-    `  labels:\n${map('    ', labels)}type: ${secret.type}\ndata:\n${map('  ', secret.data)}`
-  );
 }

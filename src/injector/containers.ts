@@ -2,8 +2,8 @@
 import type { V1Container, V1ContainerPort, V1EnvVar, V1OwnerReference } from '@kubernetes/client-node';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { PORTS } from './ports.js';
-import { PROBE_KINDS, type ProbeKind } from './probes.js';
-import type { SidecarSettings } from './settings.js';
+import { PROBE_KINDS } from './probes.js';
+import type { ProbeKind, SidecarSettings } from './types.js';
 
 export const SIDECAR_CONTAINER = 'sidecar';
 export const BOOTSTRAP_VOLUME = 'sidecar-bootstrap-config-volume';

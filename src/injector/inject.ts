@@ -23,10 +23,10 @@ import { resolveInterception } from './interception.js';
 import { PatchBuilder } from './patch.js';
 import { PORTS } from './ports.js';
 import { originalProbesFromPod, rewriteProbes } from './probes.js';
-import { repoHost, type OriginalHealthProbes } from './bootstrap.js';
-import { bootstrapSettings, resolveSettings, type Annotations, type BootstrapSettings, type InjectorOptions, type ObjectRef, type SidecarSettings } from './settings.js';
+import { repoHost } from './bootstrap.js';
+import { bootstrapSettings, invalidAnnotation, resolveSettings, type Annotations, type InjectorOptions, type ObjectRef } from './settings.js';
+import type { BootstrapSettings, SecretPlan, SidecarSettings } from './types.js';
 import { parseBoolWord, BOOL_WORDS_TEXT } from './words.js';
-import { invalidAnnotation } from './settings.js';
 
 export type SkipReason = 'host-network' | 'system-namespace' | 'not-monitored' | 'not-enabled';
 export type DenyReason = 'invalid-annotation' | 'invalid-pod';
@@ -125,23 +125,6 @@ interface PodAdmission {
   readonly controllerService: KubeObject | undefined;
   /** a fresh UUID v4 for this injection */
   readonly uuid: string;
-}
-
-/** What the caller needs to issue the certificate and write the bootstrap Secret. */
-export interface SecretPlan {
-  readonly name: string;
-  readonly namespace: string;
-  readonly uuid: string;
-  readonly serviceAccount: string;
-  /** `<uuid>.sidecar.<sa>.<ns>.<trustDomain>`: certificate CN, DNS SAN and NodeID */
-  readonly commonName: string;
-  readonly labels: Record<string, string>;
-  readonly repoHost: string;
-  readonly repoPort: number;
-  readonly tls: SidecarSettings['tls'];
-  readonly originalHealthProbes: OriginalHealthProbes;
-  readonly keyType: 'ec' | 'rsa';
-  readonly rsaBits?: number;
 }
 
 /** What would be added, for logs and `mesh-admission explain`. */

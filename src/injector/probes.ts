@@ -2,10 +2,8 @@
 // iptables sends every inbound connection to the proxy and a plain probe would otherwise hit mTLS and fail.
 import type { V1Container, V1HTTPHeader, V1Probe } from '@kubernetes/client-node';
 import { isRecord } from '../mesh/objects.js';
-import type { OriginalHealthProbe, OriginalHealthProbes } from './bootstrap.js';
+import type { OriginalHealthProbe, ProbeKind } from './types.js';
 import { PORTS } from './ports.js';
-
-export type ProbeKind = keyof OriginalHealthProbes;
 
 export const PROBE_KINDS: readonly { kind: ProbeKind; field: 'livenessProbe' | 'readinessProbe' | 'startupProbe'; port: number; portName: string }[] = [
   { kind: 'liveness', field: 'livenessProbe', port: PORTS.LIVENESS, portName: 'liveness-port' },

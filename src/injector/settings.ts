@@ -5,6 +5,7 @@ import type { Flavor, MeshIdentity } from '../mesh/flavor.js';
 import { annotationKeys, type SidecarMode, type SidecarModeFlag } from '../mesh/names.js';
 import { isRecord } from '../mesh/objects.js';
 import { DEFAULT_REPO_PORT, DEFAULT_TRUST_DOMAIN } from './bootstrap.js';
+import type { BootstrapSettings, SidecarSettings } from './types.js';
 import { BOOL_WORDS_TEXT, isQuantity, parseBoolWord } from './words.js';
 
 
@@ -69,32 +70,6 @@ export function boolAnnotation(key: string, layers: readonly ObjectRef[], fallba
 const rec = (v: unknown): Record<string, unknown> => (isRecord(v) ? v : {});
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
 
-export interface SidecarSettings {
-  readonly mode: SidecarMode;
-  readonly sidecarImage: string;
-  readonly initImage: string;
-  readonly healthcheckImage: string;
-  readonly logLevel: string;
-  readonly repoHost: string;
-  readonly repoPort: number;
-  readonly repoCodebase: string;
-  readonly resources: V1ResourceRequirements | undefined;
-  readonly initResources: V1ResourceRequirements | undefined;
-  readonly healthcheckResources: V1ResourceRequirements | undefined;
-  readonly privilegedInit: boolean;
-  readonly holdApplication: boolean;
-  readonly gracefulExit: boolean;
-  /** FSM NodeLevel interception or osm-edge ebpf/none: no init container */
-  readonly initContainer: boolean;
-  /** FSM NodeLevel: only the proxy-uuid label is added */
-  readonly labelOnly: boolean;
-  readonly localDnsProxy: { enable: boolean; primary?: string; secondary?: string };
-  readonly metrics: boolean;
-  readonly trustDomain: string;
-  readonly tls: { min?: string; max?: string; cipherSuites?: string[]; ecdhCurves?: string[] };
-  readonly rsaBits?: number;
-}
-
 function resources(v: unknown): V1ResourceRequirements | undefined {
   return isRecord(v) && Object.keys(v).length > 0 ? (structuredClone(v) as V1ResourceRequirements) : undefined;
 }
@@ -112,10 +87,6 @@ function repoPort(flavor: Flavor, sidecar: Record<string, unknown>, repoServer: 
   if (driver && typeof driver.proxyServerPort === 'number') return driver.proxyServerPort;
   return DEFAULT_REPO_PORT;
 }
-
-/** What the bootstrap Secret needs: from the MeshConfig and the flags only, never from annotations, so the Secret's
- * creator (which sees the pod after admission) computes what admission computed. */
-export type BootstrapSettings = Pick<SidecarSettings, 'trustDomain' | 'repoPort' | 'tls' | 'rsaBits'>;
 
 export function bootstrapSettings(opts: InjectorOptions, meshConfigSpec: Record<string, unknown> | undefined): BootstrapSettings {
   const spec = rec(meshConfigSpec);

@@ -1,4 +1,4 @@
-// Live mode's bootstrap Secrets (injection.md §4): admission only decides and patches; the Secret is created here, from
+// Live mode's bootstrap Secrets: admission only decides and patches; the Secret is created here, from
 // the pod watch, once the pod exists, with an ownerReference to that pod (its uid) set at creation. Kubernetes' garbage
 // collector then deletes it with the pod, and a Secret for a pod that was never created (denied by a later admission
 // plugin, a dry run, a timeout) cannot exist, so nothing needs sweeping. The kubelet waits for a Secret volume that
@@ -23,7 +23,8 @@ import type { Logger } from 'pino';
 import type { BootstrapIssuer } from '../certs/bootstrap-issuer.js';
 import type { ClusterView } from '../cluster/view.js';
 import { bootstrapSecretFor } from '../injector/bootstrap.js';
-import { bootstrapSecretPlan, type SecretPlan } from '../injector/inject.js';
+import { bootstrapSecretPlan } from '../injector/inject.js';
+import type { SecretPlan } from '../injector/types.js';
 import type { InjectorOptions } from '../injector/settings.js';
 import { proxyUuidLabel } from '../mesh/names.js';
 import { isRecord, type KubeObject, type OwnerReference } from '../mesh/objects.js';

@@ -1,4 +1,5 @@
-// Live mode's mesh CA (server.md §4): the Secret `<p>-ca-bundle` (keys `ca.crt`, `private.key`) in the mesh namespace.
+// Live mode's mesh CA: the Secret `<p>-ca-bundle` (keys `ca.crt`, `private.key`) in the mesh namespace, where the forks'
+// controller keeps its root too.
 // Read when it exists; created when it does not (as the mesh's own bootstrap would), so a cluster without the full
 // control plane still gets working injection. Replicas racing to create it converge on one: create, and on 409 read
 // the winner's. An existing Secret that does not hold a usable CA is an error — it belongs to the mesh, and replacing
@@ -16,7 +17,7 @@ export interface MeshCASecretOptions {
   /** labels on a created Secret (default the mesh's: app.kubernetes.io/name + instance) */
   readonly labels?: Record<string, string>;
   /** how a new CA is made (tests pass a cached one; default createMeshCA) */
-  readonly create?: (now: Date) => MeshCA;
+  readonly create?: (now: Date) => MeshCA | Promise<MeshCA>;
   readonly timeoutMs?: number;
 }
 
@@ -50,7 +51,7 @@ export async function loadOrCreateMeshCASecret(opts: MeshCASecretOptions): Promi
   const existing = await read(opts, name);
   if (existing) return { ...parse(opts, name, existing, now), reused: true };
 
-  const ca = (opts.create ?? ((d: Date) => createMeshCA(mesh.flavor, d)))(now);
+  const ca = await (opts.create ?? ((d: Date) => createMeshCA(mesh.flavor, d)))(now);
   const labels = opts.labels ?? { 'app.kubernetes.io/name': mesh.flavor.domain, 'app.kubernetes.io/instance': mesh.meshName };
   try {
     await opts.http.json({

@@ -16,7 +16,7 @@ export async function standaloneEnvironment({ opts, mesh, logger, metrics }: Env
     view = new MemoryView();
     logger.warn('no --cluster-state given: the cluster view is empty');
   }
-  const meshCA = loadOrCreateMeshCA(opts.certsDir, mesh.flavor, new Date());
+  const meshCA = await loadOrCreateMeshCA(opts.certsDir, mesh.flavor, new Date());
   logger.info({ dir: opts.certsDir, reused: meshCA.reused, notAfter: meshCA.notAfter.toISOString() }, meshCA.reused ? 'mesh CA reused' : 'mesh CA created');
   const tls = await loadTls({ certsDir: opts.certsDir, tlsCertFile: opts.tlsCertFile, tlsKeyFile: opts.tlsKeyFile, serviceName: opts.serviceName, namespace: mesh.meshNamespace }, logger);
   let stopWatch = (): void => {};

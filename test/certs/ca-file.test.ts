@@ -3,21 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readCaBundleFile, watchCaBundleFile } from '../../src/certs/ca-file.js';
-import { LeafSigner, selfSignedCa } from '../../src/certs/signer.js';
+import { issueCA } from '../../src/certs/issue.js';
+import { LeafSigner } from '../../src/certs/signer.js';
 import { waitFor } from '../support/fake-apiserver.js';
 
 const now = Date.now();
-const ca = (cn: string, from = now - 3600_000, to = now + 86_400_000) => selfSignedCa({ commonName: cn, notBefore: new Date(from), notAfter: new Date(to) });
-const CA1 = ca('one').cert;
-const CA2 = ca('two').cert;
+const ca = (cn: string, from = now - 3600_000, to = now + 86_400_000) => issueCA(cn, { notBefore: new Date(from), notAfter: new Date(to) });
+const CA1 = (await ca('one')).cert;
+const CA2 = (await ca('two')).cert;
 
 describe('CA bundle file (--tls-ca-file)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ca-file-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('keeps only CA certificates still valid', () => {
-    const expired = ca('expired', now - 10 * 86_400_000, now - 86_400_000).cert;
-    const issuer = ca('issuer');
+  it('keeps only CA certificates still valid', async () => {
+    const expired = (await ca('expired', now - 10 * 86_400_000, now - 86_400_000)).cert;
+    const issuer = await ca('issuer');
     const leaf = new LeafSigner(issuer).issue({ commonName: 'leaf', dnsNames: ['leaf'], notBefore: new Date(now - 1000), notAfter: new Date(now + 86_400_000) }).cert;
     const f = join(dir, 'ca.crt');
     writeFileSync(f, expired + CA1 + leaf + issuer.cert);

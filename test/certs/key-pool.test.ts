@@ -1,9 +1,14 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, X509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateEcKey, KeyPool, KeyPoolClosedError, KeyPoolTimeoutError, p256FromSec1, type EncodedKeyPair } from '../../src/certs/key-pool.js';
-import { LeafSigner, selfSignedCa } from '../../src/certs/signer.js';
+import { KeyPool, KeyPoolClosedError, KeyPoolTimeoutError } from '../../src/certs/key-pool.js';
+import { assertUsable } from './support.js';
+import { issueCA } from '../../src/certs/issue.js';
+import { LeafSigner } from '../../src/certs/signer.js';
 
 const pools: KeyPool[] = [];
 const pool = (opts: ConstructorParameters<typeof KeyPool>[0]): KeyPool => {
@@ -13,34 +18,6 @@ const pool = (opts: ConstructorParameters<typeof KeyPool>[0]): KeyPool => {
 };
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.close()));
-});
-
-function assertUsable(k: EncodedKeyPair): void {
-  const pub = createPublicKey({ key: k.spki, format: 'der', type: 'spki' });
-  const priv = createPrivateKey(k.privateKeyPem);
-  expect(pub.asymmetricKeyType).toBe(k.kind);
-  expect(priv.asymmetricKeyType).toBe(k.kind);
-  const msg = Buffer.from('pool');
-  expect(verify('sha256', msg, pub, sign('sha256', msg, priv))).toBe(true);
-  expect(k.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n[\s\S]+-----END PRIVATE KEY-----\n$/);
-}
-
-describe('generateEcKey', () => {
-  it('returns a usable P-256 pair encoded as SPKI DER + PKCS#8 PEM', () => {
-    const k = generateEcKey();
-    expect(k.kind).toBe('ec');
-    assertUsable(k);
-    expect(createPublicKey({ key: k.spki, format: 'der', type: 'spki' }).asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
-  });
-
-  it('re-encodes SEC1 exactly as node encodes SPKI and the same private key', () => {
-    for (let i = 0; i < 20; i++) {
-      const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-      const k = p256FromSec1(privateKey.export({ type: 'sec1', format: 'der' }));
-      expect(k.spki.equals(publicKey.export({ type: 'spki', format: 'der' }))).toBe(true);
-      expect(createPrivateKey(k.privateKeyPem).export({ type: 'pkcs8', format: 'der' }).equals(privateKey.export({ type: 'pkcs8', format: 'der' }))).toBe(true);
-    }
-  });
 });
 
 describe('KeyPool (RSA)', () => {
@@ -102,7 +79,7 @@ describe('KeyPool (EC)', () => {
       expect(k.kind).toBe('ec');
       assertUsable(k);
     }
-    const ca = selfSignedCa({ commonName: 'fsm-ca.flomesh.io', notBefore: new Date('2025-01-01Z'), notAfter: new Date('2035-01-01Z') });
+    const ca = await issueCA('fsm-ca.flomesh.io', { notBefore: new Date('2025-01-01Z'), notAfter: new Date('2035-01-01Z') });
     const signer = new LeafSigner(ca);
     const issued = signer.issue({ commonName: 'a.sidecar.sa.ns.cluster.local', dnsNames: ['a.sidecar.sa.ns.cluster.local'], notBefore: new Date('2025-01-01Z'), notAfter: new Date('2035-01-01Z'), keyPair: keys[0] });
     const x = new X509Certificate(issued.cert);
@@ -111,12 +88,37 @@ describe('KeyPool (EC)', () => {
   });
 });
 
-describe('KeyPool worker lifecycle', () => {
-  it('does not keep the process alive without close() (worker is unref\'d), from TypeScript via tsx with --input-type=module', () => {
-    const mod = fileURLToPath(new URL('../../src/certs/key-pool.ts', import.meta.url));
-    const script = `import { KeyPool } from ${JSON.stringify(mod)}; const p = new KeyPool({ bits: 1024, target: 2 }); const k = await p.takeWithin(20000); console.log(k.kind);`;
-    // execFileSync's timeout kills a process kept alive by the worker (and the test then fails)
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
-    expect(out.trim()).toBe('rsa');
+describe('the key worker loads from TypeScript and from compiled JavaScript', () => {
+  const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+  // Each child prints where its worker's entry file is and the kinds of the keys it got; execFileSync's timeout kills a
+  // process kept alive by the worker (the worker is unref'd: the child must exit without close()).
+  const script = (dir: string, ext: string): string =>
+    [
+      `import { KeyPool } from ${JSON.stringify(pathToFileURL(join(dir, `key-pool.${ext}`)).href)};`,
+      `import { keyWorkerEntry } from ${JSON.stringify(pathToFileURL(join(dir, `key-worker.${ext}`)).href)};`,
+      `const ec = new KeyPool({ kind: 'ec', target: 2 });`,
+      `const rsa = new KeyPool({ bits: 1024, target: 0 });`,
+      `const keys = [await ec.takeWithin(20000), await rsa.takeWithin(20000)];`,
+      `const { script } = keyWorkerEntry();`,
+      `console.log(typeof script === 'string' ? 'script' : script.pathname.split('/').pop(), keys.map((k) => k.kind + ':' + k.spki.length).join(' '));`,
+    ].join('\n');
+
+  it('from src/ under tsx (the parent\'s --input-type=module is not passed on to the worker)', () => {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script(join(ROOT, 'src/certs'), 'ts')], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(out.trim()).toBe('script ec:91 rsa:162');
+  });
+
+  it('from JavaScript compiled by tsc, as under dist/, with no loader at all', () => {
+    const out = mkdtempSync(join(tmpdir(), 'key-pool-js-'));
+    try {
+      const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
+      const args = ['--outDir', out, '--rootDir', join(ROOT, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--skipLibCheck', '--strict'];
+      execFileSync(process.execPath, [tsc, ...args, join(ROOT, 'src/certs/key-pool.ts'), join(ROOT, 'src/certs/key-worker-main.ts')], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+      writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
+      const printed = execFileSync(process.execPath, ['--input-type=module', '-e', script(join(out, 'certs'), 'js')], { cwd: out, encoding: 'utf8', timeout: 60_000 });
+      expect(printed.trim()).toBe('key-worker-main.js ec:91 rsa:162');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });

@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 import { meshIdentity } from '../../src/mesh/flavor.js';
 import {
   bootstrapConfig,
   bootstrapConfigText,
-  bootstrapSecretManifest,
   buildBootstrapSecret,
   goJsonString,
   goMarshalIndentEmpty,
@@ -131,12 +129,5 @@ describe('bootstrap Secret', () => {
     expect(uuidFromBootstrapSecretName(`sidecar-bootstrap-config-${UUID}`)).toBe(UUID);
     expect(uuidFromBootstrapSecretName('sidecar-bootstrap-config-')).toBeUndefined();
     expect(uuidFromBootstrapSecretName('other')).toBeUndefined();
-  });
-
-  it('renders as a YAML manifest that parses back to the same object', () => {
-    const s = buildBootstrapSecret(input);
-    const text = bootstrapSecretManifest(s);
-    expect(text).toMatch(/^apiVersion: v1\nkind: Secret\nmetadata:\n {2}name: sidecar-bootstrap-config-/);
-    expect(parse(text)).toEqual(s);
   });
 });

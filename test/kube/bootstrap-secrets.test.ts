@@ -1,4 +1,4 @@
-// Bootstrap Secrets created from the pod watch (injection.md §4): once per pending injected pod, owned by the pod,
+// Bootstrap Secrets created from the pod watch: once per pending injected pod, owned by the pod,
 // with the content admission planned, only by the responsible replica; retries that never give up on a pod that can
 // still start, one Warning Event per distinct reason, a quota change retrying at once, 409 as "exists".
 import { X509Certificate } from 'node:crypto';
@@ -18,7 +18,7 @@ import { FakeApiServer, waitFor, type Obj } from '../support/fake-apiserver.js';
 import { quietPeriod } from '../support/wait.js';
 
 const mesh = meshIdentity('fsm');
-const ca = createMeshCA(mesh.flavor, new Date());
+const ca = await createMeshCA(mesh.flavor, new Date());
 const injector = { mesh, sidecarMode: 'classic' as const };
 const view = new MemoryView([namespace('apps'), meshConfigObject(mesh, { repoServer: { port: 6161 }, sidecar: { tlsMinProtocolVersion: 'TLSv1_3' } })]);
 const unb64 = (s: unknown): string => Buffer.from(String(s), 'base64').toString('utf8');

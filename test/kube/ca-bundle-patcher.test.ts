@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { KubeHttp } from '../../src/kube/client.js';
 import { CaBundlePatcher } from '../../src/kube/ca-bundle-patcher.js';
 import { webhookConfigurationPath } from '../../src/kube/paths.js';
-import { selfSignedCa } from '../../src/certs/signer.js';
+import { issueCA } from '../../src/certs/issue.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
 import { encodeCaBundle, webhookConfigurations } from '../../src/install/webhook-config.js';
 import { FakeApiServer, waitFor, type Obj } from '../support/fake-apiserver.js';
@@ -10,9 +10,9 @@ import { FakeApiServer, waitFor, type Obj } from '../support/fake-apiserver.js';
 const mesh = meshIdentity('fsm');
 const ADM = 'admissionregistration.k8s.io/v1';
 const now = Date.now();
-const ca = (cn: string, from = now - 3600_000, to = now + 86_400_000) => selfSignedCa({ commonName: cn, notBefore: new Date(from), notAfter: new Date(to) });
-const CA1 = ca('one').cert;
-const CA2 = ca('two').cert;
+const ca = (cn: string) => issueCA(cn, { notBefore: new Date(now - 3600_000), notAfter: new Date(now + 86_400_000) });
+const CA1 = (await ca('one')).cert;
+const CA2 = (await ca('two')).cert;
 
 type Cfg = { webhooks: Array<{ name: string; clientConfig: { caBundle?: string } }> };
 

@@ -43,7 +43,7 @@ describe('mesh CA Secret', () => {
 
   it('on 409 (another replica won the create) reads and uses the winner', async () => {
     const mesh = meshIdentity('fsm', 'fsm', 'race-ns');
-    const winner = createMeshCA(mesh.flavor, new Date());
+    const winner = await createMeshCA(mesh.flavor, new Date());
     fake.addObject(meshCASecret(winner, mesh.flavor, 'race-ns') as unknown as Obj);
     // our first read happens "before" the winner's create
     fake.failRequests({ count: 1, verb: 'get', resource: 'secrets', status: 404 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { KubeHttp } from '../../src/kube/client.js';
-import { selfSignedCa } from '../../src/certs/signer.js';
+import { issueCA } from '../../src/certs/issue.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
 import { DEV_WEBHOOK_CONFIGURATION_NAME, registerWebhooks, registrationBaseUrl, unregisterWebhooks } from '../../src/kube/register-webhooks.js';
 import { encodeCaBundle, policyRules, webhookConfigurations } from '../../src/install/webhook-config.js';
@@ -18,8 +18,8 @@ const ADM = 'admissionregistration.k8s.io/v1';
 const DEV = 'mesh-admission-dev';
 const mesh = meshIdentity('fsm');
 const now = Date.now();
-const CA1 = selfSignedCa({ commonName: 'one', notBefore: new Date(now - 1000), notAfter: new Date(now + 86_400_000) }).cert;
-const CA2 = selfSignedCa({ commonName: 'two', notBefore: new Date(now - 1000), notAfter: new Date(now + 86_400_000) }).cert;
+const CA1 = (await issueCA('one', { notBefore: new Date(now - 1000), notAfter: new Date(now + 86_400_000) })).cert;
+const CA2 = (await issueCA('two', { notBefore: new Date(now - 1000), notAfter: new Date(now + 86_400_000) })).cert;
 
 type Cfg = Obj & { webhooks: Array<{ name: string; rules: unknown; clientConfig: { url?: string; service?: unknown; caBundle?: string } }> };
 

@@ -18,7 +18,8 @@ import https from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { issueCA, issueLeaf, validity } from '../../src/certs/issue.js';
+import { issueCA, issueLeaf } from '../../src/certs/issue.js';
+import { validity } from '../../src/certs/validity.js';
 
 export const ASSETS_VARIABLE = 'KUBEBUILDER_ASSETS';
 

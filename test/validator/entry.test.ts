@@ -80,27 +80,55 @@ describe('validator entry point', () => {
     expect(identify({ metadata: { generateName: 'web-' } }, egress, { namespace: 'b' })).toMatchObject({ name: '', label: 'web-' });
   });
 
-  describe('every captured policy request gets the same verdict from the webhook handler and from the CLI', () => {
+  // The verdict each captured request must get, written down here (the example cluster holds everything they refer to).
+  const PRIORITY_70000 = [{ reason: 'FieldValueInvalid', field: 'spec.priority', message: 'Invalid value: 70000: must be an integer between 0 and 65535' }];
+  const EXPECTED: Record<string, { allowed: boolean; warnings?: string[]; causes?: { reason: string; field: string; message: string }[] }> = {
+    'egress-create-http.json': { allowed: true },
+    'egress-create-tcp.json': { allowed: true },
+    'egress-update-server-first.json': { allowed: true },
+    'globaltrafficpolicy-create.json': { allowed: true },
+    'httproutegroup-create.json': { allowed: true },
+    'plugin-create-dryrun-priority-70000.json': { allowed: false, causes: PRIORITY_70000 },
+    'plugin-create-priority-70000.json': { allowed: false, causes: PRIORITY_70000 },
+    'plugin-create.json': { allowed: true, warnings: ['spec.priority: 115 on outbound-http runs after modules/outbound-circuit-breaker (120) and before modules/outbound-http-load-balancing (110)'] },
+    'plugin-update.json': { allowed: true, warnings: ['spec.priority: 116 on outbound-http runs after modules/outbound-circuit-breaker (120) and before modules/outbound-http-load-balancing (110)'] },
+    'pluginchain-create.json': { allowed: true, warnings: ['spec.selectors.namespaceSelector: selects namespaces other than curl: the plugins are attached to matching pods in each of them'] },
+    'pluginconfig-create.json': { allowed: true },
+    'service-create.json': { allowed: true },
+    'serviceexport-create.json': { allowed: true },
+    'traffictarget-create.json': { allowed: true },
+  };
+
+  it('every captured policy request has an expected verdict', () => {
+    expect(Object.keys(EXPECTED).sort()).toEqual(fixtureFiles().filter((f) => !f.startsWith('pod-')));
+  });
+
+  describe('every captured policy request: the expected verdict from the webhook handler and from the CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'entry-'));
     const view = loadStaticView(STATE);
     const handler = validateHandler({ mesh, view });
     for (const file of fixtureFiles().filter((f) => !f.startsWith('pod-'))) {
       it(file, () => {
+        const expected = EXPECTED[file]!;
         const review = parseReview(loadFixture(file).raw);
         if (!review.ok) throw new Error(review.reason);
         const req = review.review.request;
         const outcome = handler.handle(req, { deadline: Date.now() + 10_000, signal: new AbortController().signal });
         if (outcome instanceof Promise) throw new Error('the validating webhook answers synchronously');
+        const r = outcome.response;
+        expect(r.allowed).toBe(expected.allowed);
+        expect(r.warnings ?? []).toEqual(expected.warnings ?? []);
+        expect(r.status?.details?.causes ?? []).toEqual(expected.causes ?? []);
+        if (!expected.allowed) expect(r.status).toMatchObject({ code: 422, reason: 'Invalid' });
         // what `kubectl apply -n <ns> -f` would send: the object as written, in the request's namespace
         const obj = structuredClone(req.object!);
         if (req.namespace) obj.metadata = { ...obj.metadata, namespace: req.namespace };
         const path = join(dir, file.replace(/\.json$/, '.yaml'));
         writeFileSync(path, stringify(obj));
         const [offline] = validateOffline([path], mesh, STATE);
-        const r = outcome.response;
-        expect(offline!.allowed).toBe(r.allowed);
-        expect(offline!.warnings).toEqual(r.warnings ?? []);
-        expect(offline!.causes.map((c) => ({ reason: c.type, field: c.field, message: c.message }))).toEqual(r.status?.details?.causes ?? []);
+        expect(offline!.allowed).toBe(expected.allowed);
+        expect(offline!.warnings).toEqual(expected.warnings ?? []);
+        expect(offline!.causes.map((c) => ({ reason: c.type, field: c.field, message: c.message }))).toEqual(expected.causes ?? []);
       });
     }
   });

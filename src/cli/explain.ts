@@ -8,7 +8,7 @@ import { isRecord, type KubeObject } from '../mesh/objects.js';
 import { injectPod, podNamespace, type AddedSummary } from '../injector/inject.js';
 import type { InjectorOptions } from '../injector/settings.js';
 import type { Input } from './input.js';
-import { offlineView, readFiles } from './offline.js';
+import { offlineView, readFiles, readStateFolder } from './offline.js';
 
 /** Shown where the per-pod proxy UUID would go. */
 export const UUID_PLACEHOLDER = '<proxy-uuid>';
@@ -78,7 +78,7 @@ export function explainDocuments(given: Input, mesh: MeshIdentity, opts: Omit<In
 
 /** The Pods and workloads of some files, explained (for tests and scripts). */
 export function explain(paths: readonly string[], mesh: MeshIdentity, opts: Omit<InjectorOptions, 'mesh'>, stateDir?: string): ExplainResult[] {
-  return explainDocuments(readFiles(paths), mesh, opts, stateDir ? readFiles([stateDir]) : undefined).filter((r): r is ExplainResult => r !== undefined);
+  return explainDocuments(readFiles(paths), mesh, opts, stateDir ? readStateFolder(stateDir) : undefined).filter((r): r is ExplainResult => r !== undefined);
 }
 
 /**

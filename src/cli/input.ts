@@ -5,7 +5,9 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, visit, type Document, type Node, type Pair } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { manifestFiles, ManifestError, parseManifests } from '../cluster/manifests.js';
+import { firstLine, parseYamlDocuments } from '../cluster/yaml.js';
 import { InputError } from '../mesh/errors.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
 
@@ -88,54 +90,27 @@ function originOf(doc: Document): string | undefined {
   return m?.[1];
 }
 
-/** The first line of a message, without the parser's own `at line N, column M:` (the output gives the line). */
-const firstLine = (s: string): string =>
-  s
-    .split('\n')[0]!
-    .trim()
-    .replace(/\s*at line \d+, column \d+:?$/, '');
-
-/**
- * A map key that is itself a map or a list: valid YAML, never a Kubernetes object. It is what an unrendered template
- * looks like (`name: {{ .Values.name }}` parses as a map keyed by a map), so it is reported as unreadable.
- */
-function collectionKey(doc: Document): Pair | undefined {
-  let found: Pair | undefined;
-  visit(doc, {
-    Pair(_, pair) {
-      if (pair.key !== null && !isScalar(pair.key)) {
-        found = pair as Pair;
-        return visit.BREAK;
-      }
-      return undefined;
-    },
-  });
-  return found;
-}
+const TEMPLATE_HINT = 'an unrendered template ({{ ... }})? Render it first (helm template, kustomize build)';
 
 /** Every document of a YAML (or JSON) text: objects with positions, `List`s expanded, problems for what cannot be read. */
 export function parseSource(src: SourceText): Input {
-  const counter = new LineCounter();
   const documents: InputDocument[] = [];
   const problems: InputProblem[] = [];
   const where = { source: src.name, ...(src.file ? { file: src.file } : {}) };
-  const docs = parseAllDocuments(src.text, { lineCounter: counter, prettyErrors: true, uniqueKeys: true });
-  const list: Document[] = Array.isArray(docs) ? docs : [];
-  list.forEach((doc, i) => {
-    const docLine = counter.linePos((doc.contents as Node | null)?.range?.[0] ?? doc.range?.[0] ?? 0).line;
-    const problem = (line: number, message: string): void => void problems.push({ ...where, line, message: `document ${i + 1}: ${message}` });
-    const error = doc.errors[0];
-    if (error) return problem(error.linePos?.[0].line ?? docLine, firstLine(error.message));
-    const template = collectionKey(doc);
-    if (template) return problem(counter.linePos((template.key as Node).range?.[0] ?? 0).line, 'a map or list used as a map key: an unrendered template ({{ ... }})? Render it first (helm template, kustomize build)');
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 100 });
-    } catch (err) {
-      return problem(docLine, firstLine((err as Error).message));
+  const { documents: parsed, lineCounter: counter } = parseYamlDocuments(src.text);
+  for (const d of parsed) {
+    const { doc, line: docLine } = d;
+    const problem = (line: number, message: string): void => void problems.push({ ...where, line, message: `document ${d.index + 1}: ${message}` });
+    if (d.problem) {
+      problem(d.problem.line, d.problem.kind === 'collection-key' ? `${d.problem.message}: ${TEMPLATE_HINT}` : d.problem.message);
+      continue;
     }
-    if (value === null || value === undefined) return;
-    if (!isRecord(value)) return problem(docLine, 'not a Kubernetes object (a YAML map with apiVersion and kind)');
+    const value = d.value;
+    if (value === null || value === undefined) continue;
+    if (!isRecord(value)) {
+      problem(docLine, 'not a Kubernetes object (a YAML map with apiVersion and kind)');
+      continue;
+    }
     const origin = originOf(doc);
     const add = (object: Record<string, unknown>, node: Node | null | undefined): void => {
       const line = node?.range ? counter.linePos(node.range[0]).line : docLine;
@@ -151,7 +126,7 @@ export function parseSource(src: SourceText): Input {
         else problem(node?.range ? counter.linePos(node.range[0]).line : docLine, `items[${j}] is not a Kubernetes object`);
       });
     } else add(value, doc.contents as Node | null);
-  });
+  }
   return { documents, problems };
 }
 
@@ -239,6 +214,31 @@ export function readInput(opts: ReadOptions): Input {
     const rendered = renderKustomization(dir, opts.kubectl);
     if ('text' in rendered) take(rendered);
     else problems.push(rendered);
+  }
+  return { documents, problems };
+}
+
+/**
+ * A cluster state folder (--cluster-state), read as the standalone server reads it (the fast reader, the same YAML
+ * rules as -f): the objects, and a problem per file that cannot be read.
+ */
+export function readState(dir: string): Input {
+  const documents: InputDocument[] = [];
+  const problems: InputProblem[] = [];
+  let files: string[];
+  try {
+    files = manifestFiles([dir]);
+  } catch (err) {
+    if (err instanceof ManifestError) return { documents, problems: [{ source: err.path, line: 0, message: err.detail }] };
+    throw err;
+  }
+  for (const file of files) {
+    try {
+      for (const l of parseManifests(readFileSync(file, 'utf8'), file)) documents.push({ object: l.object, source: l.source, file, line: 0, lineOf: () => 0 });
+    } catch (err) {
+      if (err instanceof ManifestError) problems.push({ source: file, file, line: err.line, message: err.detail });
+      else problems.push({ source: file, file, line: 0, message: (err as Error).message });
+    }
   }
   return { documents, problems };
 }

@@ -86,14 +86,14 @@ function addInputOptions(cmd: Command, stateHelp: string): Command {
  * usage error.
  */
 async function readInputs(o: InputFlags) {
-  const { readInput } = await import('./input.js');
+  const { readInput, readState } = await import('./input.js');
   const filenames = o.filename ?? [];
   const kustomizations = o.kustomize ?? [];
   if (filenames.length === 0 && kustomizations.length === 0) throw new InputError('give the manifests with -f PATH, -f - (standard input) or -k DIR');
   if (o.context !== undefined && o.kubeconfig === undefined) throw new InputError('--context goes with --kubeconfig');
   if (o.kubeconfig !== undefined && o.clusterState !== undefined) throw new InputError('give the cluster state with --cluster-state DIR or --kubeconfig FILE, not both');
   const given = readInput({ filenames, kustomizations });
-  const state = o.clusterState ? readInput({ filenames: [o.clusterState] }) : undefined;
+  const state = o.clusterState ? readState(o.clusterState) : undefined;
   const live = o.kubeconfig !== undefined ? await readLive(o.kubeconfig, o.context) : undefined;
   return { given, state, live, sources: [...filenames.map((f) => (f === '-' ? '<stdin>' : f)), ...kustomizations.map((k) => `kustomize ${k}`)] };
 }

@@ -10,7 +10,7 @@ import { gvkOf, type KubeObject } from '../mesh/objects.js';
 import { PLACEMENT_RULE } from '../validator/plugin.js';
 import { validate } from '../validator/validate.js';
 import { InputError } from '../mesh/errors.js';
-import { readInput, type Input, type InputDocument, type InputProblem } from './input.js';
+import { readInput, readState, type Input, type InputDocument, type InputProblem } from './input.js';
 import { checkName, checkTypeMeta, unknownFields } from './schema.js';
 
 export type Status = 'admitted' | 'denied' | 'skipped';
@@ -137,12 +137,20 @@ export function exitCode(report: OfflineReport): number {
   return EXIT.clean;
 }
 
-/** Files and folders read as the command line reads them; any unreadable part is an InputError. */
-export function readFiles(paths: readonly string[]): Input {
-  const input = readInput({ filenames: paths });
+function throwFirstProblem(input: Input): Input {
   const p = input.problems[0];
   if (p) throw new InputError(`${p.source}${p.line > 0 ? `:${p.line}` : ''}: ${p.message}`);
   return input;
+}
+
+/** Files and folders read as the command line reads them; any unreadable part is an InputError. */
+export function readFiles(paths: readonly string[]): Input {
+  return throwFirstProblem(readInput({ filenames: paths }));
+}
+
+/** A state folder read as --cluster-state reads it; any unreadable part is an InputError. */
+export function readStateFolder(dir: string): Input {
+  return throwFirstProblem(readState(dir));
 }
 
 /** One result per object with its warnings as kubectl prints them (the form the webhook answers with). */
@@ -150,6 +158,6 @@ export type OfflineVerdict = Omit<OfflineResult, 'warnings'> & { readonly warnin
 
 /** What `validate -f <paths> [--cluster-state DIR]` decides, object by object (for tests and scripts). */
 export function validateOffline(paths: readonly string[], mesh: MeshIdentity, stateDir?: string, opts: Omit<OfflineOptions, 'mesh'> = {}): OfflineVerdict[] {
-  const report = judgeOffline(readFiles(paths), { ...opts, mesh }, stateDir ? readFiles([stateDir]) : undefined);
+  const report = judgeOffline(readFiles(paths), { ...opts, mesh }, stateDir ? readStateFolder(stateDir) : undefined);
   return report.results.map((r) => ({ ...r, warnings: r.warnings.map((w) => w.text) }));
 }

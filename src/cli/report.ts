@@ -79,12 +79,12 @@ export function formatText(report: OfflineReport, opts: FormatOptions = {}): str
     if (r.status === 'denied') {
       lines.push(`${prefix(r.line)}The ${r.kind || 'object'} "${r.name}" is invalid:`);
       for (const c of r.causes) lines.push(`${prefix(c.line)}* ${causeText(c)}`);
-    } else if (opts.quiet) continue;
-    else if (r.status === 'skipped') {
+    } else if (r.status === 'skipped') {
+      // asked for by name, it is listed with --quiet too
       if (opts.showSkipped) lines.push(`${prefix(r.line)}skipped: not a kind this webhook validates`);
-    } else lines.push(`${prefix(r.line)}admitted${r.namespace ? ` (namespace ${r.namespace})` : ''}`);
+    } else if (!opts.quiet) lines.push(`${prefix(r.line)}admitted${r.namespace ? ` (namespace ${r.namespace})` : ''}`);
   }
-  if (opts.showSkipped && !opts.quiet) for (const s of report.skipped) lines.push(skippedLine(s));
+  if (opts.showSkipped) for (const s of report.skipped) lines.push(skippedLine(s));
   for (const p of report.problems) lines.push(problemLine(p));
   lines.push(summaryLine(report.summary));
   return lines.join('\n') + '\n';

@@ -157,6 +157,9 @@ describe('2. repositories as they are', () => {
       '1 object: 1 admitted, 0 denied, 0 skipped; read past: 2 files without Kubernetes objects, 1 kustomization, 1 Helm chart',
       '',
     ]);
+    // asked for by name, the listing survives --quiet (the admitted object does not)
+    const quiet = cli(['validate', root, '--show-skipped', '-q']).stdout.split('\n');
+    expect(quiet).toEqual(shown.stdout.split('\n').slice(1));
     // --strict: what was read past is an input error
     const strict = cli(['validate', root, '--strict', '-q']);
     expect(strict.code).toBe(2);

@@ -273,10 +273,10 @@ export function checkName(obj: KubeObject): FieldError[] {
 // ---- names ---------------------------------------------------------------------------------------------------
 
 /**
- * How the API server validates metadata.name (k8s.io/apimachinery/pkg/api/validation and the kinds' own validation):
- * custom resources (every mesh kind) and most built-in kinds take a DNS-1123 subdomain, a Namespace a DNS-1123 label,
- * a Service a DNS-1035 label (it becomes a DNS label that must start with a letter). Built-in kinds not listed here
- * are not checked.
+ * How the API server validates metadata.name: custom resources (every mesh kind) and most built-in kinds take a
+ * DNS-1123 subdomain, a Namespace a DNS-1123 label, a Service a DNS-1035 label (its name becomes a DNS label that
+ * must start with a letter). Built-in kinds not listed here are not checked: some take other forms (RBAC objects
+ * take path segments), and a wrong denial would block a valid change.
  */
 type NameFormat = 'dns1123-subdomain' | 'dns1123-label' | 'dns1035-label';
 

@@ -1,9 +1,12 @@
 // Part F of `npm run bench`: what reading a large cluster state folder costs with each YAML reader, the measurement
 // behind src/cluster/yaml.ts keeping js-yaml beside the `yaml` package. The state is part E's at N = 10,000 (36,006
-// objects in 200 files), read in this process from the files' text (no disk time), each reader after one warm-up run.
+// objects in 200 files), read from the files' text (no disk time), each reader in a process of its own after one
+// warm-up run.
+import { fork } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadAll } from 'js-yaml';
 import { Parser, parseAllDocuments } from 'yaml';
 import { parseManifests } from '../src/cluster/manifests.js';
@@ -51,32 +54,56 @@ const READERS: readonly Reader[] = [
   },
 ];
 
+interface Measured {
+  readonly ms: number;
+  readonly count: number;
+  /** the other processes' share of the machine's cores while this reader ran */
+  readonly others: number;
+}
+
+/** One reader over the folder, in this process: a warm-up, then the median of RUNS. */
+function measure(reader: Reader, dir: string): Measured {
+  const texts = readdirSync(dir)
+    .sort()
+    .map((f) => readFileSync(join(dir, f), 'utf8'));
+  const count = reader.read(texts); // warm-up
+  const runs: number[] = [];
+  const machine0 = machineBusyUs();
+  const self0 = process.cpuUsage();
+  const start = performance.now();
+  for (let i = 0; i < RUNS; i++) {
+    const t = performance.now();
+    reader.read(texts);
+    runs.push(performance.now() - t);
+  }
+  const self = process.cpuUsage(self0);
+  const others = Math.max(0, machineBusyUs() - machine0 - self.user - self.system) / ((performance.now() - start) * 1000 * os.cpus().length);
+  return { ms: runs.sort((a, b) => a - b)[Math.floor(runs.length / 2)]!, count, others };
+}
+
+/** Each reader in a process of its own, so that one reader's garbage does not slow the next one down. */
+function measureInChild(index: number, dir: string): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), [String(index), dir], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('message', (m) => resolve(m as Measured));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`bench/yaml.ts child for reader ${index}: exit ${code}`))));
+  });
+}
+
 export async function yamlSection(): Promise<{ md: string; errors: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-bench-yaml-'));
   try {
     const objects = scaleState(N);
     writeStateFolder(objects, dir);
     const files = readdirSync(dir).sort();
-    const texts = files.map((f) => readFileSync(join(dir, f), 'utf8'));
-    const mib = texts.reduce((n, t) => n + Buffer.byteLength(t), 0) / 2 ** 20;
-    const results: Array<{ reader: Reader; ms: number; count: number; others: number }> = [];
+    const mib = files.reduce((n, f) => n + Buffer.byteLength(readFileSync(join(dir, f), 'utf8')), 0) / 2 ** 20;
+    const results: Array<Measured & { reader: Reader }> = [];
     const quiet = await waitForQuiet('part F');
-    for (const reader of READERS) {
-      const count = reader.read(texts); // warm-up
-      const runs: number[] = [];
-      const machine0 = machineBusyUs();
-      const self0 = process.cpuUsage();
-      const start = performance.now();
-      for (let i = 0; i < RUNS; i++) {
-        const t = performance.now();
-        reader.read(texts);
-        runs.push(performance.now() - t);
-      }
-      const self = process.cpuUsage(self0);
-      const others = Math.max(0, machineBusyUs() - machine0 - self.user - self.system) / ((performance.now() - start) * 1000 * os.cpus().length);
-      const ms = runs.sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
-      results.push({ reader, ms, count, others });
-      console.log(`  ${reader.name}: ${f0(ms)} ms (${count} documents; other processes ${Math.round(others * 100)} % of the cores)`);
+    for (const [i, reader] of READERS.entries()) {
+      const m = await measureInChild(i, dir);
+      results.push({ ...m, reader });
+      console.log(`  ${reader.name}: ${f0(m.ms)} ms (${m.count} documents; other processes ${Math.round(m.others * 100)} % of the cores)`);
     }
     const rows = results.map((r) => [r.reader.name, r.reader.what, f0(r.ms), (r.ms / results[0]!.ms).toFixed(1), String(r.count), String(Math.round(r.others * 100))]);
     const table = [
@@ -90,8 +117,8 @@ export async function yamlSection(): Promise<{ md: string; errors: number }> {
       md: `## Part F — reading a large state folder
 
 The state of part E at N = ${N.toLocaleString('en-US')}: ${objects.length.toLocaleString('en-US')} objects in ${files.length} files (${mib.toFixed(1)} MiB of YAML),
-read in the bench's process from the files' text, each reader once to warm up, then ${RUNS} times. Other processes used
-${Math.round(quiet * 100)} % of the machine's cores just before.
+read from the files' text by each reader in a process of its own, once to warm up, then ${RUNS} times. Other processes
+used ${Math.round(quiet * 100)} % of the machine's cores just before.
 
 ${table}
 
@@ -106,4 +133,12 @@ every input path reads the same objects.
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+// a child of measureInChild: one reader, its result to the parent
+if (process.send && process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const [index, dir] = process.argv.slice(2);
+  const reader = READERS[Number(index)];
+  if (!reader || !dir) throw new Error('usage: bench/yaml.ts <reader index> <state folder>');
+  process.send(measure(reader, dir), () => process.exit(0));
 }

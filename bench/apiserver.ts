@@ -1,4 +1,4 @@
-// Part F: the live path against a real control plane (KUBEBUILDER_ASSETS: etcd, kube-apiserver,
+// Part H: the live path against a real control plane (KUBEBUILDER_ASSETS: etcd, kube-apiserver,
 // kube-controller-manager, each a process of its own, started by test/support/control-plane.ts), side by side in one
 // run. Pods are created through the API server by a separate load generator (bench/pod-load.ts), 1 and 16 in flight,
 // in fresh namespaces, in four cases:
@@ -241,7 +241,7 @@ export async function apiserverBench(): Promise<ApiserverBench | undefined> {
     let parts: Parts | undefined;
     if (ONLY.includes('parts')) {
       const kubeconfig = await cluster.serviceAccountKubeConfig('bench-parts');
-      const b = await cluster.startServer(kubeconfig, ['--audit-interval-seconds', '0'], { dist: true });
+      const b = await cluster.startServer(kubeconfig, ['--audit-interval-seconds', '0'], { dist: true, ...(PROFILE_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/admitting`] } : {}) });
       const c = await cluster.startServer(kubeconfig, ['--audit-interval-seconds', '0'], { dist: true });
       const floor = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'watch-floor.ts'), kubeconfig, `${mesh.flavor.prefix}-proxy-uuid`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(floor);

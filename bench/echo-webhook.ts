@@ -1,4 +1,4 @@
-// Part F's floor: a bare mutating webhook in a process of its own (node:https, keep-alive as the real server keeps it),
+// Part H's floor: a bare mutating webhook in a process of its own (node:https, keep-alive as the real server keeps it),
 // which reads and parses each AdmissionReview and answers allowed, with no patch (case e) or with one fixed JSON patch
 // for every pod (case f: a copy of the injection this server makes, without the Secret). It prints its port on stdout.
 import { createServer } from 'node:https';

@@ -89,6 +89,21 @@ export async function machineBusyShare(ms = 1000): Promise<number> {
   return Math.max(0, machineBusyUs() - before - mine.user - mine.system) / (ms * 1000 * os.cpus().length);
 }
 
+/** how long to wait for other work on the machine to stop before measuring */
+const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT_S ?? 30);
+const QUIET_SHARE = 0.15;
+
+/** Waits (up to BENCH_QUIET_WAIT_S) until the rest of the machine uses under 15 % of its cores; returns the last share. */
+export async function waitForQuiet(what: string): Promise<number> {
+  const until = Date.now() + QUIET_WAIT_S * 1000;
+  let share = await machineBusyShare();
+  while (share >= QUIET_SHARE && Date.now() < until) {
+    console.log(`  the machine is busy (${Math.round(share * 100)} % of its cores used by other processes); waiting before ${what} …`);
+    share = await machineBusyShare(2000);
+  }
+  return share;
+}
+
 /**
  * Runs one scenario in a forked load generator. The server under test lives in this process: its CPU clock is read
  * when the child says the measurement window opens and closes.

@@ -1,4 +1,4 @@
-// Part F's load generator, a child process of bench/run.ts: creates objects (pods, or plain Secrets) through a real
+// Part H's load generator, a child process of bench/run.ts: creates objects (pods, or plain Secrets) through a real
 // kube-apiserver as admin, keeping `concurrency` creates in flight over the project's own keep-alive client, and
 // reports each create's latency. Every create must be answered 201, or the run counts an error.
 import { KubeConfig } from '@kubernetes/client-node';

@@ -1,4 +1,4 @@
-// The floor of the pod watch, for part F's decomposition: a process that only follows the injected pods (the same
+// The floor of the pod watch, for part H's decomposition: a process that only follows the injected pods (the same
 // label selector as the server's controller) over node:https and JSON-parses every event line, nothing else.
 //   node --import tsx bench/watch-floor.ts KUBECONFIG LABEL_SELECTOR
 import https from 'node:https';

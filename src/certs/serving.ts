@@ -59,12 +59,14 @@ export interface EnsureOptions {
   readonly caDays?: number;
   /** more DNS names for the leaf (e.g. an ingress or node name) */
   readonly extraDns?: readonly string[];
+  /** more IP addresses for the leaf (a node or load balancer address) */
+  readonly extraIps?: readonly string[];
 }
 
 export async function ensureServingCerts(opts: EnsureOptions): Promise<ServingCerts> {
   const now = opts.now ?? new Date();
   const base = serviceDnsNames(opts.service, opts.namespace, opts.standalone);
-  const names = { dns: [...new Set([...base.dns, ...(opts.extraDns ?? [])])], ips: base.ips };
+  const names = { dns: [...new Set([...base.dns, ...(opts.extraDns ?? [])])], ips: [...new Set([...base.ips, ...(opts.extraIps ?? [])])] };
   const paths = Object.fromEntries(Object.entries(CERT_FILES).map(([k, f]) => [k, join(opts.dir, f)])) as Record<keyof typeof CERT_FILES, string>;
   const existing = { ca: readIf(paths.ca), caKey: readIf(paths.caKey), cert: readIf(paths.cert), key: readIf(paths.key) };
   if (existing.ca && existing.caKey && existing.cert && existing.key && reusable(existing.ca, existing.caKey, existing.cert, existing.key, names, now)) {

@@ -12,7 +12,8 @@ import { KubeApiError, KubeHttp, loadKubeConfig } from '../kube/client.js';
 import { listBootstrapSecretNames, listPods, readSnapshot, serverMinor } from '../kube/snapshot.js';
 
 export interface AuditCommandOptions {
-  readonly kubeconfig: string;
+  /** the kubeconfig file, or $KUBECONFIG's files */
+  readonly kubeconfig: string | readonly string[];
   readonly context?: string;
   readonly namespace?: string;
   readonly output: 'text' | 'json';

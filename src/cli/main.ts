@@ -4,6 +4,7 @@
 // Exit codes: 0 clean, 1 denied (validate, explain), 2 unusable input or usage (a bad flag included), as kubectl and
 // kubeconform do. Each command's options are built by small functions, so a new command or flag reuses them.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../mesh/errors.js';
 import { FLAVORS, isFlavorName, meshIdentity, type FlavorName, type MeshIdentity } from '../mesh/flavor.js';
@@ -58,11 +59,13 @@ const meshOf = (o: MeshFlags): MeshIdentity => meshIdentity(o.flavor, o.meshName
 
 /** Where the read-only commands find a live cluster. */
 interface KubeconfigFlags {
-  kubeconfig?: string;
+  /** false: --no-kubeconfig */
+  kubeconfig?: string | false;
   context?: string;
 }
-function addKubeconfigOptions(cmd: Command, help: string): Command {
-  return cmd.option('--kubeconfig <file>', help).option('--context <name>', 'with --kubeconfig: the context to use (default: its current-context)');
+function addKubeconfigOptions(cmd: Command, help: string, offline = false): Command {
+  cmd.option('--kubeconfig <file>', help).option('--context <name>', 'the kubeconfig context to use (default: its current-context)');
+  return offline ? cmd.option('--no-kubeconfig', 'judge offline even when $KUBECONFIG is set') : cmd;
 }
 
 /** What the offline commands read. */
@@ -70,36 +73,46 @@ interface InputFlags extends KubeconfigFlags {
   filename?: string[];
   kustomize?: string[];
   clusterState?: string;
+  namespace?: string;
+  exclude?: string[];
+  include?: string[];
+  strict: boolean;
 }
 function addInputOptions(cmd: Command, stateHelp: string): Command {
   return addKubeconfigOptions(
     cmd
+      .argument('[paths...]', 'files or folders of manifests, as -f')
       .option('-f, --filename <path>', 'file or folder of manifests, or - for standard input (repeatable)', collect)
       .option('-k, --kustomize <dir>', 'kustomization folder, rendered with `kubectl kustomize` (repeatable)', collect)
+      .option('-n, --namespace <ns>', 'the namespace of namespaced objects that name none (default: default), as kubectl apply -n')
+      .option('--exclude <glob>', 'paths not read when walking a folder: a name at any depth (chart, *.tpl) or a path (deploy/dev/**) (repeatable)', collect)
+      .option('--include <glob>', 'the files read when walking a folder (repeatable; default: *.yaml, *.yml, *.json)', collect)
       .option('--cluster-state <dir>', stateHelp),
-    'judge against the state of the cluster this kubeconfig points at (read-only: lists only), instead of --cluster-state',
+    'judge against the state of the cluster this kubeconfig points at (read-only: lists only), instead of --cluster-state; default: $KUBECONFIG when set',
+    true,
   );
 }
 
 /**
- * Reads the -f/-k sources and the state (a folder, or the live cluster with --kubeconfig); nothing given at all is a
+ * Reads the sources (arguments, -f, -k) and the state (a folder, or the live cluster); nothing given at all is a
  * usage error.
  */
-async function readInputs(o: InputFlags) {
-  const { readInput } = await import('./input.js');
-  const filenames = o.filename ?? [];
+async function readInputs(paths: readonly string[], o: InputFlags) {
+  const { readInput, readState } = await import('./input.js');
+  const { liveKubeconfig } = await import('./kubeconfig.js');
+  const filenames = [...paths, ...(o.filename ?? [])];
   const kustomizations = o.kustomize ?? [];
-  if (filenames.length === 0 && kustomizations.length === 0) throw new InputError('give the manifests with -f PATH, -f - (standard input) or -k DIR');
-  if (o.context !== undefined && o.kubeconfig === undefined) throw new InputError('--context goes with --kubeconfig');
-  if (o.kubeconfig !== undefined && o.clusterState !== undefined) throw new InputError('give the cluster state with --cluster-state DIR or --kubeconfig FILE, not both');
-  const given = readInput({ filenames, kustomizations });
-  const state = o.clusterState ? readInput({ filenames: [o.clusterState] }) : undefined;
-  const live = o.kubeconfig !== undefined ? await readLive(o.kubeconfig, o.context) : undefined;
+  if (filenames.length === 0 && kustomizations.length === 0) throw new InputError('give the manifests as arguments, with -f PATH, -f - (standard input) or -k DIR');
+  const kubeconfig = liveKubeconfig(o);
+  const given = readInput({ filenames, kustomizations, strict: o.strict, ...(o.exclude ? { exclude: o.exclude } : {}), ...(o.include ? { include: o.include } : {}) });
+  const state = o.clusterState ? readState(o.clusterState) : undefined;
+  if (kubeconfig?.from === '$KUBECONFIG') process.stderr.write(`mesh-admission: judging against the cluster of $KUBECONFIG${o.context ? ` (context ${o.context})` : ''}; --cluster-state DIR or --no-kubeconfig judge offline\n`);
+  const live = kubeconfig ? await readLive(kubeconfig.files, o.context) : undefined;
   return { given, state, live, sources: [...filenames.map((f) => (f === '-' ? '<stdin>' : f)), ...kustomizations.map((k) => `kustomize ${k}`)] };
 }
 
-/** The live cluster's state for --kubeconfig; a refused or failed read is an unusable input (exit 2). */
-async function readLive(kubeconfig: string, context: string | undefined) {
+/** The live cluster's state; a refused or failed read is an unusable input (exit 2). */
+async function readLive(kubeconfig: readonly string[], context: string | undefined) {
   const { readLiveState } = await import('../kube/snapshot.js');
   const { KubeApiError } = await import('../kube/client.js');
   try {
@@ -114,13 +127,17 @@ async function readLive(kubeconfig: string, context: string | undefined) {
 interface ReportFlags {
   output: string;
   quiet: boolean;
-  strict: boolean;
+  showSkipped: boolean;
+  suppress?: string[];
 }
+const commaList = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 function addReportOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('-o, --output <format>', 'text, json (one document), sarif (2.1.0) or github (workflow annotations)').choices(['text', 'json', 'sarif', 'github']).default('text'))
-    .option('-q, --quiet', 'print only what fails: denials, input errors (and warnings with --strict)', false)
-    .option('--strict', 'unknown fields deny, and any warning fails the run (exit 1), as kubectl --validate=strict', false);
+    .addOption(new Option('-o, --output <format>', 'text, json (one document), sarif (2.1.0), github (workflow annotations) or junit (XML)').choices(['text', 'json', 'sarif', 'github', 'junit']).default('text'))
+    .option('-q, --quiet', 'print only what fails (denials, input errors, and warnings with --strict) and the summary', false)
+    .option('--show-skipped', 'also list the objects of kinds this webhook does not validate, and the files and folders read past', false)
+    .option('--suppress <rules>', 'silence these rule ids (comma-separated, repeatable): warnings, and unknown fields under --strict; per object: the annotation mesh-admission.io/suppress', commaList)
+    .option('--strict', 'unknown fields deny, any warning (unverified ones included) fails the run (exit 1), files without objects are input errors', false);
 }
 
 /** What the injector is told beyond the MeshConfig. */
@@ -203,12 +220,18 @@ addReportOptions(
       'other objects to check references and conflicts against',
     ),
   ),
-).action(async (o: InputFlags & MeshFlags & ReportFlags) => {
-  const { given, state, live, sources } = await readInputs(o);
+).action(async (paths: string[], o: InputFlags & MeshFlags & ReportFlags) => {
+  const { given, state, live, sources } = await readInputs(paths, o);
   const { exitCode, judgeOffline } = await import('./offline.js');
   const { formatReport } = await import('./report.js');
-  const report = judgeOffline(given, { mesh: meshOf(o), strict: o.strict, ...(live ? { cluster: live.view } : {}) }, state, sources);
-  process.stdout.write(formatReport(o.output as 'text', report, { quiet: o.quiet, version: packageVersion() }));
+  const report = judgeOffline(
+    given,
+    { mesh: meshOf(o), strict: o.strict, ...(live ? { cluster: live.view } : {}), ...(o.namespace !== undefined ? { namespace: o.namespace } : {}), ...(o.suppress ? { suppress: o.suppress } : {}) },
+    state,
+    sources,
+  );
+  process.stdout.write(formatReport(o.output as 'text', report, { quiet: o.quiet, showSkipped: o.showSkipped, version: packageVersion() }));
+  for (const note of report.notes) process.stderr.write(`mesh-admission: ${note}\n`);
   process.exitCode = exitCode(report);
 });
 
@@ -221,26 +244,30 @@ addInjectorOptions(
   ),
 )
   .addOption(new Option('-o, --output <format>', 'text, json, or yaml: the manifests with the injection applied (like istioctl kube-inject)').choices(['text', 'json', 'yaml']).default('text'))
-  .action(async (o: InputFlags & MeshFlags & InjectorFlags & { output: string }) => {
-    const { given, state, live } = await readInputs(o);
-    const { explainDocuments, formatExplainText, formatExplainYaml } = await import('./explain.js');
+  .option('--strict', 'a decision that could not be checked (a namespace not known) fails the run (exit 1)', false)
+  .action(async (paths: string[], o: InputFlags & MeshFlags & InjectorFlags & { output: string }) => {
+    const { given, state, live } = await readInputs(paths, { ...o, strict: false });
+    const { explainDocuments, explainSummary, formatExplainText, formatExplainYaml } = await import('./explain.js');
     const minor = live?.kubernetesMinor;
     const injector = { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage, ...(minor !== undefined ? { kubernetesMinor: minor } : {}) };
-    const perDocument = explainDocuments(given, meshOf(o), injector, state, live?.view);
+    const perDocument = explainDocuments(given, meshOf(o), injector, state, live?.view, o.namespace);
     const results = perDocument.filter((r) => r !== undefined);
     const problems = [...(state?.problems ?? []), ...given.problems];
+    const summary = explainSummary(results);
     const writers: Record<string, () => void> = {
-      text: () => process.stdout.write(formatExplainText(results)),
-      json: () => process.stdout.write(JSON.stringify({ results, problems }, null, 2) + '\n'),
+      text: () => process.stdout.write(`${formatExplainText(results)}${summary}\n`),
+      json: () => process.stdout.write(JSON.stringify({ results, problems, summary }, null, 2) + '\n'),
       yaml: () => {
         process.stdout.write(formatExplainYaml(given, perDocument));
-        // the YAML stays clean for a pipe: what a reader must know goes to stderr
-        for (const r of results) if (r.decision === 'deny' || r.warnings.length) process.stderr.write(formatExplainText([{ ...r, added: undefined }]));
+        // the YAML stays clean for a pipe: what a reader must know goes to stderr, with the summary
+        const notable = results.filter((r) => r.decision === 'deny' || r.warnings.length || r.unverified);
+        if (notable.length) process.stderr.write(`${formatExplainText(notable.map((r) => ({ ...r, added: undefined })))}${summary}\n`);
       },
     };
     writers[o.output]!();
     if (o.output !== 'json') for (const p of problems) process.stderr.write(`${p.source ? `${p.source}${p.line > 0 ? `:${p.line}` : ''}: ` : ''}error: ${p.message}\n`);
-    process.exitCode = problems.length ? EXIT_USAGE : results.some((r) => r.decision === 'deny') ? 1 : 0;
+    const failed = results.some((r) => r.decision === 'deny') || (o.strict && results.some((r) => r.unverified));
+    process.exitCode = problems.length ? EXIT_USAGE : failed ? 1 : 0;
   });
 
 addInjectorOptions(
@@ -249,18 +276,20 @@ addInjectorOptions(
       program
         .command('audit')
         .description('find what slipped past admission in a live cluster: objects the validator would deny or warn about now, pods whose injection differs from what the injector would do (exit 0 clean, 1 findings, 2 could not run)'),
-      'the cluster to audit (read-only: lists only; see "Audit" in README.md for the ClusterRole)',
+      'the cluster to audit (read-only: lists only; see "Audit" in README.md for the ClusterRole); default: $KUBECONFIG, else ~/.kube/config',
     ),
   ),
 )
   .option('-n, --namespace <ns>', 'audit one namespace (its objects and pods; cluster-scoped objects are left out)')
   .addOption(new Option('-o, --output <format>', 'text or json').choices(['text', 'json']).default('text'))
   .action(async (o: KubeconfigFlags & MeshFlags & InjectorFlags & { namespace?: string; output: 'text' | 'json' }) => {
-    if (o.kubeconfig === undefined) throw new InputError('give the cluster to audit with --kubeconfig FILE');
+    const { kubectlKubeconfig } = await import('./kubeconfig.js');
+    const kubeconfig = kubectlKubeconfig(typeof o.kubeconfig === 'string' ? o.kubeconfig : undefined);
+    if (!kubeconfig) throw new InputError('give the cluster to audit with --kubeconfig FILE (or set KUBECONFIG)');
     const { auditCommand } = await import('./audit.js');
     process.exitCode = await auditCommand(
       {
-        kubeconfig: o.kubeconfig,
+        kubeconfig: kubeconfig.files,
         ...(o.context !== undefined ? { context: o.context } : {}),
         ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
         output: o.output,
@@ -271,17 +300,26 @@ addInjectorOptions(
     );
   });
 
+/** A DNS name (a lowercase RFC 1123 subdomain, or `*.` and one) or an IP address for the certificate. */
+const subjectName = (v: string, prev: string[] = []): string[] => {
+  const name = v.trim();
+  const dns = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+  if (isIP(name) === 0 && !(dns.test(name) && name.length <= 253))
+    throw new InvalidArgumentError(`${JSON.stringify(v)} is neither an IP address nor a DNS name (a lowercase RFC 1123 subdomain, e.g. webhook.example.com or *.example.com)`);
+  return [...prev, name];
+};
+
 program
   .command('certs')
   .description('write a CA and a serving certificate for the webhook Service')
   .requiredOption('--out <dir>', 'output folder (ca.crt, ca.key, tls.crt, tls.key)')
-  .option('--dns <name>', 'extra DNS name in the certificate (repeatable)', collect, [])
+  .option('--dns <name>', 'extra DNS name or IP address in the certificate (repeatable)', subjectName, [])
   .option('--service-name <name>', 'Service name', SERVE_DEFAULTS.serviceName)
   .option('--namespace <ns>', 'Service namespace', 'fsm-system')
   .action(async (o: { out: string; dns: string[]; serviceName: string; namespace: string }) => {
     const { writeCerts } = await import('./certs.js');
     const names = await writeCerts(o.out, o.serviceName, o.namespace, o.dns);
-    process.stdout.write(`wrote ${o.out}/ca.crt, tls.crt, tls.key for ${names.join(', ')}\n`);
+    process.stdout.write(`wrote ${o.out}/ca.crt, ca.key, tls.crt, tls.key for ${names.join(', ')}\n`);
   });
 
 program

@@ -6,7 +6,7 @@
 // The field table is deliberately partial: a path that is not in it is not checked (free-form maps such as labels,
 // PluginConfig.config, HTTPRouteGroup headers, and the MeshConfig subtrees whose schema differs between releases).
 import type { FieldError, Warning } from '../mesh/field-errors.js';
-import { findKind, KINDS, type KindInfo } from '../mesh/kinds.js';
+import { findKind, KINDS, scopeOf, type KindInfo } from '../mesh/kinds.js';
 import { isRecord, splitApiVersion, type KubeObject } from '../mesh/objects.js';
 
 /**
@@ -219,6 +219,8 @@ export const RULES = {
   apiVersion: 'api-version',
   kind: 'kind',
   name: 'metadata-name',
+  namespace: 'metadata-namespace',
+  size: 'object-size',
 } as const;
 
 const KNOWN_GROUPS = Object.keys(PUBLISHED_VERSIONS).filter((g) => g !== '');
@@ -266,6 +268,116 @@ export function checkName(obj: KubeObject): FieldError[] {
   const named = (v: unknown): boolean => typeof v === 'string' && v !== '';
   if (named(meta.name) || named(meta.generateName)) return [];
   return [{ type: 'FieldValueRequired', field: 'metadata.name', message: 'Required value: name or generateName is required', rule: RULES.name }];
+}
+
+// ---- names ---------------------------------------------------------------------------------------------------
+
+/**
+ * How the API server validates metadata.name: custom resources (every mesh kind) and most built-in kinds take a
+ * DNS-1123 subdomain, a Namespace a DNS-1123 label, a Service a DNS-1035 label (its name becomes a DNS label that
+ * must start with a letter). Built-in kinds not listed here are not checked: some take other forms (RBAC objects
+ * take path segments), and a wrong denial would block a valid change.
+ */
+type NameFormat = 'dns1123-subdomain' | 'dns1123-label' | 'dns1035-label';
+
+const BUILTIN_NAMES: Readonly<Record<string, { format: NameFormat; maxLength?: number }>> = {
+  '/Namespace': { format: 'dns1123-label' },
+  '/Service': { format: 'dns1035-label' },
+  '/Pod': { format: 'dns1123-subdomain' },
+  '/ConfigMap': { format: 'dns1123-subdomain' },
+  '/Secret': { format: 'dns1123-subdomain' },
+  '/ServiceAccount': { format: 'dns1123-subdomain' },
+  'apps/Deployment': { format: 'dns1123-subdomain' },
+  'apps/StatefulSet': { format: 'dns1123-subdomain' },
+  'apps/DaemonSet': { format: 'dns1123-subdomain' },
+  'apps/ReplicaSet': { format: 'dns1123-subdomain' },
+  'batch/Job': { format: 'dns1123-subdomain' },
+  // the Jobs it creates are named <name>-<11 digits>, which must fit a label value
+  'batch/CronJob': { format: 'dns1123-subdomain', maxLength: 52 },
+};
+
+const NAME_FORMATS: Readonly<Record<NameFormat, { readonly regex: RegExp; readonly source: string; readonly maxLength: number; readonly message: string; readonly examples: readonly string[] }>> = {
+  'dns1123-subdomain': {
+    regex: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    source: '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*',
+    maxLength: 253,
+    message: "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+    examples: ['example.com'],
+  },
+  'dns1123-label': {
+    regex: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    source: '[a-z0-9]([-a-z0-9]*[a-z0-9])?',
+    maxLength: 63,
+    message: "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+    examples: ['my-name', '123-abc'],
+  },
+  'dns1035-label': {
+    regex: /^[a-z]([-a-z0-9]*[a-z0-9])?$/,
+    source: '[a-z]([-a-z0-9]*[a-z0-9])?',
+    maxLength: 63,
+    message: "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+    examples: ['my-name', 'abc-123'],
+  },
+};
+
+/** The name format of a kind, or undefined when it is not checked here. */
+export function nameFormatOf(group: string, kind: string): { format: NameFormat; maxLength?: number } | undefined {
+  const builtin = BUILTIN_NAMES[`${group}/${kind}`];
+  if (builtin) return builtin;
+  return findKind(group, kind) ? { format: 'dns1123-subdomain' } : undefined;
+}
+
+/** apimachinery's messages for a value that is not of `format`, word for word (kubectl users know them). */
+export function nameMessages(value: string, format: NameFormat, maxLength?: number): string[] {
+  const f = NAME_FORMATS[format];
+  const out: string[] = [];
+  const max = Math.min(maxLength ?? f.maxLength, f.maxLength);
+  if (value.length > max) out.push(`must be no more than ${max} characters`);
+  if (!f.regex.test(value)) out.push(`${f.message} (e.g. ${f.examples.map((e) => `'${e}', `).join(' or ')}regex used for validation is '${f.source}')`);
+  return out;
+}
+
+/**
+ * metadata.name and generateName by the rules of the kind, and metadata.namespace (a DNS-1123 label), as the API
+ * server checks them before any webhook is called. A generateName is a prefix: a trailing '-' is allowed.
+ */
+export function checkObjectMeta(obj: KubeObject): FieldError[] {
+  const meta = isRecord(obj.metadata) ? obj.metadata : {};
+  const { group } = splitApiVersion(String(obj.apiVersion ?? ''));
+  const rule = nameFormatOf(group, String(obj.kind ?? ''));
+  const errors: FieldError[] = [];
+  const invalid = (field: string, value: string, messages: string[], ruleId: string): void => {
+    for (const m of messages) errors.push({ type: 'FieldValueInvalid', field, message: `Invalid value: ${JSON.stringify(value)}: ${m}`, rule: ruleId });
+  };
+  if (rule && typeof meta.name === 'string' && meta.name !== '') invalid('metadata.name', meta.name, nameMessages(meta.name, rule.format, rule.maxLength), RULES.name);
+  if (rule && typeof meta.generateName === 'string' && meta.generateName !== '') {
+    const masked = meta.generateName.endsWith('-') ? `${meta.generateName.slice(0, -1)}a` : meta.generateName;
+    invalid('metadata.generateName', meta.generateName, nameMessages(masked, rule.format, rule.maxLength), RULES.name);
+  }
+  if (typeof meta.namespace === 'string' && meta.namespace !== '' && scopeOf({ group, kind: String(obj.kind ?? '') }) === 'Namespaced') invalid('metadata.namespace', meta.namespace, nameMessages(meta.namespace, 'dns1123-label'), RULES.namespace);
+  return errors;
+}
+
+// ---- size ----------------------------------------------------------------------------------------------------
+
+/**
+ * The largest object a cluster stores: etcd's default request limit (its --max-request-bytes, 1.5 MiB). The API
+ * server itself accepts request bodies up to 3 MiB, then etcd refuses the write ("etcdserver: request is too
+ * large"). Measured as JSON, the form custom resources are stored in.
+ */
+export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
+
+export function checkObjectSize(obj: KubeObject): FieldError[] {
+  const bytes = Buffer.byteLength(JSON.stringify(obj));
+  if (bytes <= MAX_OBJECT_BYTES) return [];
+  return [
+    {
+      type: 'FieldValueTooLong',
+      field: '',
+      message: `Too long: the object is ${bytes} bytes as JSON; etcd stores at most ${MAX_OBJECT_BYTES} bytes (1.5 MiB, its default --max-request-bytes) and the API server fails the request with "etcdserver: request is too large"`,
+      rule: RULES.size,
+    },
+  ];
 }
 
 /** Fields the kind's schema does not have, each with the closest known field when there is one. */

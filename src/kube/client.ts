@@ -1,5 +1,7 @@
-// Reaching the API server in live mode: loading credentials (an explicit --kubeconfig file, or the pod's in-cluster
-// service account; a kubeconfig lying in $HOME is never picked up silently) and a small raw HTTP client over them.
+// Reaching the API server in live mode: loading credentials (the kubeconfig files a command hands over: serve's
+// explicit --kubeconfig, or what the read-only commands resolve from --kubeconfig, $KUBECONFIG or ~/.kube/config; or
+// the pod's in-cluster service account; nothing here picks up a kubeconfig by itself) and a small raw HTTP client
+// over them.
 //
 // The raw client exists because the cluster view runs its own list + watch loop (see live.ts): it needs abortable
 // requests, an idle timeout on watch streams and the HTTP status of every failure, which the generated client and
@@ -9,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { isIPv6 } from 'node:net';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { KubeConfig, type Cluster } from '@kubernetes/client-node';
 import { InputError } from '../mesh/errors.js';
 import { inClusterAvailable, SERVICE_ACCOUNT_DIR } from './in-cluster.js';
@@ -18,8 +20,11 @@ export { inClusterAvailable, SERVICE_ACCOUNT_DIR } from './in-cluster.js';
 
 
 export interface LoadKubeConfigOptions {
-  /** --kubeconfig FILE: live mode asked for explicitly */
-  readonly kubeconfig?: string;
+  /**
+   * --kubeconfig FILE: live mode asked for explicitly; or the files of $KUBECONFIG, merged as kubectl merges them (the
+   * first file to name a cluster, user, context or the current context wins)
+   */
+  readonly kubeconfig?: string | readonly string[];
   /** a context of that file other than its current-context */
   readonly context?: string;
   /** environment read for in-cluster detection (default process.env) */
@@ -32,25 +37,47 @@ export interface LoadKubeConfigOptions {
 
 export class KubeConfigError extends InputError {}
 
+function loadFile(file: string): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    kc.loadFromFile(file);
+  } catch (err) {
+    throw new KubeConfigError(`${file}: ${(err as Error).message}`);
+  }
+  return kc;
+}
+
+/** kubectl's merge of several kubeconfig files: what a file names first is kept, later files only add. */
+function loadFiles(files: readonly string[]): KubeConfig {
+  const [first, ...rest] = files.map(loadFile);
+  const kc = first!;
+  for (const other of rest) {
+    const has = <T extends { name: string }>(list: readonly T[], x: T): boolean => list.some((y) => y.name === x.name);
+    for (const c of other.clusters) if (!has(kc.clusters, c)) kc.addCluster(c);
+    for (const u of other.users) if (!has(kc.users, u)) kc.addUser(u);
+    for (const c of other.contexts) if (!has(kc.contexts, c)) kc.addContext(c);
+    if (!kc.getCurrentContext() && other.getCurrentContext()) kc.setCurrentContext(other.getCurrentContext());
+  }
+  return kc;
+}
+
 /**
- * The KubeConfig for live mode, or undefined for standalone mode. An explicit file wins; otherwise in-cluster
- * credentials when running in a pod. `$KUBECONFIG` and `~/.kube/config` are deliberately not consulted.
+ * The KubeConfig for live mode, or undefined for standalone mode. An explicit file (or list) wins; otherwise
+ * in-cluster credentials when running in a pod. The server never consults `$KUBECONFIG` or `~/.kube/config` itself:
+ * the read-only commands resolve them and hand the files over.
  * Throws KubeConfigError when the explicit file is unreadable or has no usable cluster.
  */
 export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): KubeConfig | undefined {
   const env = opts.env ?? process.env;
-  if (opts.kubeconfig) {
-    const kc = new KubeConfig();
-    try {
-      kc.loadFromFile(opts.kubeconfig);
-    } catch (err) {
-      throw new KubeConfigError(`${opts.kubeconfig}: ${(err as Error).message}`);
-    }
+  const files = typeof opts.kubeconfig === 'string' ? [opts.kubeconfig] : [...(opts.kubeconfig ?? [])];
+  if (files.length > 0) {
+    const name = files.join(delimiter);
+    const kc = loadFiles(files);
     if (opts.context) {
-      if (!kc.getContextObject(opts.context)) throw new KubeConfigError(`${opts.kubeconfig}: no context named ${opts.context}`);
+      if (!kc.getContextObject(opts.context)) throw new KubeConfigError(`${name}: no context named ${opts.context}`);
       kc.setCurrentContext(opts.context);
     }
-    if (!kc.getCurrentCluster()) throw new KubeConfigError(`${opts.kubeconfig}: no current cluster (set current-context)`);
+    if (!kc.getCurrentCluster()) throw new KubeConfigError(`${name}: no current cluster (set current-context)`);
     return kc;
   }
   const dir = opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;

@@ -130,9 +130,9 @@ export async function serverMinor(http: KubeHttp): Promise<number | undefined> {
  * would give, read once from the API server (lists only), and the server's minor version (native sidecars).
  * Throws KubeConfigError for an unusable kubeconfig, KubeApiError for a refused or failed read.
  */
-export async function readLiveState(kubeconfig: string, context?: string): Promise<Snapshot & { kubernetesMinor: number | undefined }> {
+export async function readLiveState(kubeconfig: string | readonly string[], context?: string): Promise<Snapshot & { kubernetesMinor: number | undefined }> {
   const kc = loadKubeConfig({ kubeconfig, ...(context ? { context } : {}), inCluster: false });
-  if (!kc) throw new KubeConfigError(`${kubeconfig}: no cluster`);
+  if (!kc) throw new KubeConfigError(`${[kubeconfig].flat().join(', ')}: no cluster`);
   const http = new KubeHttp(kc);
   try {
     const [snapshot, kubernetesMinor] = await Promise.all([readSnapshot(http), serverMinor(http)]);

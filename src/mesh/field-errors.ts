@@ -7,7 +7,8 @@ export type CauseType =
   | 'FieldValueRequired'
   | 'FieldValueNotSupported'
   | 'FieldValueDuplicate'
-  | 'FieldValueForbidden';
+  | 'FieldValueForbidden'
+  | 'FieldValueTooLong';
 
 export interface FieldError {
   readonly type: CauseType;

@@ -2,7 +2,7 @@
 // ClusterRole and records every request: findings for the objects and pods that slipped past admission, exit codes,
 // and not a single request that could change anything.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fastJsonPatch from 'fast-json-patch';
@@ -53,10 +53,14 @@ async function run(o: Partial<AuditCommandOptions> = {}): Promise<{ code: number
   return { code, stdout, stderr };
 }
 
+/** A home without ~/.kube/config and no $KUBECONFIG: only what a test sets points at a cluster. */
+const { KUBECONFIG: _kubeconfig, ...baseEnv } = process.env;
+const cleanEnv: NodeJS.ProcessEnv = { ...baseEnv, HOME: mkdtempSync(join(tmpdir(), 'mesh-admission-home-')) };
+
 /** The real command line, in a child process (asynchronously: the fake API server answers from this process). */
-function cli(args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(args: string[], input = '', env: NodeJS.ProcessEnv = cleanEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) =>
+    const child = execFile(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000, env }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
     );
     child.stdin?.end(input);
@@ -171,7 +175,7 @@ describe('the command line against a live cluster (read-only)', () => {
     expect(r.stdout).toContain('Pod apps/legacy\n  warning spec.containers: no sidecar');
     expect(r.stdout).toContain('0 errors, 2 warnings in 2 policy objects and 3 pods.');
     expect((await cli(['audit', '--kubeconfig', kubeconfig, '-n', 'clean'])).code).toBe(0);
-    expect((await cli(['audit'])).stderr).toContain('give the cluster to audit with --kubeconfig FILE');
+    expect((await cli(['audit'])).stderr).toBe('error: give the cluster to audit with --kubeconfig FILE (or set KUBECONFIG)\n');
   });
 
   it('validate --kubeconfig: a change checked against what the cluster holds now', async () => {
@@ -196,6 +200,42 @@ describe('the command line against a live cluster (read-only)', () => {
     writeFileSync(file, 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: outside\nspec:\n  containers:\n    - name: app\n      image: nginx\n');
     const outside = await cli(['explain', '-f', file, '--kubeconfig', kubeconfig, '-o', 'json']);
     expect((JSON.parse(outside.stdout) as { results: Array<{ decision: string }> }).results.map((x) => x.decision)).toEqual(['skip']);
+  });
+
+  it('$KUBECONFIG and --context are honoured as kubectl honours them; --cluster-state and --no-kubeconfig stay offline', async () => {
+    const withEnv = { ...cleanEnv, KUBECONFIG: kubeconfig };
+    // audit: --kubeconfig, else $KUBECONFIG, else ~/.kube/config
+    const audit = await cli(['audit', '-n', 'clean'], '', withEnv);
+    expect(audit).toMatchObject({ code: 0, stdout: '0 errors, 0 warnings in 0 policy objects and 1 pod.\nNot checked: bootstrap Secrets (this user may not list Secrets).\n' });
+    const home = mkdtempSync(join(tmpdir(), 'mesh-admission-home-'));
+    mkdirSync(join(home, '.kube'));
+    writeFileSync(join(home, '.kube', 'config'), api.kubeConfigYaml());
+    expect((await cli(['audit', '-n', 'clean'], '', { ...cleanEnv, HOME: home })).code).toBe(0);
+    // validate: $KUBECONFIG set is a cluster to judge against, said on stderr
+    const file = join(mkdtempSync(join(tmpdir(), 'mesh-admission-gtp-')), 'gtp.yaml');
+    writeFileSync(file, gtp('default/default/default/c2'));
+    const live = await cli(['validate', file], '', withEnv);
+    expect(live.code).toBe(1);
+    expect(live.stdout).toContain('cluster default/default/default/c2 does not export this service');
+    expect(live.stderr).toBe('mesh-admission: judging against the cluster of $KUBECONFIG; --cluster-state DIR or --no-kubeconfig judge offline\n');
+    // a context of $KUBECONFIG's file by name; an unknown one is exit 2
+    expect((await cli(['validate', file, '--context', 'fake'], '', withEnv)).code).toBe(1);
+    const unknown = await cli(['validate', file, '--context', 'nope'], '', withEnv);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(`${kubeconfig}: no context named nope`);
+    // --context alone finds ~/.kube/config; ~/.kube/config alone does not make validate read a cluster
+    expect((await cli(['validate', file, '--context', 'fake'], '', { ...cleanEnv, HOME: home })).code).toBe(1);
+    const ambient = await cli(['validate', file], '', { ...cleanEnv, HOME: home });
+    expect(ambient.code).toBe(0);
+    expect(ambient.stdout).toContain('Unverified: spec.targets: clusterKey references not verified');
+    // offline despite $KUBECONFIG
+    for (const args of [['--no-kubeconfig'], ['--cluster-state', 'examples/cluster']]) {
+      const offline = await cli(['validate', file, ...args], '', withEnv);
+      expect(offline.stdout, args.join(' ')).not.toContain('does not export this service');
+      expect(offline.stderr, args.join(' ')).toBe('');
+    }
+    const contradiction = await cli(['validate', file, '--no-kubeconfig', '--context', 'fake'], '', withEnv);
+    expect(contradiction).toMatchObject({ code: 2, stderr: 'error: --context names a context of a kubeconfig: it does not go with --no-kubeconfig\n' });
   });
 
   it('a refused read is exit 2 with the reason', async () => {

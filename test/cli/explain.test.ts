@@ -14,8 +14,11 @@ import type { KubeObject } from '../../src/mesh/objects.js';
 import { offlineView } from '../../src/cli/offline.js';
 import { REPO_ROOT } from '../support/fixtures.js';
 
+/** No cluster in the environment: explain decides offline unless told otherwise. */
+const { KUBECONFIG: _kubeconfig, ...offlineEnv } = process.env;
+
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000, input: '' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), ...args], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000, input: '', env: offlineEnv });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -69,7 +72,7 @@ spec:
     );
     const r = cli('explain', '-f', file, '--cluster-state', 'examples/cluster');
     expect(r.code).toBe(1);
-    expect(r.stdout).toBe(`${file}:1: Deployment curl/web: DENY — Invalid port value '0' specified for annotation 'flomesh.io/outbound-port-exclusion-list' on Pod curl/web-*\n`);
+    expect(r.stdout).toBe(`${file}:1: Deployment curl/web: DENY — Invalid port value '0' specified for annotation 'flomesh.io/outbound-port-exclusion-list' on Pod curl/web-*\n1 pod or template: 0 inject, 0 skip, 1 deny\n`);
     const ok = cli('explain', '-f', 'examples/pods/01-pod-curl.yaml', '--cluster-state', 'examples/cluster', '--sidecar-mode', 'native');
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain('examples/pods/01-pod-curl.yaml:4: Pod curl/curl: INJECT — sidecar injected (native mode)\n  mode: native\n  init containers: + fsm-init (flomesh/fsm-sidecar-init:1.6.0), sidecar (flomesh/pipy:1.5.14)\n');
@@ -108,7 +111,7 @@ spec:
     spec:
       containers: [{name: web, image: nginx}]
 `;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'explain', '-f', '-', '--cluster-state', 'examples/cluster', '--sidecar-mode', 'classic', '-o', 'yaml'], { cwd: REPO_ROOT, encoding: 'utf8', input });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'explain', '-f', '-', '--cluster-state', 'examples/cluster', '--sidecar-mode', 'classic', '-o', 'yaml'], { cwd: REPO_ROOT, encoding: 'utf8', input, env: offlineEnv });
     expect(r.status).toBe(0);
     const [svc, deploy] = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject & { spec: any });
     expect(svc).toEqual(parseAllDocuments(input)[0]!.toJS());

@@ -2,7 +2,7 @@
 // unknown-field walk (free-form maps left alone), and the YAML positions each finding is reported at.
 import { describe, expect, it } from 'vitest';
 import { parseSource } from '../../src/cli/input.js';
-import { checkTypeMeta, didYouMean, editDistance, PUBLISHED_VERSIONS, unknownFields } from '../../src/cli/schema.js';
+import { checkObjectMeta, checkObjectSize, checkTypeMeta, didYouMean, editDistance, MAX_OBJECT_BYTES, nameFormatOf, nameMessages, PUBLISHED_VERSIONS, unknownFields } from '../../src/cli/schema.js';
 import { findKind, KINDS } from '../../src/mesh/kinds.js';
 import type { KubeObject } from '../../src/mesh/objects.js';
 import { LISTEN_HOSTS, listenHost } from '../../src/server/options.js';
@@ -77,6 +77,35 @@ describe('offline schema', () => {
     expect(doc.lineOf('metadata.labels[app.kubernetes.io/name]')).toBe(7);
     expect(doc.lineOf('spec.selector')).toBe(8);
     expect(doc.lineOf('')).toBe(2);
+  });
+
+  it('names by the rules of their kind: every mesh kind a DNS-1123 subdomain, Namespaces a label, Services a DNS-1035 label', () => {
+    for (const k of KINDS.filter((x) => x.kind !== 'Service')) for (const g of k.groups) expect(nameFormatOf(g, k.kind), `${g}/${k.kind}`).toEqual({ format: 'dns1123-subdomain' });
+    expect(nameFormatOf('', 'Service')).toEqual({ format: 'dns1035-label' });
+    expect(nameFormatOf('', 'Namespace')).toEqual({ format: 'dns1123-label' });
+    expect(nameFormatOf('example.com', 'Widget')).toBeUndefined();
+    expect(nameMessages('a.b-c', 'dns1123-subdomain')).toEqual([]);
+    expect(nameMessages('x'.repeat(254), 'dns1123-subdomain')).toEqual(['must be no more than 253 characters']);
+    expect(nameMessages('x'.repeat(64), 'dns1123-label')).toEqual(['must be no more than 63 characters']);
+    expect(nameMessages('-a', 'dns1035-label')).toHaveLength(1);
+    // generateName is a prefix: its trailing dash is fine, a bad character is not
+    const pod = (meta: Record<string, unknown>): KubeObject => ({ apiVersion: 'v1', kind: 'Pod', metadata: meta });
+    expect(checkObjectMeta(pod({ generateName: 'web-' }))).toEqual([]);
+    expect(checkObjectMeta(pod({ generateName: 'Web-' })).map((e) => e.field)).toEqual(['metadata.generateName']);
+    // a cluster-scoped object's namespace is not the API server's concern here
+    expect(checkObjectMeta({ apiVersion: 'plugin.flomesh.io/v1alpha1', kind: 'Plugin', metadata: { name: 'p', namespace: 'Not_A_Label' } })).toEqual([]);
+    expect(checkObjectMeta({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'Not_A_Label' } }).map((e) => e.field)).toEqual(['metadata.namespace']);
+  });
+
+  it('the size limit is etcd\'s default request limit, measured as JSON: up to it an object passes', () => {
+    expect(MAX_OBJECT_BYTES).toBe(1_572_864);
+    const sized = (bytes: number): KubeObject => {
+      const o = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c' }, data: { a: '' } };
+      o.data.a = 'x'.repeat(bytes - Buffer.byteLength(JSON.stringify(o)));
+      return o;
+    };
+    expect(checkObjectSize(sized(MAX_OBJECT_BYTES))).toEqual([]);
+    expect(checkObjectSize(sized(MAX_OBJECT_BYTES + 1)).map((e) => e.rule)).toEqual(['object-size']);
   });
 
   it('serve listens on the loopback address standalone, on every address live, unless --host says otherwise', () => {

@@ -14,13 +14,16 @@ const file = (name: string, text: string): string => {
   return p;
 };
 
+/** The environment of a CI job that has no cluster: validate judges offline unless told otherwise. */
+const { KUBECONFIG: _kubeconfig, ...offlineEnv } = process.env;
+
 function cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), ...args], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
     timeout: 60_000,
     input: opts.input ?? '',
-    env: opts.env ?? process.env,
+    env: opts.env ?? offlineEnv,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -98,7 +101,7 @@ kind: [
 ${BAD_PLUGIN.replace('deny-a', 'deny-b')}`;
 
 interface JsonReport {
-  summary: { objects: number; admitted: number; denied: number; withWarnings: number; skipped: number; inputErrors: number };
+  summary: { objects: number; admitted: number; denied: number; skipped: number; withWarnings: number; unverified: number; suppressed: number; skippedSources: { noObjects: number; kustomizations: number; helmCharts: number }; inputErrors: number };
   objects: Array<{ source: string; line: number; kind: string; name: string; status: string; allowed: boolean; warnings: Array<{ field: string; message: string; line: number }>; causes: Array<{ field: string; message: string; rule: string; line: number }> }>;
   problems: Array<{ source: string; line: number; message: string }>;
 }
@@ -109,8 +112,11 @@ describe('mesh-admission validate: verdicts and exit codes', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('examples/seeds/003-plugin-iam/03-plugin-token-verifier.yaml:1: plugin.plugin.flomesh.io/token-verifier: admitted\n');
-    expect(r.stdout).toContain('examples/seeds/003-plugin-iam/01-deployment-ext-auth.yaml:1: deployment.apps/ext-auth: skipped: not a kind this webhook validates\n');
-    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('8 objects: 7 admitted, 0 denied, 4 with warnings, 1 skipped');
+    // skipped objects are counted, not listed, unless asked for
+    expect(r.stdout).not.toContain('deployment.apps/ext-auth');
+    expect(r.stdout.trimEnd().split('\n').at(-1)).toBe('8 objects: 7 admitted, 0 denied, 1 skipped (4 with warnings)');
+    const listed = validate('-f', 'examples/seeds/003-plugin-iam', '--cluster-state', 'examples/cluster', '--show-skipped');
+    expect(listed.stdout).toContain('examples/seeds/003-plugin-iam/01-deployment-ext-auth.yaml:1: deployment.apps/ext-auth: skipped: not a kind this webhook validates\n');
   });
 
   it('exits 1 and prints what kubectl would print for a denial, every line with file:line and the object', () => {
@@ -119,9 +125,9 @@ describe('mesh-admission validate: verdicts and exit codes', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(
       `${p}:1: plugin.plugin.flomesh.io/deny-a: The Plugin "deny-a" is invalid:\n` +
-        `${p}:7: plugin.plugin.flomesh.io/deny-a: * spec.pipyscript: Required value: plugin[deny-a.] is missing pipy script\n` +
-        `${p}:6: plugin.plugin.flomesh.io/deny-a: * spec.priority: Invalid value: 70000: must be an integer between 0 and 65535\n` +
-        '1 object: 0 admitted, 1 denied, 0 with warnings, 0 skipped\n',
+        `${p}:7: plugin.plugin.flomesh.io/deny-a: * spec.pipyscript: Required value: plugin[deny-a.] is missing pipy script [plugin-script]\n` +
+        `${p}:6: plugin.plugin.flomesh.io/deny-a: * spec.priority: Invalid value: 70000: must be an integer between 0 and 65535 [plugin-priority-range]\n` +
+        '1 object: 0 admitted, 1 denied, 0 skipped\n',
     );
   });
 
@@ -135,7 +141,7 @@ describe('mesh-admission validate: verdicts and exit codes', () => {
       ['db-http', 16, false],
     ]);
     expect(out.objects[0]?.causes).toContainEqual(expect.objectContaining({ field: 'spec.ports[0]', line: 13, message: 'port 3306 is tcp-server-first here but http in Egress curl/db-http (same source ServiceAccount curl/curl)' }));
-    expect(out.summary).toEqual({ objects: 2, admitted: 0, denied: 2, withWarnings: 0, skipped: 0, inputErrors: 0 });
+    expect(out.summary).toEqual({ objects: 2, admitted: 0, denied: 2, skipped: 0, withWarnings: 0, unverified: 0, suppressed: 0, skippedSources: { noObjects: 0, kustomizations: 0, helmCharts: 0 }, inputErrors: 0 });
     expect(out.problems).toEqual([]);
   });
 
@@ -149,13 +155,13 @@ describe('mesh-admission validate: verdicts and exit codes', () => {
     expect(validate('-f', file('ok2.yaml', GOOD_PLUGIN), '-o', 'yaml').code).toBe(2);
     const none = validate();
     expect(none.code).toBe(2);
-    expect(none.stderr).toBe('error: give the manifests with -f PATH, -f - (standard input) or -k DIR\n');
+    expect(none.stderr).toBe('error: give the manifests as arguments, with -f PATH, -f - (standard input) or -k DIR\n');
   });
 
   it('empty input is an input error (exit 2) that says so: a CI gate must not pass on nothing', () => {
     const r = validate('-f', '-');
     expect(r.code).toBe(2);
-    expect(r.stdout).toBe('<stdin>: error: no objects found in the input\n0 objects: 0 admitted, 0 denied, 0 with warnings, 0 skipped; 1 input error\n');
+    expect(r.stdout).toBe('<stdin>: error: no objects found in the input\n0 objects: 0 admitted, 0 denied, 0 skipped; 1 input error\n');
     const json = JSON.parse(validate('-f', file('comments.yaml', '# nothing here\n---\n'), '-o', 'json').stdout) as JsonReport;
     expect(json.summary.objects).toBe(0);
     expect(json.problems).toEqual([{ source: join(dir, 'comments.yaml'), line: 0, message: 'no objects found in the input' }]);
@@ -183,10 +189,10 @@ describe('mesh-admission validate: input', () => {
     expect(lines).toContain(`${p}:12: error: document 2: a map or list used as a map key: an unrendered template ({{ ... }})? Render it first (helm template, kustomize build)`);
     expect(lines.some((l) => l.startsWith(`${p}:14: error: document 3: `))).toBe(true);
     expect(lines).toContain(`${p}:17: plugin.plugin.flomesh.io/deny-b: The Plugin "deny-b" is invalid:`);
-    expect(lines.at(-1)).toBe('2 objects: 1 admitted, 1 denied, 0 with warnings, 0 skipped; 2 input errors');
+    expect(lines.at(-1)).toBe('2 objects: 1 admitted, 1 denied, 0 skipped; 2 input errors');
     // -o json is still one valid document, with the problems in it
     const json = JSON.parse(validate('-f', p, '-o', 'json').stdout) as JsonReport;
-    expect(json.summary).toEqual({ objects: 2, admitted: 1, denied: 1, withWarnings: 0, skipped: 0, inputErrors: 2 });
+    expect(json.summary).toMatchObject({ objects: 2, admitted: 1, denied: 1, skipped: 0, withWarnings: 0, inputErrors: 2 });
     expect(json.problems.map((x) => [x.line, x.message.slice(0, 11)])).toEqual([
       [12, 'document 2:'],
       [14, 'document 3:'],
@@ -200,7 +206,7 @@ describe('mesh-admission validate: input', () => {
     writeFileSync(join(k, 'plugin.yaml'), GOOD_PLUGIN);
     const loose = validate('-f', k);
     expect(loose.code).toBe(2);
-    expect(loose.stdout).toContain(`${k}:1: error: a kustomization folder: validate what it renders with -k ${k}\n`);
+    expect(loose.stdout).toContain(`${k}: error: a kustomization: validate what it renders with -k ${k}\n`);
     // a stub kubectl on PATH: what `kubectl kustomize DIR` prints is what gets validated
     const bin = join(dir, 'bin');
     mkdirSync(bin, { recursive: true });
@@ -231,10 +237,10 @@ describe('mesh-admission validate: what the API server would refuse', () => {
     const r = validate('-f', p);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(
-      `${p}:6: plugin.plugin.flomesh.io/typos: Warning: spec.priorty: unknown field; did you mean "spec.priority"?\n` +
-        `${p}:7: plugin.plugin.flomesh.io/typos: Warning: spec.pipyScript: unknown field; did you mean "spec.pipyscript"?\n` +
+      `${p}:6: plugin.plugin.flomesh.io/typos: Warning: spec.priorty: unknown field; did you mean "spec.priority"? [unknown-field]\n` +
+        `${p}:7: plugin.plugin.flomesh.io/typos: Warning: spec.pipyScript: unknown field; did you mean "spec.pipyscript"? [unknown-field]\n` +
         `${p}:1: plugin.plugin.flomesh.io/typos: admitted\n` +
-        '1 object: 1 admitted, 0 denied, 1 with warnings, 0 skipped\n',
+        '1 object: 1 admitted, 0 denied, 0 skipped (1 with warnings)\n',
     );
   });
 
@@ -242,7 +248,7 @@ describe('mesh-admission validate: what the API server would refuse', () => {
     const p = file('typos-strict.yaml', TYPOS);
     const r = validate('-f', p, '--strict');
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain(`${p}:6: plugin.plugin.flomesh.io/typos: * spec.priorty: unknown field; did you mean "spec.priority"?\n`);
+    expect(r.stdout).toContain(`${p}:6: plugin.plugin.flomesh.io/typos: * spec.priorty: unknown field; did you mean "spec.priority"? [unknown-field]\n`);
     // a plain warning (not an unknown field) fails a strict run too, the object itself is admitted
     const warned = file('warned.yaml', CONFLICTING_EGRESSES.split('---')[0]!.replace('protocol: tcp-server-first', 'protocol: https'));
     expect(validate('-f', warned).code).toBe(0);
@@ -288,16 +294,17 @@ describe('mesh-admission validate: what the API server would refuse', () => {
 describe('mesh-admission validate: output for CI', () => {
   const p = (): string => file('mixed.yaml', `${GOOD_PLUGIN}---\n${BAD_PLUGIN}---\n${TYPOS}`);
 
-  it('--quiet prints only what fails', () => {
+  it('--quiet prints only what fails, and the summary', () => {
     const f = p();
     const r = validate('-f', f, '-q');
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(
       `${f}:9: plugin.plugin.flomesh.io/deny-a: The Plugin "deny-a" is invalid:\n` +
-        `${f}:15: plugin.plugin.flomesh.io/deny-a: * spec.pipyscript: Required value: plugin[deny-a.] is missing pipy script\n` +
-        `${f}:14: plugin.plugin.flomesh.io/deny-a: * spec.priority: Invalid value: 70000: must be an integer between 0 and 65535\n`,
+        `${f}:15: plugin.plugin.flomesh.io/deny-a: * spec.pipyscript: Required value: plugin[deny-a.] is missing pipy script [plugin-script]\n` +
+        `${f}:14: plugin.plugin.flomesh.io/deny-a: * spec.priority: Invalid value: 70000: must be an integer between 0 and 65535 [plugin-priority-range]\n` +
+        '3 objects: 2 admitted, 1 denied, 0 skipped (1 with warnings)\n',
     );
-    expect(validate('-f', file('quiet-ok.yaml', GOOD_PLUGIN), '-q')).toMatchObject({ code: 0, stdout: '' });
+    expect(validate('-f', file('quiet-ok.yaml', GOOD_PLUGIN), '-q')).toMatchObject({ code: 0, stdout: '1 object: 1 admitted, 0 denied, 0 skipped\n' });
   });
 
   it('-o sarif is a SARIF 2.1.0 log with a result per cause and warning, located by file and line', () => {
@@ -327,11 +334,11 @@ describe('mesh-admission validate: output for CI', () => {
     expect(r.code).toBe(1);
     const rel = relative(REPO_ROOT, f).startsWith('..') ? f : relative(REPO_ROOT, f);
     expect(r.stdout.split('\n')).toEqual([
-      `::error file=${rel},line=15,title=plugin.plugin.flomesh.io/deny-a::spec.pipyscript: Required value: plugin[deny-a.] is missing pipy script`,
-      `::error file=${rel},line=14,title=plugin.plugin.flomesh.io/deny-a::spec.priority: Invalid value: 70000: must be an integer between 0 and 65535`,
-      `::warning file=${rel},line=22,title=plugin.plugin.flomesh.io/typos::spec.priorty: unknown field; did you mean "spec.priority"?`,
-      `::warning file=${rel},line=23,title=plugin.plugin.flomesh.io/typos::spec.pipyScript: unknown field; did you mean "spec.pipyscript"?`,
-      '3 objects: 2 admitted, 1 denied, 1 with warnings, 0 skipped',
+      `::error file=${rel},line=15,title=plugin.plugin.flomesh.io/deny-a::spec.pipyscript: Required value: plugin[deny-a.] is missing pipy script [plugin-script]`,
+      `::error file=${rel},line=14,title=plugin.plugin.flomesh.io/deny-a::spec.priority: Invalid value: 70000: must be an integer between 0 and 65535 [plugin-priority-range]`,
+      `::warning file=${rel},line=22,title=plugin.plugin.flomesh.io/typos::spec.priorty: unknown field; did you mean "spec.priority"? [unknown-field]`,
+      `::warning file=${rel},line=23,title=plugin.plugin.flomesh.io/typos::spec.pipyScript: unknown field; did you mean "spec.pipyscript"? [unknown-field]`,
+      '3 objects: 2 admitted, 1 denied, 0 skipped (1 with warnings)',
       '',
     ]);
   });

@@ -1,5 +1,5 @@
-// The standalone state loader: multi-document files, List objects, folders in name order, and a clear error naming
-// the file and the line for what cannot be read.
+// The state loader (serve and the offline commands' --cluster-state): multi-document files, List objects, folders in
+// name order, and a clear error naming the file and the line for what cannot be read.
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,10 +23,13 @@ describe('manifest loader', () => {
     ]);
   });
 
-  it('names the file and the line of a YAML error; a scalar document is not an object', () => {
+  it('names the file, the document and the line of a YAML error, as -f does; a scalar document is not an object', () => {
     expect(() => parseManifests('apiVersion: v1\nkind: [Namespace\nmetadata: {}\n', 'state/broken.yaml')).toThrow(ManifestError);
-    expect(() => parseManifests('apiVersion: v1\nkind: [Namespace\nmetadata: {}\n', 'state/broken.yaml')).toThrow(/^state\/broken\.yaml: invalid YAML: .*\(\d+:\d+\)/s);
-    expect(() => parseManifests('a: 1\na: 2\n', 'dup.yaml')).toThrow(/dup\.yaml: invalid YAML: duplicated mapping key/);
+    expect(() => parseManifests('apiVersion: v1\nkind: [Namespace\nmetadata: {}\n', 'state/broken.yaml')).toThrow(
+      new ManifestError('state/broken.yaml', 'document 1: Flow sequence in block collection must be sufficiently indented and end with a ]', 3),
+    );
+    expect(() => parseManifests('a: 1\n---\na: 1\na: 2\n', 'dup.yaml')).toThrow('dup.yaml:4: document 2: Map keys must be unique');
+    expect(() => parseManifests('a: 1\nb: !!binary aGk=\n', 'tag.yaml')).toThrow('tag.yaml:2: document 1: unknown tag !<tag:yaml.org,2002:binary>');
     expect(() => parseManifests('--- just text\n', 'scalar.yaml')).toThrow('scalar.yaml: document 1 is not a Kubernetes object');
     expect(() => loadManifests(['/nonexistent/state'])).toThrow('/nonexistent/state: no such file or directory');
   });

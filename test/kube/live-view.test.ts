@@ -394,6 +394,32 @@ describe('loadKubeConfig', () => {
     }
   });
 
+  it('merges several files as kubectl merges $KUBECONFIG: what a file names first is kept, later files only add', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kc-list-'));
+    const config = (cluster: string, server: string, current?: string): string =>
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        `clusters: [{name: ${cluster}, cluster: {server: '${server}'}}, {name: shared, cluster: {server: 'https://${cluster}.shared'}}]`,
+        `users: [{name: ${cluster}-user, user: {token: t}}]`,
+        `contexts: [{name: ${cluster}, context: {cluster: ${cluster}, user: ${cluster}-user}}, {name: shared, context: {cluster: shared, user: ${cluster}-user}}]`,
+        ...(current ? [`current-context: ${current}`] : []),
+        '',
+      ].join('\n');
+    const a = join(dir, 'a');
+    const b = join(dir, 'b');
+    writeFileSync(a, config('a', 'https://a.example'));
+    writeFileSync(b, config('b', 'https://b.example', 'b'));
+    // the first file sets no current context: the second's is taken; the shared names keep the first file's entries
+    const kc = loadKubeConfig({ kubeconfig: [a, b], env: {} })!;
+    expect(kc.getCurrentContext()).toBe('b');
+    expect(kc.getCurrentCluster()?.server).toBe('https://b.example');
+    expect(kc.clusters.map((c) => `${c.name} ${c.server}`)).toEqual(['a https://a.example', 'shared https://a.shared', 'b https://b.example']);
+    expect(loadKubeConfig({ kubeconfig: [a, b], context: 'shared', env: {} })!.getCurrentCluster()?.server).toBe('https://a.shared');
+    writeFileSync(a, config('a', 'https://a.example', 'a'));
+    expect(loadKubeConfig({ kubeconfig: [a, b], env: {} })!.getCurrentContext()).toBe('a');
+  });
+
   it('detects in-cluster credentials from the environment and the mounted service account', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sa-'));
     writeFileSync(join(dir, 'token'), 'tok');

@@ -2,7 +2,7 @@
 // kube-apiserver as admin, keeping `concurrency` creates in flight over the project's own keep-alive client, and
 // reports each create's latency. Every create must be answered 201, or the run counts an error.
 import { KubeConfig } from '@kubernetes/client-node';
-import { KubeHttp } from '../src/kube/client.js';
+import { KubeHttp } from '../src/kube/http.js';
 
 export interface PodLoad {
   readonly kubeconfig: string;

@@ -1,5 +1,5 @@
 // The layout of src/, checked on the source: imports flow one way (mesh ← engines, cluster, certs, install ←
-// admission, webhooks, kube ← server ← cli), the two engines never import each other, no file imports itself back
+// admission, webhooks, kube ← controllers ← server ← cli), the two engines never import each other, no file imports itself back
 // through others (within a folder either), only src/kube/ talks to the API server, and the offline commands load no
 // server or Kubernetes client.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -20,9 +20,10 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   audit: ['mesh', 'cluster', 'validator', 'injector'],
   admission: ['mesh'],
   webhooks: ['mesh', 'cluster', 'certs', 'admission', 'validator', 'injector'],
-  kube: ['mesh', 'cluster', 'certs', 'install', 'injector'],
-  server: ['mesh', 'cluster', 'certs', 'install', 'admission', 'webhooks', 'kube', 'injector', 'validator', 'audit'],
-  cli: ['mesh', 'cluster', 'certs', 'install', 'admission', 'webhooks', 'kube', 'injector', 'validator', 'audit', 'server'],
+  kube: ['mesh'],
+  controllers: ['mesh', 'cluster', 'certs', 'install', 'injector', 'kube'],
+  server: ['mesh', 'cluster', 'certs', 'install', 'admission', 'webhooks', 'kube', 'controllers', 'injector', 'validator', 'audit'],
+  cli: ['mesh', 'cluster', 'certs', 'install', 'admission', 'webhooks', 'kube', 'controllers', 'injector', 'validator', 'audit', 'server'],
 };
 
 interface Import {

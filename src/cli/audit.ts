@@ -8,8 +8,9 @@ import type { InjectorOptions } from '../injector/settings.js';
 import { InputError } from '../mesh/errors.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { isMonitoredNamespace } from '../mesh/names.js';
-import { KubeApiError, KubeHttp, loadKubeConfig } from '../kube/client.js';
-import { listBootstrapSecretNames, listPods, readSnapshot, serverMinor } from '../kube/snapshot.js';
+import { loadKubeConfig } from '../kube/kubeconfig.js';
+import { KubeApiError, KubeHttp } from '../kube/http.js';
+import { listBootstrapSecretNames, listPods, readSnapshot, serverMinor } from '../controllers/snapshot.js';
 
 export interface AuditCommandOptions {
   /** the kubeconfig file, or $KUBECONFIG's files */

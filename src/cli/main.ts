@@ -113,8 +113,8 @@ async function readInputs(paths: readonly string[], o: InputFlags) {
 
 /** The live cluster's state; a refused or failed read is an unusable input (exit 2). */
 async function readLive(kubeconfig: readonly string[], context: string | undefined) {
-  const { readLiveState } = await import('../kube/snapshot.js');
-  const { KubeApiError } = await import('../kube/client.js');
+  const { readLiveState } = await import('../controllers/snapshot.js');
+  const { KubeApiError } = await import('../kube/http.js');
   try {
     return await readLiveState(kubeconfig, context);
   } catch (err) {

@@ -1,6 +1,6 @@
 // One-off paginated lists (the audit's pods, the offline commands' reads of a live cluster): read-only, no cache.
 import type { KubeObject } from '../mesh/objects.js';
-import type { KubeHttp } from './client.js';
+import type { KubeHttp } from './http.js';
 
 interface ListBody {
   items?: KubeObject[];

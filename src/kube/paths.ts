@@ -26,3 +26,23 @@ export function podsPath(namespace?: string): string {
 export function secretsPath(namespace?: string): string {
   return namespace ? secretPath(namespace) : '/api/v1/secrets';
 }
+
+/** `/api/v1/namespaces/<ns>/events` */
+export function eventsPath(namespace: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`;
+}
+
+/** `/api/v1/resourcequotas`: every namespace's */
+export const RESOURCE_QUOTAS_PATH = '/api/v1/resourcequotas';
+
+/** `/api/v1/namespaces[/<name>]` */
+export function namespacePath(name?: string): string {
+  return name === undefined ? '/api/v1/namespaces' : `/api/v1/namespaces/${encodeURIComponent(name)}`;
+}
+
+export const LEASE_API_VERSION = 'coordination.k8s.io/v1';
+
+/** `/apis/coordination.k8s.io/v1/namespaces/<ns>/leases[/<name>]` */
+export function leasePath(namespace: string, name?: string): string {
+  return `/apis/${LEASE_API_VERSION}/namespaces/${encodeURIComponent(namespace)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+}

@@ -19,7 +19,7 @@
 // state calls `freshen(deadline)`: it skips the backoff and waits for the next successful list or watch.
 import type { Logger } from 'pino';
 import type { KubeObject } from '../mesh/objects.js';
-import { apiErrorText, KubeApiError, type KubeHttp } from './client.js';
+import { apiErrorText, KubeApiError, type KubeHttp } from './http.js';
 
 export interface ReflectorHandler<T extends KubeObject = KubeObject> {
   /** the whole collection, after a list */

@@ -82,7 +82,7 @@ async function environmentFor(opts: ServeOptions, mesh: MeshIdentity, logger: Lo
   const ctx = { opts, mesh, logger, metrics };
   if (opts.kubeconfig !== undefined || inClusterAvailable()) {
     // loaded only here: a standalone server never loads the Kubernetes client
-    const [{ loadKubeConfig }, { liveEnvironment }] = await Promise.all([import('../kube/client.js'), import('./live.js')]);
+    const [{ loadKubeConfig }, { liveEnvironment }] = await Promise.all([import('../kube/kubeconfig.js'), import('./live.js')]);
     const kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig });
     if (kubeConfig) return liveEnvironment(ctx, kubeConfig);
   }

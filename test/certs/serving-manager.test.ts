@@ -1,8 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubeHttp } from '../../src/kube/client.js';
-import { apiSecretSlot } from '../../src/kube/secret-slot.js';
-import { CaBundlePatcher } from '../../src/kube/ca-bundle-patcher.js';
+import { KubeHttp } from '../../src/kube/http.js';
+import { apiSecretSlot } from '../../src/controllers/secret-slot.js';
+import { CaBundlePatcher } from '../../src/controllers/ca-bundle-patcher.js';
 import { fromPemAll } from '../../src/certs/der.js';
 import { SERVING_SECRET_KEYS, ServingCertManager, type ServingCertManagerOptions, type ServingMaterial } from '../../src/certs/serving-manager.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';

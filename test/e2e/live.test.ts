@@ -18,7 +18,7 @@ import { meshIdentity } from '../../src/mesh/flavor.js';
 import { kindResources } from '../../src/mesh/kinds.js';
 import { SERVE_DEFAULTS } from '../../src/server/options.js';
 import { startServer, type RunningServer } from '../../src/server/run.js';
-import type { LiveView } from '../../src/kube/live-view.js';
+import type { LiveView } from '../../src/controllers/live-view.js';
 import { CORE_RESOURCES, FakeApiServer, waitFor, type Obj, type PolicyRule, type ResourceDef } from '../support/fake-apiserver.js';
 import { loadFixture } from '../support/fixtures.js';
 import { client } from '../support/https-client.js';

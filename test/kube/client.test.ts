@@ -6,7 +6,7 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import selfsigned from 'selfsigned';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubeApiError, KubeHttp, type KubeHttpOptions } from '../../src/kube/client.js';
+import { KubeApiError, KubeHttp, type KubeHttpOptions } from '../../src/kube/http.js';
 import { FakeApiServer, waitFor } from '../support/fake-apiserver.js';
 
 const SECRETS = '/api/v1/namespaces/app/secrets';

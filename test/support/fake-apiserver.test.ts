@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AdmissionregistrationV1Api, AppsV1Api, CoordinationV1Api, CoreV1Api, EventsV1Api, PatchStrategy, VersionApi, setHeaderOptions } from '@kubernetes/client-node';
 import { DEFAULT_USER, FakeApiServer, requestAttributes, waitFor, type AuthorizationPolicy, type Obj } from './fake-apiserver.js';
-import { KubeHttp } from '../../src/kube/client.js';
+import { KubeHttp } from '../../src/kube/http.js';
 
 let server: FakeApiServer;
 beforeEach(async () => {

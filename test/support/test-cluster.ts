@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { KubeHttp } from '../../src/kube/client.js';
+import { KubeHttp } from '../../src/kube/http.js';
 import { webhookConfigurations, type WebhookConfigOptions } from '../../src/install/webhook-config.js';
 import { meshIdentity, type MeshIdentity } from '../../src/mesh/flavor.js';
 import { KINDS } from '../../src/mesh/kinds.js';

@@ -2,8 +2,8 @@
 // per namespace for a few namespaces and one cluster-wide list (filtered) for many, so that a mesh of thousands of
 // namespaces costs a few paginated requests, not thousands; Secrets are asked for as metadata only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeHttp } from '../../src/kube/client.js';
-import { listBootstrapSecretNames, listPods, PER_NAMESPACE_LISTS_UP_TO } from '../../src/kube/snapshot.js';
+import { KubeHttp } from '../../src/kube/http.js';
+import { listBootstrapSecretNames, listPods, PER_NAMESPACE_LISTS_UP_TO } from '../../src/controllers/snapshot.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
 import { CORE_RESOURCES, FakeApiServer } from '../support/fake-apiserver.js';
 

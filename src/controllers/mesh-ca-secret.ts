@@ -4,10 +4,10 @@
 // control plane still gets working injection. Replicas racing to create it converge on one: create, and on 409 read
 // the winner's. An existing Secret that does not hold a usable CA is an error — it belongs to the mesh, and replacing
 // it would silently break every proxy that trusts it.
-import { apiErrorText, isApiStatus, type KubeHttp } from './client.js';
+import { apiErrorText, isApiStatus, type KubeHttp } from '../kube/http.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import type { SecretObject } from '../mesh/objects.js';
-import { secretPath } from './paths.js';
+import { secretPath } from '../kube/paths.js';
 import { createMeshCA, meshCAFromSecretData, meshCASecret, type LoadedMeshCA, type MeshCA } from '../certs/mesh-ca.js';
 
 export interface MeshCASecretOptions {

@@ -13,9 +13,9 @@
 // a CA file (`--tls-ca-file`, certs/ca-file.ts) when one is given, and otherwise nothing is patched (whoever issued the
 // certificate owns the caBundle, e.g. cert-manager's cainjector).
 import pino, { type Logger } from 'pino';
-import { apiErrorText, isApiStatus, type KubeHttp } from './client.js';
-import { webhookConfigurationPath, type WebhookConfigurationKind } from './paths.js';
-import { Reflector } from './reflector.js';
+import { apiErrorText, isApiStatus, type KubeHttp } from '../kube/http.js';
+import { webhookConfigurationPath, type WebhookConfigurationKind } from '../kube/paths.js';
+import { Reflector } from '../kube/reflector.js';
 import type { KubeObject } from '../mesh/objects.js';
 import { caBundlePatch, encodeCaBundle } from '../install/webhook-config.js';
 import { WEBHOOK_CONFIGURATION_NAME } from '../mesh/names.js';

@@ -29,10 +29,10 @@ import type { InjectorOptions } from '../injector/settings.js';
 import { proxyUuidLabel } from '../mesh/names.js';
 import { isRecord, type KubeObject, type OwnerReference } from '../mesh/objects.js';
 import type { IssuedBootstrapCertificate } from '../certs/bootstrap-issuer.js';
-import { backoffDelay, type BackoffPolicy } from './backoff.js';
-import { apiErrorText, isApiStatus, KubeApiError, type KubeHttp } from './client.js';
-import { secretPath } from './paths.js';
-import { Reflector } from './reflector.js';
+import { backoffDelay, type BackoffPolicy } from '../mesh/backoff.js';
+import { apiErrorText, isApiStatus, KubeApiError, type KubeHttp } from '../kube/http.js';
+import { eventsPath, podsPath, RESOURCE_QUOTAS_PATH, secretPath } from '../kube/paths.js';
+import { Reflector } from '../kube/reflector.js';
 
 export interface BootstrapSecretsOptions {
   readonly http: KubeHttp;
@@ -129,7 +129,7 @@ export class BootstrapSecretController {
     this.log = opts.logger.child({ component: 'bootstrap-secrets' });
     this.reflector = new Reflector({
       http: opts.http,
-      path: '/api/v1/pods',
+      path: podsPath(),
       apiVersion: 'v1',
       kind: 'Pod',
       labelSelector: proxyUuidLabel(opts.injector.mesh),
@@ -152,7 +152,7 @@ export class BootstrapSecretController {
     });
     this.quotas = new Reflector({
       http: opts.http,
-      path: '/api/v1/resourcequotas',
+      path: RESOURCE_QUOTAS_PATH,
       apiVersion: 'v1',
       kind: 'ResourceQuota',
       logger: this.log,
@@ -349,7 +349,7 @@ export class BootstrapSecretController {
     try {
       await this.opts.http.json({
         method: 'POST',
-        path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`,
+        path: eventsPath(namespace),
         body: {
           apiVersion: 'v1',
           kind: 'Event',

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubeHttp } from '../../src/kube/client.js';
-import { CaBundlePatcher } from '../../src/kube/ca-bundle-patcher.js';
+import { KubeHttp } from '../../src/kube/http.js';
+import { CaBundlePatcher } from '../../src/controllers/ca-bundle-patcher.js';
 import { webhookConfigurationPath } from '../../src/kube/paths.js';
 import { issueCA } from '../../src/certs/issue.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';

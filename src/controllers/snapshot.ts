@@ -5,12 +5,13 @@ import { MemoryView } from '../cluster/memory.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { bootstrapSecretSelector } from '../mesh/names.js';
 import type { KubeObject } from '../mesh/objects.js';
-import { KubeApiError, KubeConfigError, KubeHttp, loadKubeConfig } from './client.js';
-import { collectionPath, dedupe, defaultResources, discoverServed, type ResourceSpec } from './discovery.js';
-import { listAll } from './list.js';
+import { KubeConfigError, loadKubeConfig } from '../kube/kubeconfig.js';
+import { KubeApiError, KubeHttp } from '../kube/http.js';
+import { collectionPath, dedupe, defaultResources, discoverServed, type ResourceSpec } from '../kube/discovery.js';
+import { listAll } from '../kube/list.js';
 import { forTheView } from './live-view.js';
-import { podsPath, secretsPath } from './paths.js';
-import { dropMetadataNoise } from './reflector.js';
+import { podsPath, secretsPath } from '../kube/paths.js';
+import { dropMetadataNoise } from '../kube/reflector.js';
 
 export interface SnapshotOptions {
   readonly resources?: readonly ResourceSpec[];

@@ -8,9 +8,9 @@
 // required`), so a workstation run must never leave behind an object that blocks `kubectl apply -k`. The server deletes
 // them when it stops (unless --keep-webhooks): a configuration pointing at a laptop that is gone would refuse every pod.
 import pino, { type Logger } from 'pino';
-import { apiErrorText, isApiStatus, type KubeHttp } from './client.js';
+import { apiErrorText, isApiStatus, type KubeHttp } from '../kube/http.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
-import { webhookConfigurationPath, type WebhookConfigurationKind } from './paths.js';
+import { webhookConfigurationPath, type WebhookConfigurationKind } from '../kube/paths.js';
 import { encodeCaBundle, webhookConfigurations, type WebhookNames } from '../install/webhook-config.js';
 
 /** metadata.name of both configurations a workstation run registers. */

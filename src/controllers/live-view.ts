@@ -1,7 +1,7 @@
-// Live mode: the cluster view kept by one reflector (reflector.ts) per resource: Namespaces, Services and every kind of
+// Live mode: the cluster view kept by one reflector (kube/reflector.ts) per resource: Namespaces, Services and every kind of
 // the kind table, in whichever of its groups the cluster serves.
 //
-// Discovery (`/apis`, `/apis/<group>/<version>`) decides which resources exist and at which version (the group's
+// Discovery (the API groups, then each group version's resources) decides which resources exist and at which version (the group's
 // preferred version, else the first version serving the resource); it re-runs every minute so CRDs installed later
 // are picked up, and resources that disappear are dropped. A missing CRD is simply not watched: it never blocks
 // readiness. Objects are stored per resource (one MemoryView each) and read by Kind across groups, so the same Kind
@@ -16,11 +16,12 @@ import type { Gauge } from 'prom-client';
 import type { KubeObject } from '../mesh/objects.js';
 import { MemoryView } from '../cluster/memory.js';
 import type { ClusterView, IndexDef } from '../cluster/view.js';
-import { apiErrorText, KubeApiError, type KubeHttp } from './client.js';
-import { collectionPath, dedupe, defaultResources, discoverServed, type ResourceSpec } from './discovery.js';
-import { dropMetadataNoise, Reflector, type BackoffOptions, type ReflectorStatus } from './reflector.js';
+import { apiErrorText, KubeApiError, type KubeHttp } from '../kube/http.js';
+import { collectionPath, dedupe, defaultResources, discoverServed, type ResourceSpec } from '../kube/discovery.js';
+import { dropMetadataNoise, Reflector, type BackoffOptions, type ReflectorStatus } from '../kube/reflector.js';
+import { namespacePath } from '../kube/paths.js';
 
-export { defaultResources, type ResourceSpec } from './discovery.js';
+export { defaultResources, type ResourceSpec } from '../kube/discovery.js';
 
 export interface LiveViewOptions {
   readonly http: KubeHttp;
@@ -241,7 +242,7 @@ export class LiveView implements ClusterView {
     const abort = new AbortController();
     this.requests.add(abort);
     try {
-      const res = await this.http.request<KubeObject>({ path: `/api/v1/namespaces/${encodeURIComponent(name)}`, timeoutMs: this.fetchTimeoutMs, signal: abort.signal });
+      const res = await this.http.request<KubeObject>({ path: namespacePath(name), timeoutMs: this.fetchTimeoutMs, signal: abort.signal });
       if (res.status === 404) return undefined;
       if (res.status !== 200 || !res.body || typeof res.body !== 'object') {
         const b = res.body as { message?: string; reason?: string } | undefined;

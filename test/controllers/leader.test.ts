@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubeHttp } from '../../src/kube/client.js';
-import { LeaderElector, leaderElectionRules, leasePath, microTime, type LeaderElectorOptions, type LeaseSpec } from '../../src/kube/leader.js';
+import { KubeHttp } from '../../src/kube/http.js';
+import { leasePath } from '../../src/kube/paths.js';
+import { LeaderElector, leaderElectionRules, microTime, type LeaderElectorOptions, type LeaseSpec } from '../../src/controllers/leader.js';
 import { FakeApiServer, waitFor, type PolicyRule, type RecordedRequest } from '../support/fake-apiserver.js';
 import { quietPeriod } from '../support/wait.js';
 

@@ -15,10 +15,10 @@
 // RBAC: `get` and `update` on this one lease (resourceNames), `create` on leases (the API server authorizes a create
 // before the object has a name, so it cannot be narrowed). No patch, list or watch: see leaderElectionRules.
 import pino, { type Logger } from 'pino';
-import { apiErrorText, isApiStatus, KubeApiError, type KubeHttp } from './client.js';
+import { apiErrorText, isApiStatus, KubeApiError, type KubeHttp } from '../kube/http.js';
+import { LEASE_API_VERSION, leasePath } from '../kube/paths.js';
 
 export const LEASE_API_GROUP = 'coordination.k8s.io';
-const LEASE_API_VERSION = `${LEASE_API_GROUP}/v1`;
 
 export const DEFAULT_LEASE_DURATION_MS = 15_000;
 export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
@@ -29,11 +29,6 @@ export const DEFAULT_RETRY_PERIOD_MS = 2_000;
 // for new pods to get their Secret. A spread of 0.2 still de-synchronises the followers, and the wait is cut short at
 // the moment the observed lease expires (followerDelay): at most 15 + 2.4 s then.
 const JITTER = 0.2;
-
-/** `/apis/coordination.k8s.io/v1/namespaces/<ns>/leases[/<name>]` */
-export function leasePath(namespace: string, name?: string): string {
-  return `/apis/${LEASE_API_VERSION}/namespaces/${encodeURIComponent(namespace)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
-}
 
 /** An rbac.authorization.k8s.io/v1 PolicyRule (the shape install/rbac.ts emits). */
 export interface LeaseRule {

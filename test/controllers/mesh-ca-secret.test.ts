@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KubeHttp } from '../../src/kube/client.js';
+import { KubeHttp } from '../../src/kube/http.js';
 import { createMeshCA, meshCAFromSecretData, meshCASecret } from '../../src/certs/mesh-ca.js';
-import { loadOrCreateMeshCASecret, MeshCASecretError } from '../../src/kube/mesh-ca-secret.js';
+import { loadOrCreateMeshCASecret, MeshCASecretError } from '../../src/controllers/mesh-ca-secret.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
 import { FakeApiServer, type Obj } from '../support/fake-apiserver.js';
 

@@ -8,8 +8,9 @@ import pino from 'pino';
 import { Gauge, Registry } from 'prom-client';
 import { CORE_RESOURCES, FakeApiServer, waitFor, type FakeApiServerOptions, type ResourceDef } from '../support/fake-apiserver.js';
 import { quietPeriod } from '../support/wait.js';
-import { LiveView, defaultResources, type LiveViewOptions } from '../../src/kube/live-view.js';
-import { KubeApiError, KubeConfigError, KubeHttp, loadKubeConfig } from '../../src/kube/client.js';
+import { LiveView, defaultResources, type LiveViewOptions } from '../../src/controllers/live-view.js';
+import { KubeConfigError, loadKubeConfig } from '../../src/kube/kubeconfig.js';
+import { KubeApiError, KubeHttp } from '../../src/kube/http.js';
 
 const EGRESS_FSM: ResourceDef = { group: 'policy.flomesh.io', version: 'v1alpha1', plural: 'egresses', kind: 'Egress', namespaced: true };
 const EGRESS_OSM: ResourceDef = { group: 'policy.openservicemesh.io', version: 'v1alpha1', plural: 'egresses', kind: 'Egress', namespaced: true };

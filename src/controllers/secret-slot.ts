@@ -2,8 +2,8 @@
 // (certs/secret-slot.ts): the self-managed serving certificate, shared by the replicas.
 import type { SecretSlot, StoredSecretContent } from '../certs/secret-slot.js';
 import type { SecretObject } from '../mesh/objects.js';
-import { isApiStatus, type KubeHttp } from './client.js';
-import { secretPath } from './paths.js';
+import { isApiStatus, type KubeHttp } from '../kube/http.js';
+import { secretPath } from '../kube/paths.js';
 
 export function apiSecretSlot(http: KubeHttp, namespace: string, name: string, opts: { timeoutMs?: number; fieldManager?: string } = {}): SecretSlot {
   const timeoutMs = opts.timeoutMs ?? 10_000;

@@ -194,22 +194,11 @@ export class KubeHttp {
       if (status === 401) this.forget(open.credentials);
       if (status < 200 || status > 299) throw apiError(req, status, parseBody(await readAll(open.res)));
       req.onOpen?.();
-      let rest = '';
-      for await (const chunk of open.res) {
-        rest += (chunk as Buffer).toString('utf8');
-        let nl: number;
-        while ((nl = rest.indexOf('\n')) >= 0) {
-          const line = rest.slice(0, nl).trim();
-          rest = rest.slice(nl + 1);
-          if (line) onLine(line);
-          if (req.signal?.aborted) return;
-        }
-      }
+      await readLines(open.res, onLine, () => req.signal?.aborted === true);
       if (req.signal?.aborted) return;
       // A connection cut mid-stream (an API server restart) can end the body without an error: only `complete` tells
       // it from the server ending the watch, and the caller must know the difference (a cut means events were lost).
       if (!open.res.complete) throw new KubeApiError(`${req.method ?? 'GET'} ${req.path}: the stream was cut before its end`, 0, 'StreamCut');
-      if (rest.trim()) onLine(rest.trim());
     } catch (err) {
       if (req.signal?.aborted) return;
       if (err instanceof KubeApiError) throw err;
@@ -263,10 +252,18 @@ export class KubeHttp {
       // taken its error listener off: the error would be uncaught.
       current?.destroy();
     };
+    /** when the last byte came (a watch's idle timeout counts from it) */
+    let lastData = performance.now();
     const arm = (ms: number): void => {
       if (!timeoutMs) return;
       if (timer) clearTimeout(timer);
-      timer = setTimeout(() => kill(new KubeApiError(idle ? `${what}: no data for ${timeoutMs} ms` : `${what}: no answer within ${timeoutMs} ms`, 0, 'Timeout')), Math.max(0, ms));
+      timer = setTimeout(() => {
+        // A watch's timer is not reset by every chunk (a timer per event costs more than the event): when it fires,
+        // data that came meanwhile pushes it back by what is left of the window.
+        const quiet = performance.now() - lastData;
+        if (idle && quiet < timeoutMs) return arm(timeoutMs - quiet);
+        kill(new KubeApiError(idle ? `${what}: no data for ${timeoutMs} ms` : `${what}: no answer within ${timeoutMs} ms`, 0, 'Timeout'));
+      }, Math.max(0, ms));
     };
     const onAbort = (): void => kill(new KubeApiError(`${what}: aborted`, 0, 'Aborted'));
     const cleanup = (): void => {
@@ -300,7 +297,10 @@ export class KubeHttp {
             req.end(payload);
           });
           // a watch: from now on the timeout means "no byte for timeoutMs"
-          if (idle) res.on('data', () => arm(timeoutMs));
+          if (idle) {
+            lastData = performance.now();
+            res.on('data', () => (lastData = performance.now()));
+          }
           return { res, cleanup, failure: () => failure, credentials };
         } catch (err) {
           if (failure) throw failure;
@@ -416,6 +416,58 @@ interface Opened {
   readonly failure: () => Error | undefined;
   /** what it was sent with (a 401 makes them be computed again) */
   readonly credentials: Credentials;
+}
+
+/**
+ * Hands each non-empty line of a streaming body to `onLine` until the body ends or `stop()` says so. Decoded as one
+ * UTF-8 stream: a character split across two chunks (any non-ASCII label or annotation) stays whole. Events rather than
+ * an async iterator: a watch event costs one callback, not a promise per chunk.
+ */
+function readLines(res: http.IncomingMessage, onLine: (line: string) => void, stop: () => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let rest = '';
+    let done = false;
+    const finish = (err?: unknown): void => {
+      if (done) return;
+      done = true;
+      res.off('data', onData);
+      res.off('end', onEnd);
+      res.off('error', finish);
+      res.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onData = (chunk: string): void => {
+      rest += chunk;
+      let nl: number;
+      try {
+        while ((nl = rest.indexOf('\n')) >= 0) {
+          const line = rest.slice(0, nl).trim();
+          rest = rest.slice(nl + 1);
+          if (line) onLine(line);
+          if (stop()) return finish();
+        }
+      } catch (err) {
+        finish(err);
+      }
+    };
+    const onEnd = (): void => {
+      const last = rest.trim();
+      try {
+        if (last && res.complete) onLine(last);
+      } catch (err) {
+        return finish(err);
+      }
+      finish();
+    };
+    // closed without an end: the caller tells a cut from an abort (res.complete, its signal)
+    const onClose = (): void => finish();
+    res.setEncoding('utf8');
+    res.on('data', onData);
+    res.once('end', onEnd);
+    res.once('error', finish);
+    res.once('close', onClose);
+  });
 }
 
 async function readAll(res: http.IncomingMessage): Promise<string> {

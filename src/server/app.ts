@@ -44,15 +44,25 @@ function isJsonContentType(ct: string | undefined): boolean {
 }
 
 
-/** Runs a handler; only an asynchronous one needs a deadline timer (a synchronous answer is already complete). */
+/**
+ * Runs a handler; only an asynchronous one needs a deadline timer (a synchronous answer is already complete), and the
+ * abort signal is made only for a handler that asks for it: most decisions are synchronous, and every allocation on
+ * this path is paid once per pod.
+ */
 function run(handler: AdmissionHandler, req: AdmissionRequest, budget: number): AdmissionOutcome | Promise<AdmissionOutcome> {
-  const controller = new AbortController();
-  const result = handler.handle(req, { deadline: Date.now() + budget, signal: controller.signal });
+  let controller: AbortController | undefined;
+  const result = handler.handle(req, {
+    deadline: Date.now() + budget,
+    get signal() {
+      return (controller ??= new AbortController()).signal;
+    },
+  });
   if (!(result instanceof Promise)) return result;
+  controller ??= new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<AdmissionOutcome>((resolve) => {
     timer = setTimeout(() => {
-      controller.abort();
+      controller?.abort();
       resolve(handler.timedOut(req, Math.round(budget / 100) / 10));
     }, budget);
   });

@@ -3,7 +3,8 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './logger.js';
 import type { AdmissionHandler } from '../admission/handler.js';
 import { BootstrapIssuer } from '../certs/bootstrap-issuer.js';
 import { inClusterAvailable } from '../kube/in-cluster.js';
@@ -112,9 +113,7 @@ function auditLoop(opts: ServeOptions, env: Environment, injector: AuditOptions[
 }
 
 export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Promise<RunningServer> {
-  // Asynchronous writes: while one write to stdout is under way the next lines are buffered and go out together, so a
-  // busy server makes a write per batch instead of a blocking write per admission (pino flushes what is left on exit).
-  const logger = deps.logger ?? pino({ level: opts.logLevel, base: { app: 'mesh-admission' } }, pino.destination({ dest: 1, sync: false }));
+  const logger = deps.logger ?? createLogger(opts.logLevel);
   const mesh = meshIdentity(opts.flavor, opts.meshName, opts.meshNamespace);
   const metrics = new Metrics({ processMetrics: true });
   const env = deps.environment ?? (await environmentFor(opts, mesh, logger, metrics));

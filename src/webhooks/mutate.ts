@@ -49,9 +49,39 @@ async function writeSecret(opts: MutateHandlerOptions, secrets: AdmissionSecrets
 
 export function mutateHandler(opts: MutateHandlerOptions): AdmissionHandler {
   const count = (result: string, reason: string): void => opts.injections.inc({ result, reason });
+  /** The decision for a pod whose namespace object is known (from the cache, or fetched). */
+  const decide = (req: AdmissionRequest, request: { pod: KubeObject; namespace?: string; uuid: string }, namespaceObject: KubeObject | undefined, ctx: HandlerContext): AdmissionOutcome | Promise<AdmissionOutcome> => {
+    const plan = injectPod({ ...request, ...(namespaceObject ? { namespaceObject } : {}) }, opts.view, opts.injector);
+    switch (plan.action) {
+      case 'skip':
+        count('skipped', plan.reason);
+        return { response: allow(req.uid, plan.warnings), decision: 'skipped', reason: `${plan.reason}: ${plan.message}` };
+      case 'noop':
+        count('skipped', plan.reason);
+        return { response: allow(req.uid, plan.warnings), decision: 'allowed', reason: plan.reason };
+      case 'deny':
+        count('denied', plan.reason);
+        return denied(req.uid, 400, 'BadRequest', plan.message, plan.reason, plan.warnings);
+    }
+    const injected = (): AdmissionOutcome => {
+      count('injected', plan.reason);
+      return { response: allow(req.uid, plan.warnings, plan.patch), decision: 'patched', reason: `${plan.action} (${plan.reason})` };
+    };
+    // dryRun: the same answer, but no certificate is issued and nothing is written.
+    const secret = plan.secret;
+    if (!secret || !opts.secrets || req.dryRun) return injected();
+    const namespace = podNamespace(request);
+    return writeSecret(opts, opts.secrets, secret, ctx).then(injected, (err: unknown) => {
+      count('denied', 'bootstrap-secret');
+      opts.logger.error({ err: (err as Error).message, uid: req.uid, namespace, secret: secret.name }, 'bootstrap Secret not created');
+      return denied(req.uid, 500, 'InternalError', `sidecar injection failed: could not create bootstrap Secret ${namespace}/${secret.name}: ${(err as Error).message}; the pod was not admitted, retry`, 'bootstrap-secret');
+    });
+  };
   return {
     webhook: 'mutate',
-    async handle(req: AdmissionRequest, ctx: HandlerContext): Promise<AdmissionOutcome> {
+    // Synchronous unless it must wait (a namespace read, standalone mode's Secret file): the usual pod is decided and
+    // answered without a promise, a timer or an abort signal.
+    handle(req: AdmissionRequest, ctx: HandlerContext): AdmissionOutcome | Promise<AdmissionOutcome> {
       // Only pod creation is ours; anything else the configuration might route here passes untouched.
       if (req.kind.kind !== 'Pod' || req.kind.group !== '' || req.operation !== 'CREATE' || req.subResource)
         return { response: allow(req.uid), decision: 'allowed', reason: `not a Pod CREATE (${req.kind.kind || '?'} ${req.operation || '?'})` };
@@ -60,31 +90,8 @@ export function mutateHandler(opts: MutateHandlerOptions): AdmissionHandler {
       const request = { pod, ...(req.namespace ? { namespace: req.namespace } : {}), uuid: (opts.uuid ?? randomUUID)() };
       const namespace = podNamespace(request);
       // A namespace labelled a moment ago may not be in the cache yet: ask the API server once rather than skip.
-      const namespaceObject = opts.view.get('Namespace', '', namespace) ? undefined : await opts.fetchNamespace?.(namespace);
-      const plan = injectPod({ ...request, ...(namespaceObject ? { namespaceObject } : {}) }, opts.view, opts.injector);
-      switch (plan.action) {
-        case 'skip':
-          count('skipped', plan.reason);
-          return { response: allow(req.uid, plan.warnings), decision: 'skipped', reason: `${plan.reason}: ${plan.message}` };
-        case 'noop':
-          count('skipped', plan.reason);
-          return { response: allow(req.uid, plan.warnings), decision: 'allowed', reason: plan.reason };
-        case 'deny':
-          count('denied', plan.reason);
-          return denied(req.uid, 400, 'BadRequest', plan.message, plan.reason, plan.warnings);
-      }
-      // dryRun: the same answer, but no certificate is issued and nothing is written.
-      if (plan.secret && opts.secrets && !req.dryRun) {
-        try {
-          await writeSecret(opts, opts.secrets, plan.secret, ctx);
-        } catch (err) {
-          count('denied', 'bootstrap-secret');
-          opts.logger.error({ err: (err as Error).message, uid: req.uid, namespace, secret: plan.secret.name }, 'bootstrap Secret not created');
-          return denied(req.uid, 500, 'InternalError', `sidecar injection failed: could not create bootstrap Secret ${namespace}/${plan.secret.name}: ${(err as Error).message}; the pod was not admitted, retry`, 'bootstrap-secret');
-        }
-      }
-      count('injected', plan.reason);
-      return { response: allow(req.uid, plan.warnings, plan.patch), decision: 'patched', reason: `${plan.action} (${plan.reason})` };
+      if (opts.view.get('Namespace', '', namespace) || !opts.fetchNamespace) return decide(req, request, undefined, ctx);
+      return opts.fetchNamespace(namespace).then((namespaceObject) => decide(req, request, namespaceObject, ctx));
     },
     timedOut(req: AdmissionRequest, seconds: number): AdmissionOutcome {
       count('denied', 'timeout');

@@ -64,7 +64,7 @@ describeApiServer('two replicas', () => {
     const uuids = await createPods('late', 10);
     await waitFor(() => allSecrets(uuids), { timeoutMs: 40_000, intervalMs: 200, what: 'the survivor to create the Secrets' });
     expect(Date.now() - killedAt).toBeLessThan(20_000);
-    expect(follower.out).toContain('started leading');
+    await waitFor(() => follower.out.includes('started leading'), { what: 'the follower to log that it leads' });
     const late = new Set(uuids.map((u) => `sidecar-bootstrap-config-${u}`));
     const after = secretCreates().slice(before);
     // the new pods: one create each

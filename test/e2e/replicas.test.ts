@@ -94,7 +94,8 @@ describe('two replicas', () => {
     await waitFor(() => leader.exited, { what: 'the leader to die' });
     const pods = Array.from({ length: 20 }, () => createPod());
     await waitFor(() => pods.every((p) => secretExists(p.uuid)), { timeoutMs: 40_000, what: 'the Secrets of the pods created after the leader died' });
-    expect(leading(follower)).toBe(true);
+    // its log is written in batches: the line comes within a flush interval
+    await waitFor(() => leading(follower), { what: 'the follower to log that it leads' });
     const creates = api.requestsFor({ verb: 'create', resource: 'secrets', namespace: 'apps' });
     const byName = new Map(creates.map((c) => [String((c.body as { metadata?: { name?: string } }).metadata?.name), c.at]));
     const delays = pods.map((p) => (byName.get(`sidecar-bootstrap-config-${p.uuid}`) ?? Infinity) - p.at);

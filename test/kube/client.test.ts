@@ -243,6 +243,50 @@ describe('KubeHttp behaviours kept', () => {
     await waitFor(() => fake.watchCount('pods') === 0, { what: 'watch connection closed' });
   });
 
+  it('a watch whose data keeps coming outlives its idle window; silence after the data still ends it', async () => {
+    // a bare server: a line every 40 ms for 300 ms (well past the 150 ms idle window), then silence
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      let n = 0;
+      const t = setInterval(() => {
+        res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { n: n++ } })}\n`);
+        if (n * 40 >= 300) clearInterval(t);
+      }, 40);
+      res.on('close', () => clearInterval(t));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const kc = fake.kubeConfig();
+      kc.clusters = kc.clusters.map((c) => ({ ...c, server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true }));
+      const lines: string[] = [];
+      await expect(client(kc).stream({ path: PODS, timeoutMs: 150 }, (l) => lines.push(l))).rejects.toMatchObject({ reason: 'Timeout', message: `GET ${PODS}: no data for 150 ms` });
+      expect(lines.length).toBeGreaterThanOrEqual(7);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('decodes a watch as one UTF-8 stream: a character split between two chunks stays whole', async () => {
+    const line = Buffer.from(`${JSON.stringify({ type: 'ADDED', object: { metadata: { annotations: { note: '网格注入' } } } })}\n`);
+    const split = line.indexOf(Buffer.from('格')) + 1; // inside the 3-byte character
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(line.subarray(0, split));
+      setTimeout(() => res.end(line.subarray(split)), 20);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const kc = fake.kubeConfig();
+      kc.clusters = kc.clusters.map((c) => ({ ...c, server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, skipTLSVerify: true }));
+      const lines: string[] = [];
+      await client(kc).stream({ path: PODS }, (l) => lines.push(l));
+      expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([{ type: 'ADDED', object: { metadata: { annotations: { note: '网格注入' } } } }]);
+    } finally {
+      server.close();
+    }
+  });
+
   it('aborts a request and a watch before their headers arrive', async () => {
     const kube = client();
     fake.setLatency(HOUR);

@@ -56,6 +56,7 @@ export interface RecordedRequest {
   /** parsed JSON (or YAML for apply patches) when possible, else the raw text; undefined when empty */
   readonly body: unknown;
   readonly contentType?: string;
+  readonly accept?: string;
   readonly authorization?: string;
   /** classification: discovery, list, watch, get, create, update, patch, delete, deletecollection, other */
   readonly verb: string;
@@ -961,6 +962,7 @@ export class FakeApiServer {
       allowed,
       ...(contentType ? { contentType } : {}),
       ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+      ...(req.headers.accept ? { accept: req.headers.accept } : {}),
       ...(resource ? { resource } : {}),
       ...(attrs.resourceRequest ? { apiGroup: attrs.apiGroup } : {}),
       ...(attrs.namespace ? { namespace: attrs.namespace } : {}),
@@ -1001,7 +1003,7 @@ export class FakeApiServer {
         return o ? this.send(res, 200, o) : this.notFound(res, r.def, name!);
       }
       case 'create':
-        return this.create(res, r, ns, body, query);
+        return this.create(res, r, ns, body, query, /as=PartialObjectMetadata(;|,|$)/.test(String(req.headers.accept ?? '')));
       case 'update':
         return this.update(res, r, ns, name!, body, route.subresource, query);
       case 'patch':
@@ -1232,7 +1234,8 @@ export class FakeApiServer {
     return true;
   }
 
-  private create(res: http.ServerResponse, r: Resource, ns: string | undefined, body: unknown, query: Record<string, string>): void {
+  /** `metadataOnly`: the answer as a PartialObjectMetadata (Accept: application/json;as=PartialObjectMetadata;...), as the real one answers a create */
+  private create(res: http.ServerResponse, r: Resource, ns: string | undefined, body: unknown, query: Record<string, string>, metadataOnly = false): void {
     if (!this.validateBody(res, r, body)) return;
     const obj = clone(body);
     const meta = (obj.metadata ??= {});
@@ -1249,12 +1252,13 @@ export class FakeApiServer {
       return this.send(res, 409, status(409, 'AlreadyExists', `${groupResource(r.def.group, r.def.plural)} ${q(meta.name)} already exists`, statusDetails(r.def.group, r.def.plural, meta.name)));
     const exceeded = ns === undefined ? undefined : this.quotaExceeded(r, ns);
     if (exceeded) return this.send(res, 403, status(403, 'Forbidden', `${groupResource(r.def.group, r.def.plural)} ${q(meta.name)} is forbidden: ${exceeded}`, statusDetails(r.def.group, r.def.plural, meta.name)));
+    const answer = (o: Obj): Obj => (metadataOnly ? { apiVersion: 'meta.k8s.io/v1', kind: 'PartialObjectMetadata', metadata: clone(o.metadata ?? {}) } : o);
     if (query.dryRun) {
       obj.apiVersion = apiVersionOf(r.def);
       obj.kind = r.def.kind;
-      return this.send(res, 201, obj);
+      return this.send(res, 201, answer(obj));
     }
-    this.send(res, 201, this.store(r, obj, 'ADDED'));
+    this.send(res, 201, answer(this.store(r, obj, 'ADDED')));
   }
 
   /**

@@ -119,6 +119,11 @@ export interface Parts {
   readonly watching: number;
   /** a bare process following the same pods (node:https, JSON.parse per event): the watch's floor */
   readonly watchFloor: number;
+  /** the same, POSTing a Secret of the same size per pod: the watch's and the request's floor */
+  readonly postFloor: number;
+  /** the bare echo webhook (allowed, no patch) called for the same pods: an admission's floor */
+  readonly echoFloor: number;
+  readonly podsPerSecond: number;
   readonly errors: number;
 }
 
@@ -243,28 +248,38 @@ export async function apiserverBench(): Promise<ApiserverBench | undefined> {
       const kubeconfig = await cluster.serviceAccountKubeConfig('bench-parts');
       const b = await cluster.startServer(kubeconfig, ['--audit-interval-seconds', '0'], { dist: true, ...(PROFILE_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/admitting`] } : {}) });
       const c = await cluster.startServer(kubeconfig, ['--audit-interval-seconds', '0'], { dist: true });
-      const floor = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'watch-floor.ts'), kubeconfig, `${mesh.flavor.prefix}-proxy-uuid`], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-      children.push(floor);
-      await new Promise((resolve) => floor.stdout!.once('data', resolve));
+      // the floors, at the same load: a bare watch; a bare watch that POSTs a Secret of the same size per pod
+      await admin.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-floor' } });
+      const secretFile = join(cp.dir, 'floor-secret.json');
+      writeFileSync(secretFile, JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { generateName: 'floor-' }, type: 'Opaque', data: sampleSecret?.data ?? fabricatedSecretData() }));
+      const floors = await Promise.all([[], ['bench-floor', secretFile]].map(async (extra) => {
+        const p = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'watch-floor.ts'), kubeconfig, `${mesh.flavor.prefix}-proxy-uuid`, ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+        children.push(p);
+        await new Promise((resolve) => p.stdout!.once('data', resolve));
+        return p;
+      }));
       await cluster.registerWebhooks(b.url);
       await until(async () => (await b.readyz()).status === 200 && (await c.readyz()).status === 200, 60_000, 'the replicas');
       if (b.out.includes('started leading') || c.out.includes('started leading')) throw new Error('a new replica took the Lease');
+      // the parts namespace is also selected by the bare echo webhook (allowed, no patch): the floor of an admission
       const ns = 'bench-parts';
-      await namespaceFor('a', `${ns}-warm`);
-      await namespaceFor('a', ns);
+      for (const name of [`${ns}-warm`, ns]) {
+        await cluster.meshNamespace(name, { labels: { [ECHO_LABEL]: 'allow' } });
+        await admin.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'curl', namespace: name } });
+      }
       const warmBefore = await createdSecrets(server);
       await runPodLoad({ kubeconfig: adminConfig, path: `/api/v1/namespaces/${ns}-warm/pods`, body: pod, count: WARMUP, concurrency: 16 });
       await until(async () => (await createdSecrets(server)) >= warmBefore + WARMUP, 60_000, 'warm-up Secrets');
       await settle();
-      const pids = { a: server.child.pid, b: b.child.pid, c: c.child.pid, d: floor.pid };
-      const start = { a: cpuMs(pids.a), b: cpuMs(pids.b), c: cpuMs(pids.c), d: cpuMs(pids.d) };
+      const pids = { a: server.child.pid, b: b.child.pid, c: c.child.pid, watch: floors[0]!.pid, post: floors[1]!.pid, echo: echoPids.get('allow') };
+      type Pid = keyof typeof pids;
+      const start = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuMs(pid)])) as Record<Pid, number>;
       const before = await createdSecrets(server);
       const r = await runPodLoad({ kubeconfig: adminConfig, path: `/api/v1/namespaces/${ns}/pods`, body: pod, count: PODS, concurrency: 16 });
       await until(async () => (await createdSecrets(server)) >= before + PODS, 120_000, 'the Secrets');
-      const per = (k: 'a' | 'b' | 'c' | 'd'): number => (cpuMs(pids[k]) - start[k]) / PODS;
-      parts = { leader: per('a'), admitting: per('b'), watching: per('c'), watchFloor: per('d'), errors: r.errors };
-      console.log(`admitting replica accepted ${await metric(b, /^mesh_admission_connections_total (\d+)$/m)} connections in all`);
-      console.log(`parts: Secret-creating replica ${parts.leader.toFixed(2)} ms/pod, admitting replica ${parts.admitting.toFixed(2)}, watching only ${parts.watching.toFixed(2)}, bare watch ${parts.watchFloor.toFixed(2)}`);
+      const per = (k: Pid): number => (cpuMs(pids[k]) - start[k]) / PODS;
+      parts = { leader: per('a'), admitting: per('b'), watching: per('c'), watchFloor: per('watch'), postFloor: per('post'), echoFloor: per('echo'), podsPerSecond: PODS / r.seconds, errors: r.errors };
+      console.log(`parts: Secret-creating replica ${f2(parts.leader)} ms/pod, admitting replica ${f2(parts.admitting)}, watching only ${f2(parts.watching)}; floors: bare watch ${f2(parts.watchFloor)}, bare watch + Secret POST ${f2(parts.postFloor)}, bare admission ${f2(parts.echoFloor)}`);
       await cluster.registerWebhooks(server.url);
     }
 
@@ -300,6 +315,12 @@ export async function apiserverBench(): Promise<ApiserverBench | undefined> {
 }
 
 const echoPids = new Map<string, number>();
+
+/** A bootstrap Secret's data, sized as one (bootstrap.yaml, CA, certificate, key), when no real one was made yet. */
+function fabricatedSecretData(): Record<string, string> {
+  const b64 = (n: number): string => Buffer.alloc(n, 'x').toString('base64');
+  return { 'bootstrap.yaml': b64(420), 'cacert.pem': b64(720), 'repo_cert.pem': b64(760), 'repo_key.pem': b64(240) };
+}
 
 /** Lets the work a previous phase left behind (watch events, garbage collection, quota) die down before a window. */
 function settle(): Promise<void> {

@@ -4,6 +4,7 @@
 // credentials still come from client-node's KubeConfig.
 import http from 'node:http';
 import https from 'node:https';
+import tls from 'node:tls';
 import { KubeConfig, type Cluster } from '@kubernetes/client-node';
 
 /** A failed API call: HTTP status (0 for network errors and timeouts) and the Status object when the server sent one. */
@@ -94,8 +95,17 @@ interface TransportKey {
   readonly tls: https.AgentOptions;
 }
 
+/** Where requests go: the server URL taken apart once (a path prefix is kept: some proxies serve clusters under one). */
+interface Target {
+  readonly protocol: string;
+  readonly hostname: string;
+  readonly port: string;
+  readonly pathPrefix: string;
+}
+
 /** What a request is sent with, computed from the KubeConfig at most once per credentialsTtlMs. */
 interface Credentials {
+  readonly target: Target;
   readonly agent: http.Agent;
   readonly headers: http.OutgoingHttpHeaders;
   /** `user:password` for basic auth */
@@ -231,9 +241,15 @@ export class KubeHttp {
     const what = `${method} ${r.path}`;
     if (this.closed) throw new KubeApiError(`${what}: client closed`, 0, 'Closed');
     if (r.signal?.aborted) throw new KubeApiError(`${what}: aborted`, 0, 'Aborted');
-    const url = new URL(this.server + r.path);
-    for (const [k, v] of Object.entries(r.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const credentials = await this.credentials();
+    const target = credentials.target;
+    let path = target.pathPrefix + r.path;
+    if (r.query) {
+      const q = new URLSearchParams();
+      for (const [k, v] of Object.entries(r.query)) if (v !== undefined) q.set(k, String(v));
+      const qs = q.toString();
+      if (qs) path += `?${qs}`;
+    }
     const headers: http.OutgoingHttpHeaders = { Accept: r.accept ?? 'application/json', ...credentials.headers };
     let payload: Buffer | undefined;
     if (r.body !== undefined) {
@@ -241,7 +257,7 @@ export class KubeHttp {
       headers['Content-Type'] = r.contentType ?? 'application/json';
       headers['Content-Length'] = payload.length;
     }
-    const lib = url.protocol === 'http:' ? http : https;
+    const lib = target.protocol === 'http:' ? http : https;
     let current: http.ClientRequest | undefined;
     let failure: Error | undefined;
     let timer: NodeJS.Timeout | undefined;
@@ -282,7 +298,7 @@ export class KubeHttp {
       for (let attempt = 1; ; attempt++) {
         if (failure) throw failure;
         if (this.closed) throw new KubeApiError(`${what}: client closed`, 0, 'Closed');
-        const req = lib.request(url, { agent: credentials.agent, method, headers, ...(credentials.auth ? { auth: credentials.auth } : {}) });
+        const req = lib.request({ protocol: target.protocol, hostname: target.hostname, port: target.port, path, agent: credentials.agent, method, headers, ...(credentials.auth ? { auth: credentials.auth } : {}) });
         current = req;
         try {
           const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
@@ -353,14 +369,16 @@ export class KubeHttp {
     await this.kubeConfig.applyToHTTPSOptions(opts);
     if (this.closed) throw new KubeApiError('client closed', 0, 'Closed');
     const cluster = this.kubeConfig.getCurrentCluster();
-    const key: TransportKey = { protocol: new URL(this.server).protocol, proxyUrl: cluster?.proxyUrl || undefined, tls: tlsOptions(opts) };
+    const url = new URL(this.server);
+    const target: Target = { protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port, pathPrefix: url.pathname.replace(/\/+$/, '') };
+    const key: TransportKey = { protocol: url.protocol, proxyUrl: cluster?.proxyUrl || undefined, tls: tlsOptions(opts) };
     if (!this.agent || !this.transport || !sameTransport(this.transport, key)) {
       const fresh = this.buildAgent(key, cluster, opts.agent);
       if (this.agent) this.retire(this.agent);
       this.agent = fresh;
       this.transport = key;
     }
-    return { agent: this.agent, headers: { ...(opts.headers as http.OutgoingHttpHeaders | undefined) }, auth: opts.auth ?? undefined };
+    return { target, agent: this.agent, headers: { ...(opts.headers as http.OutgoingHttpHeaders | undefined) }, auth: opts.auth ?? undefined };
   }
 
   private buildAgent(key: TransportKey, cluster: Cluster | null, builtByClientNode: https.RequestOptions['agent']): http.Agent {
@@ -372,7 +390,12 @@ export class KubeHttp {
       if (typeof createAgent === 'function' && cluster) return (createAgent as AgentFactory).call(this.kubeConfig, cluster, { ...AGENT_OPTIONS, ...key.tls });
       if (builtByClientNode instanceof http.Agent) return builtByClientNode;
     }
-    return key.protocol === 'http:' ? new http.Agent({ ...AGENT_OPTIONS }) : new https.Agent({ ...AGENT_OPTIONS, ...key.tls });
+    if (key.protocol === 'http:') return new http.Agent({ ...AGENT_OPTIONS });
+    // One TLS context for every connection of this pool: given the PEMs instead, Node parses the CA bundle and keys
+    // again for each new connection, and folds them into the pool's lookup key on every request.
+    const { ca, cert, key: privateKey, pfx, passphrase, ...rest } = key.tls;
+    const secureContext = tls.createSecureContext({ ca, cert, key: privateKey, pfx, passphrase });
+    return new https.Agent({ ...AGENT_OPTIONS, ...rest, secureContext });
   }
 
   /**
@@ -470,10 +493,16 @@ function readLines(res: http.IncomingMessage, onLine: (line: string) => void, st
   });
 }
 
-async function readAll(res: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of res) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+/** The whole body, from events (no async iterator: this runs once per request). */
+function readAll(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    res.once('error', reject);
+    // destroyed before its end (a timeout, an abort): the caller reports why
+    res.once('close', () => (res.complete ? undefined : reject(new Error('the answer was cut before its end'))));
+  });
 }
 
 function parseBody(text: string): unknown {

@@ -267,6 +267,23 @@ describe('KubeHttp behaviours kept', () => {
     }
   });
 
+  it('keeps the path of a server URL (a proxy serving clusters under a prefix) and sends the query', async () => {
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.url ?? '');
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"items":[]}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const kc = fake.kubeConfig();
+      kc.clusters = kc.clusters.map((c) => ({ ...c, server: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/k8s/clusters/c-1/`, skipTLSVerify: true }));
+      await client(kc).json({ path: SECRETS, query: { labelSelector: 'a=b,c', limit: 500, continue: undefined } });
+      expect(seen).toEqual([`/k8s/clusters/c-1${SECRETS}?labelSelector=a%3Db%2Cc&limit=500`]);
+    } finally {
+      server.close();
+    }
+  });
+
   it('decodes a watch as one UTF-8 stream: a character split between two chunks stays whole', async () => {
     const line = Buffer.from(`${JSON.stringify({ type: 'ADDED', object: { metadata: { annotations: { note: '网格注入' } } } })}\n`);
     const split = line.indexOf(Buffer.from('格')) + 1; // inside the 3-byte character

@@ -80,7 +80,7 @@ class KindStore {
 
 export class MemoryView implements ClusterView {
   private readonly kinds = new Map<string, KindStore>();
-  private isSynced = true;
+  private isReady = true;
   private readonly distinctGroups: boolean;
 
   constructor(objects: Iterable<KubeObject> = [], opts: MemoryViewOptions = {}) {
@@ -88,12 +88,12 @@ export class MemoryView implements ClusterView {
     for (const o of objects) this.upsert(o);
   }
 
-  synced(): boolean {
-    return this.isSynced;
+  ready(): boolean {
+    return this.isReady;
   }
 
-  setSynced(v: boolean): void {
-    this.isSynced = v;
+  setReady(v: boolean): void {
+    this.isReady = v;
   }
 
   private store(kind: string, create: true): KindStore;

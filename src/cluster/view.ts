@@ -23,7 +23,7 @@ export interface IndexDef {
 
 export interface ClusterView {
   /** True once the view reflects the cluster: every informer has listed once, or the folder was loaded. */
-  synced(): boolean;
+  ready(): boolean;
   /** Objects of a kind (matched by Kind whatever group it was published under), optionally in one namespace. */
   list(kind: string, namespace?: string): readonly KubeObject[];
   get(kind: string, namespace: string, name: string): KubeObject | undefined;

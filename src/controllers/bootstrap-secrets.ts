@@ -201,7 +201,7 @@ export class BootstrapSecretController {
   }
 
   /** The pod watch follows the server (readiness of this part). */
-  synced(): boolean {
+  hasListed(): boolean {
     return this.reflector.hasListed();
   }
 

@@ -7,8 +7,8 @@
 // readiness. Objects are stored per resource (one MemoryView each) and read by Kind across groups, so the same Kind
 // published under two groups coexists even with equal namespace/name.
 //
-// Two notions of "synced": `synced()` (readiness) turns true once every resource found at start has listed, and
-// stays true; `kindSynced(kind)` is whether a kind's cache follows the server right now (false from a broken watch to
+// Two notions, two names: `ready()` (readiness) turns true once every resource found at start has listed, and
+// stays true; `kindCurrent(kind)` is whether a kind's cache follows the server right now (false from a broken watch to
 // the next successful list or watch, e.g. while relisting after an API server restart). A decision that must not
 // rest on stale state calls `freshen(kinds, deadline)` first: it reads the API server directly for those kinds.
 import type { Logger } from 'pino';
@@ -134,7 +134,7 @@ export class LiveView implements ClusterView {
   private readonly requests = new Set<AbortController>();
   /** informers the first successful discovery started: readiness waits for their first list */
   private initial: Informer[] | undefined;
-  private isSynced = false;
+  private isReady = false;
   private started = false;
   private stopped = false;
   private discoveryTimer: NodeJS.Timeout | undefined;
@@ -153,10 +153,10 @@ export class LiveView implements ClusterView {
     // the core group needs no discovery: its informers exist from the start (so fetchNamespace has a store to fill)
     for (const spec of this.specs) if (spec.group === '') this.addInformer(spec, 'v1', false);
     this.hookGauge(opts.gauges?.lastEventAge, () => this.lastEventAges());
-    this.hookGauge(opts.gauges?.syncedSince, () => this.syncedSince());
+    this.hookGauge(opts.gauges?.syncedSince, () => this.currentSince());
   }
 
-  /** Starts discovery and the informers; returns at once (see synced() / waitForSync()). */
+  /** Starts discovery and the informers; returns at once (see ready() / whenReady()). */
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
@@ -180,29 +180,29 @@ export class LiveView implements ClusterView {
 
   /** True once discovery has run and every informer it started has completed its first list (and stays true:
    * informers for CRDs installed later never take readiness away). */
-  synced(): boolean {
-    return this.isSynced;
+  ready(): boolean {
+    return this.isReady;
   }
 
-  /** Resolves true when synced, false on timeout or stop. */
-  waitForSync(timeoutMs = 0): Promise<boolean> {
-    if (this.isSynced) return Promise.resolve(true);
+  /** Resolves true when ready, false when `deadline` (epoch ms; 0 = none) passes first or on stop. */
+  whenReady(deadline = 0): Promise<boolean> {
+    if (this.isReady) return Promise.resolve(true);
     if (this.stopped) return Promise.resolve(false);
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const done = (): void => {
         if (timer) clearTimeout(timer);
         this.syncWaiters.delete(done);
-        resolve(this.isSynced);
+        resolve(this.isReady);
       };
       this.syncWaiters.add(done);
-      if (timeoutMs > 0) timer = setTimeout(done, timeoutMs);
+      if (deadline > 0) timer = setTimeout(done, Math.max(0, deadline - Date.now()));
     });
   }
 
   /** Whether every served resource of this kind follows the server right now (a kind not served counts as following). */
-  kindSynced(kind: string): boolean {
-    return (this.byKind.get(kind) ?? []).every((i) => i.reflector.synced());
+  kindCurrent(kind: string): boolean {
+    return (this.byKind.get(kind) ?? []).every((i) => i.reflector.isCurrent());
   }
 
   /**
@@ -212,10 +212,10 @@ export class LiveView implements ClusterView {
    * Resolves with the kinds still not in sync (empty when all are).
    */
   async freshen(kinds: Iterable<string>, deadline: number): Promise<string[]> {
-    const stale = [...new Set(kinds)].filter((k) => !this.kindSynced(k));
+    const stale = [...new Set(kinds)].filter((k) => !this.kindCurrent(k));
     if (stale.length === 0) return [];
     await Promise.all(stale.flatMap((k) => (this.byKind.get(k) ?? []).map((i) => i.reflector.freshen(deadline))));
-    return stale.filter((k) => !this.kindSynced(k));
+    return stale.filter((k) => !this.kindCurrent(k));
   }
 
   list(kind: string, namespace?: string): readonly KubeObject[] {
@@ -272,10 +272,10 @@ export class LiveView implements ClusterView {
   }
 
   /** Per kind, the epoch seconds since which its cache has followed the server without a break; 0 while it does not. */
-  syncedSince(): Map<string, number> {
+  currentSince(): Map<string, number> {
     const out = new Map<string, number>();
     for (const [kind, infs] of this.byKind) {
-      const since = infs.map((i) => i.reflector.syncedSince());
+      const since = infs.map((i) => i.reflector.currentSince());
       out.set(kind, since.every((s) => s !== undefined) ? Math.max(...(since as number[])) / 1000 : 0);
     }
     return out;
@@ -323,7 +323,7 @@ export class LiveView implements ClusterView {
     const order = (i: Informer): number => this.specs.findIndex((s) => s.group === i.group && s.plural === i.plural);
     list.sort((a, b) => order(a) - order(b));
     this.byKind.set(spec.kind, list);
-    void inf.reflector.waitForSync().then(() => this.checkSynced());
+    void inf.reflector.whenCurrent().then(() => this.checkReady());
     if (start) inf.reflector.start();
     return inf;
   }
@@ -340,10 +340,10 @@ export class LiveView implements ClusterView {
     this.store.replaceKind(inf.kind, [], inf.group);
   }
 
-  private checkSynced(): void {
-    if (this.isSynced || !this.initial) return;
+  private checkReady(): void {
+    if (this.isReady || !this.initial) return;
     if (this.initial.every((i) => i.reflector.hasListed() || !this.informers.has(`${i.group}/${i.plural}`))) {
-      this.isSynced = true;
+      this.isReady = true;
       this.log.info({ resources: [...this.informers.values()].map((i) => i.id) }, 'cluster view synced');
       for (const w of [...this.syncWaiters]) w();
     }
@@ -409,7 +409,7 @@ export class LiveView implements ClusterView {
       this.initial = [...this.informers.values()];
       const notServed = this.specs.filter((s) => s.group !== '' && !want.has(`${s.group}/${s.plural}`)).map((s) => `${s.plural}.${s.group}`);
       if (notServed.length) this.log.info({ resources: notServed }, 'not served by the cluster (CRD not installed): not watched');
-      this.checkSynced();
+      this.checkReady();
     }
   }
 }

@@ -13,7 +13,7 @@
 // what is left to back off from is a server that is down, and a cache that lags by the backoff is a cache that admits
 // against stale state (a 30 s cap kept the view stale for 40 s after a restart, measured against a real API server).
 //
-// `synced()` is true while the cache is known to follow the server: from a completed list, or from the first event
+// `isCurrent()` is true while the cache is known to follow the server: from a completed list, or from the first event
 // or bookmark of a watch resumed after a failure (proof the server accepted the resourceVersion), until the next
 // failure. A watch that simply reached its end and is resumed keeps it true. A caller that must not act on stale
 // state calls `freshen(deadline)`: it skips the backoff and waits for the next successful list or watch.
@@ -68,8 +68,8 @@ export interface ReflectorOptions<T extends KubeObject = KubeObject> {
 export interface ReflectorStatus {
   readonly path: string;
   readonly listed: boolean;
-  readonly synced: boolean;
-  readonly syncedSince?: number;
+  readonly current: boolean;
+  readonly currentSince?: number;
   readonly resourceVersion?: string;
   readonly lastEventAt?: number;
 }
@@ -120,7 +120,7 @@ export class Reflector<T extends KubeObject = KubeObject> {
   /** a list request is under way */
   private listing = false;
   private listed = false;
-  private isSynced = false;
+  private isCur = false;
   private since: number | undefined;
   private rv: string | undefined;
   private lastEventAt: number | undefined;
@@ -150,13 +150,13 @@ export class Reflector<T extends KubeObject = KubeObject> {
     this.abort?.abort();
     this.wake();
     await this.loop;
-    this.setSynced(false);
+    this.setCurrent(false);
     for (const w of [...this.waiters]) w();
   }
 
   /** True while the cache is known to follow the server (see the header). */
-  synced(): boolean {
-    return this.isSynced;
+  isCurrent(): boolean {
+    return this.isCur;
   }
 
   /** True once the first list has completed. */
@@ -165,7 +165,7 @@ export class Reflector<T extends KubeObject = KubeObject> {
   }
 
   /** Epoch ms since which the cache has followed the server without a break; undefined while it does not. */
-  syncedSince(): number | undefined {
+  currentSince(): number | undefined {
     return this.since;
   }
 
@@ -173,8 +173,8 @@ export class Reflector<T extends KubeObject = KubeObject> {
     return {
       path: this.opts.path,
       listed: this.listed,
-      synced: this.isSynced,
-      ...(this.since !== undefined ? { syncedSince: this.since } : {}),
+      current: this.isCur,
+      ...(this.since !== undefined ? { currentSince: this.since } : {}),
       ...(this.rv !== undefined ? { resourceVersion: this.rv } : {}),
       ...(this.lastEventAt !== undefined ? { lastEventAt: this.lastEventAt } : {}),
     };
@@ -197,25 +197,25 @@ export class Reflector<T extends KubeObject = KubeObject> {
    * (epoch ms) passes first or on stop.
    */
   freshen(deadline: number): Promise<boolean> {
-    if (this.isSynced) return Promise.resolve(true);
+    if (this.isCur) return Promise.resolve(true);
     if (!this.listing) {
       this.needList = true;
       this.abort?.abort();
       this.wake();
     }
-    return this.waitForSync(deadline);
+    return this.whenCurrent(deadline);
   }
 
-  /** Resolves true when synced, false when `deadline` (epoch ms; 0 = none) passes first or on stop. */
-  waitForSync(deadline = 0): Promise<boolean> {
-    if (this.isSynced) return Promise.resolve(true);
+  /** Resolves true when the cache follows the server, false when `deadline` (epoch ms; 0 = none) passes first or on stop. */
+  whenCurrent(deadline = 0): Promise<boolean> {
+    if (this.isCur) return Promise.resolve(true);
     if (this.stopped) return Promise.resolve(false);
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const done = (): void => {
         if (timer) clearTimeout(timer);
         this.waiters.delete(done);
-        resolve(this.isSynced);
+        resolve(this.isCur);
       };
       this.waiters.add(done);
       if (deadline > 0) timer = setTimeout(done, Math.max(0, deadline - this.now()));
@@ -224,9 +224,9 @@ export class Reflector<T extends KubeObject = KubeObject> {
 
   // -------------------------------------------------------------------------------------------------------------------
 
-  private setSynced(v: boolean): void {
-    if (v === this.isSynced) return;
-    this.isSynced = v;
+  private setCurrent(v: boolean): void {
+    if (v === this.isCur) return;
+    this.isCur = v;
     this.since = v ? this.now() : undefined;
     if (v) for (const w of [...this.waiters]) w();
   }
@@ -281,7 +281,7 @@ export class Reflector<T extends KubeObject = KubeObject> {
           // The resourceVersion is too old (a restart, compaction): nothing to wait for, list at once.
           this.log.info({ resourceVersion: this.rv }, 'watch expired (410 Gone): relisting');
           this.needList = true;
-          this.setSynced(false);
+          this.setCurrent(false);
           failures = 0;
           continue;
         }
@@ -293,7 +293,7 @@ export class Reflector<T extends KubeObject = KubeObject> {
         } else failures = 0;
       } catch (err) {
         if (this.stopped) break;
-        this.setSynced(false);
+        this.setCurrent(false);
         if (statusOf(err) === 410) {
           this.log.info({ err: apiErrorText(err) }, 'resourceVersion expired (410 Gone): relisting');
           this.needList = true;
@@ -366,7 +366,7 @@ export class Reflector<T extends KubeObject = KubeObject> {
     this.needList = false;
     this.listed = true;
     this.lastEventAt = this.now();
-    this.setSynced(true);
+    this.setCurrent(true);
     this.log.debug({ count: items.length, resourceVersion: rv }, 'listed');
   }
 
@@ -427,6 +427,6 @@ export class Reflector<T extends KubeObject = KubeObject> {
     this.lastEventAt = this.now();
     // An event or bookmark after a broken watch proves the server accepted the resourceVersion (an expired one is
     // answered with an ERROR line, possibly after the stream has opened): from here the cache follows it again.
-    this.setSynced(true);
+    this.setCurrent(true);
   }
 }

@@ -32,7 +32,7 @@ export interface Environment {
   /** starts what needs the running HTTPS server (certificate swaps, caBundle patching, watches, Secret creation) */
   attach(https: HttpsServer, deps: AttachDeps): Promise<void>;
   /** resolves once the view holds the cluster (standalone: at once; live: after every resource listed once) */
-  whenSynced(): Promise<unknown>;
+  whenReady(): Promise<unknown>;
   /** reasons the server is not ready, empty when it is */
   notReady(): string[];
   /** shutdown has begun (the server still answers): hand over what another replica should take at once */

@@ -114,7 +114,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
         logger,
         identity,
         responsible: () => leader?.isLeader() ?? false,
-        viewReady: () => view.waitForSync(),
+        viewReady: () => view.whenReady(),
         onCreated: (seconds) => {
           metrics.bootstrapSecrets.inc({ result: 'created' });
           metrics.bootstrapSecretSeconds.observe(seconds);
@@ -139,8 +139,8 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
         drains.push(() => unregisterWebhooks({ http, logger, names: dev }).then(() => undefined, (err: Error) => logger.warn({ err: err.message }, 'webhook configurations not removed')));
     },
     drain: () => (draining ??= Promise.all(drains.map((d) => d())).then(() => undefined)),
-    whenSynced: () => view.waitForSync(),
-    notReady: () => [...(view.synced() ? [] : ['cluster view not synced']), ...(serving && !serving.current() ? ['serving certificate not loaded'] : [])],
+    whenReady: () => view.whenReady(),
+    notReady: () => [...(view.ready() ? [] : ['cluster view not synced']), ...(serving && !serving.current() ? ['serving certificate not loaded'] : [])],
     async stop() {
       await (draining ??= Promise.all(drains.map((d) => d())).then(() => undefined));
       for (const stop of stops.reverse()) await stop();

@@ -108,7 +108,7 @@ function auditLoop(opts: ServeOptions, env: Environment, injector: AuditOptions[
     metrics,
     logger,
   });
-  void env.whenSynced().then(() => loop.start(jittered(Math.min(FIRST_AUDIT_DELAY_MS, intervalMs), Math.random)));
+  void env.whenReady().then(() => loop.start(jittered(Math.min(FIRST_AUDIT_DELAY_MS, intervalMs), Math.random)));
   return loop;
 }
 
@@ -121,7 +121,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
   metrics.certificateExpiry.set({ cert: 'mesh-ca' }, env.meshCA.notAfter.getTime() / 1000);
 
   // the rules' indexes, built once the view holds the cluster (live mode: after the first lists), not on a request
-  void env.whenSynced().then(() => buildIndexes(env.view));
+  void env.whenReady().then(() => buildIndexes(env.view));
   const issuer = new BootstrapIssuer(env.meshCA, { onPoolError: (err) => logger.warn({ err: err.message }, 'key pool worker failed; restarting') });
   const injector = {
     mesh,
@@ -171,7 +171,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
   const health = createHttpServer(
     createHealthApp(metrics, {
       ready: () => {
-        const reasons = [...(draining ? ['shutting down'] : []), ...env.notReady(), ...(env.view.synced() ? [] : ['cluster view not synced'])];
+        const reasons = [...(draining ? ['shutting down'] : []), ...env.notReady(), ...(env.view.ready() ? [] : ['cluster view not synced'])];
         return { ready: reasons.length === 0, reasons: [...new Set(reasons)] };
       },
       ...(audit ? { audit: () => (audit.document() ? { ran: true, document: audit.document() } : { ran: false }) } : {}),

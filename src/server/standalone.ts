@@ -29,7 +29,7 @@ export async function standaloneEnvironment({ opts, mesh, logger, metrics }: Env
     async attach(https: HttpsServer) {
       if (opts.tlsCertFile && opts.tlsKeyFile) stopWatch = watchTlsFiles(https, opts.tlsCertFile, opts.tlsKeyFile, tls, logger, metrics);
     },
-    whenSynced: () => Promise.resolve(),
+    whenReady: () => Promise.resolve(),
     notReady: () => [],
     async stop() {
       stopWatch();

@@ -16,7 +16,7 @@ import { validate, type ValidationRequest, type Verdict } from '../validator/val
 
 /** A view that can tell whether a kind's cache follows the API server, and bring it up to date. */
 export interface Freshness {
-  kindSynced(kind: string): boolean;
+  kindCurrent(kind: string): boolean;
   /** reads the API server for these kinds, until `deadline` (epoch ms); resolves with the kinds still behind */
   freshen(kinds: readonly string[], deadline: number): Promise<string[]>;
 }
@@ -36,7 +36,7 @@ const NEEDS_OBJECT = new Set(['CREATE', 'UPDATE']);
 /** The view, recording the kinds read through it. */
 function recording(view: ClusterView, kinds: Set<string>): ClusterView {
   return {
-    synced: () => view.synced(),
+    ready: () => view.ready(),
     list: (kind: string, namespace?: string): readonly KubeObject[] => (kinds.add(kind), view.list(kind, namespace)),
     get: (kind: string, namespace: string, name: string): KubeObject | undefined => (kinds.add(kind), view.get(kind, namespace, name)),
     byIndex: (index: IndexDef, key: string): readonly KubeObject[] => (kinds.add(index.kind), view.byIndex(index, key)),
@@ -83,7 +83,7 @@ export function validateHandler(opts: ValidateHandlerOptions): AdmissionHandler 
       if (!freshness) return answer(req, validate(request, opts.view, opts.mesh));
       const read = new Set<string>();
       const verdict = validate(request, recording(opts.view, read), opts.mesh);
-      const stale = [...read].filter((k) => !freshness.kindSynced(k));
+      const stale = [...read].filter((k) => !freshness.kindCurrent(k));
       if (stale.length === 0) return answer(req, verdict);
       // a little before the request's own deadline, so that the answer says which kinds were behind
       return freshness.freshen(stale, ctx.deadline - 100).then((still) => (still.length > 0 ? behind(req, still) : answer(req, validate(request, opts.view, opts.mesh))));

@@ -73,11 +73,11 @@ const watchesOn = (s: FakeApiServer, plural: string): number => s.watchCount(plu
 describe('LiveView', () => {
   it('is not synced before the first lists, then shows every object by Kind with apiVersion and kind set', async () => {
     const { server, view } = await setup({ seed: seedBasics, start: false });
-    expect(view.synced()).toBe(false);
+    expect(view.ready()).toBe(false);
     view.start();
-    expect(view.synced()).toBe(false);
-    expect(await view.waitForSync(15_000)).toBe(true);
-    expect(view.synced()).toBe(true);
+    expect(view.ready()).toBe(false);
+    expect(await view.whenReady(Date.now() + 15_000)).toBe(true);
+    expect(view.ready()).toBe(true);
 
     expect(view.get('Namespace', '', 'app')?.metadata?.labels).toEqual({ 'flomesh.io/monitored-by': 'fsm' });
     expect(view.get('Namespace', '', 'app')).toMatchObject({ apiVersion: 'v1', kind: 'Namespace' });
@@ -106,7 +106,7 @@ describe('LiveView', () => {
 
   it('applies ADDED, MODIFIED and DELETED events', async () => {
     const { server, view } = await setup({ seed: seedBasics });
-    await view.waitForSync(15_000);
+    await view.whenReady(Date.now() + 15_000);
     await waitFor(() => watchesOn(server, 'services') === 1 && watchesOn(server, 'egresses') === 2);
 
     server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'app' }, spec: { ports: [{ port: 8080 }] } });
@@ -128,7 +128,7 @@ describe('LiveView', () => {
 
   it('a BOOKMARK moves the resourceVersion and leaves the objects alone', async () => {
     const { server, view } = await setup({ seed: seedBasics });
-    await view.waitForSync(15_000);
+    await view.whenReady(Date.now() + 15_000);
     await waitFor(() => watchesOn(server, 'services') === 1);
     const before = view.list('Service');
     const rv = server.bookmark('services');
@@ -144,7 +144,7 @@ describe('LiveView', () => {
 
   it('an ERROR 410 event makes it relist; changes missed meanwhile are correct afterwards', async () => {
     const { server, view } = await setup({ seed: seedBasics });
-    await view.waitForSync(15_000);
+    await view.whenReady(Date.now() + 15_000);
     await waitFor(() => watchesOn(server, 'services') === 1);
     server.silently(() => {
       server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'missed', namespace: 'app' } });
@@ -163,7 +163,7 @@ describe('LiveView', () => {
   for (const mode of ['event', 'status'] as const) {
     it(`a watch from an expired resourceVersion (410 as ${mode}) relists`, async () => {
       const { server, view, logs } = await setup({ seed: seedBasics, server: { expiredWatch: mode } });
-      await view.waitForSync(15_000);
+      await view.whenReady(Date.now() + 15_000);
       await waitFor(() => watchesOn(server, 'namespaces') === 1);
       server.silently(() => {
         server.modifyObject('v1', 'Namespace', undefined, 'app', (o) => void (o.metadata!.labels = { changed: 'yes' }));
@@ -180,7 +180,7 @@ describe('LiveView', () => {
 
   it('reconnects after the connections drop, from the last resourceVersion, without relisting', async () => {
     const { server, view } = await setup({ seed: seedBasics });
-    await view.waitForSync(15_000);
+    await view.whenReady(Date.now() + 15_000);
     await waitFor(() => server.watchCount() === 6);
     server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'one', namespace: 'app' } });
     await waitFor(() => view.get('Service', 'app', 'one'));
@@ -199,9 +199,9 @@ describe('LiveView', () => {
     server.failLists(3, { resource: 'services' });
     view.start();
     await waitFor(() => server.requestsFor({ verb: 'list', resource: 'namespaces' }).length === 1 && server.requestsFor({ verb: 'list', resource: 'services' }).length >= 2);
-    expect(view.synced()).toBe(false);
+    expect(view.ready()).toBe(false);
     expect(view.get('Namespace', '', 'app')).toBeDefined(); // other informers are not held back
-    expect(await view.waitForSync(15_000)).toBe(true);
+    expect(await view.whenReady(Date.now() + 15_000)).toBe(true);
     const lists = server.requestsFor({ verb: 'list', resource: 'services' });
     expect(lists).toHaveLength(4);
     // 3 failures, growing backoff: at least 20, 40 and 80 ms (equal jitter: half of 40, 80, 160) between tries.
@@ -218,20 +218,20 @@ describe('LiveView', () => {
     const { server, view } = await setup({ seed: seedBasics, start: false });
     server.failRequests({ count: 2, verb: 'discovery', status: 503 });
     view.start();
-    expect(await view.waitForSync(15_000)).toBe(true);
+    expect(await view.whenReady(Date.now() + 15_000)).toBe(true);
     expect(server.requestsFor({ verb: 'discovery' }).filter((r) => r.path === '/apis').length).toBe(3);
     expect(view.get('Egress', 'app', 'out')).toBeDefined();
   });
 
   it('picks up a CRD installed later (periodic discovery) and drops one that is removed', async () => {
     const { server, view } = await setup({ seed: seedBasics, view: { discoveryIntervalMs: 50 } });
-    expect(await view.waitForSync(15_000)).toBe(true);
+    expect(await view.whenReady(Date.now() + 15_000)).toBe(true);
     expect(view.list('TrafficSplit')).toEqual([]);
     server.addResource(SPLIT);
     server.addObject({ apiVersion: 'split.smi-spec.io/v1alpha4', kind: 'TrafficSplit', metadata: { name: 's', namespace: 'app' }, spec: { service: 'web' } });
     await waitFor(() => view.get('TrafficSplit', 'app', 's'));
     expect(view.get('TrafficSplit', 'app', 's')?.apiVersion).toBe('split.smi-spec.io/v1alpha4');
-    expect(view.synced()).toBe(true);
+    expect(view.ready()).toBe(true);
     server.addObject({ apiVersion: 'split.smi-spec.io/v1alpha4', kind: 'TrafficSplit', metadata: { name: 't', namespace: 'app' } });
     await waitFor(() => view.get('TrafficSplit', 'app', 't'));
 
@@ -244,7 +244,7 @@ describe('LiveView', () => {
     const v1 = { ...MESHCONFIG, version: 'v1alpha2' };
     const { server, view } = await setup({ server: { resources: [...CORE_RESOURCES, v1, MESHCONFIG] }, view: { discoveryIntervalMs: 50 } });
     // v1alpha2 registered first: preferred
-    await view.waitForSync(15_000);
+    await view.whenReady(Date.now() + 15_000);
     expect(view.informerStatus().find((i) => i.plural === 'meshconfigs')?.version).toBe('v1alpha2');
     server.addObject({ apiVersion: 'config.flomesh.io/v1alpha3', kind: 'MeshConfig', metadata: { name: 'm', namespace: 'fsm-system' } });
     server.setPreferredVersion('config.flomesh.io', 'v1alpha3');
@@ -255,33 +255,33 @@ describe('LiveView', () => {
   it('after an API server restart every watch is answered 410 and the view relists at once: no backoff, new objects seen', async () => {
     // The backoff is an hour: only an immediate relist after 410 can bring the new object in within the test.
     const { server, view } = await setup({ seed: seedBasics, view: { backoff: { initialMs: 3_600_000, maxMs: 3_600_000 } } });
-    expect(await view.waitForSync(15_000)).toBe(true);
+    expect(await view.whenReady(Date.now() + 15_000)).toBe(true);
     await waitFor(() => server.watchCount() === 6, { what: 'every watch open' });
     const lists = server.requestsFor({ verb: 'list' }).length;
     await server.restart();
     server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'after-restart', namespace: 'app' } });
     await waitFor(() => view.get('Service', 'app', 'after-restart'), { what: 'the object created after the restart' });
-    await waitFor(() => ['Namespace', 'Service', 'Egress', 'MeshConfig', 'Plugin'].every((k) => view.kindSynced(k)), { what: 'every kind back in sync' });
+    await waitFor(() => ['Namespace', 'Service', 'Egress', 'MeshConfig', 'Plugin'].every((k) => view.kindCurrent(k)), { what: 'every kind back in sync' });
     expect(server.requestsFor({ verb: 'list' }).length).toBeGreaterThan(lists);
   });
 
   it('a kind whose watch broke is not in sync until the server answers again; freshen reads it at once', async () => {
     const { server, view } = await setup({ seed: seedBasics, view: { backoff: { initialMs: 3_600_000, maxMs: 3_600_000 } } });
-    expect(await view.waitForSync(15_000)).toBe(true);
-    await waitFor(() => view.kindSynced('Service') && server.watchCount('services') === 1);
+    expect(await view.whenReady(Date.now() + 15_000)).toBe(true);
+    await waitFor(() => view.kindCurrent('Service') && server.watchCount('services') === 1);
     // the connections drop and the next attempts fail: the reflectors sleep in their (hour-long) backoff
     server.failRequests({ count: 1000, resource: 'services', status: 503 });
     server.dropConnections();
-    await waitFor(() => !view.kindSynced('Service'), { what: 'Service to fall behind' });
+    await waitFor(() => !view.kindCurrent('Service'), { what: 'Service to fall behind' });
     expect(await view.freshen(['Service', 'Namespace'], Date.now() + 200)).toContain('Service');
     // the server recovers (and changed meanwhile): freshen does not wait out the backoff
     server.clearFailures();
     server.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'meanwhile', namespace: 'app' } });
     expect(await view.freshen(['Service'], Date.now() + 15_000)).toEqual([]);
-    expect(view.kindSynced('Service')).toBe(true);
+    expect(view.kindCurrent('Service')).toBe(true);
     await waitFor(() => view.get('Service', 'app', 'meanwhile'), { what: 'the Service created while the watch was down' });
     // a kind the cluster does not serve counts as in sync (nothing to wait for)
-    expect(view.kindSynced('TrafficSplit')).toBe(true);
+    expect(view.kindCurrent('TrafficSplit')).toBe(true);
   });
 
   it('pages through long lists', async () => {
@@ -291,7 +291,7 @@ describe('LiveView', () => {
         for (let i = 0; i < 5; i++) s.addObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns-${i}` } });
       },
     });
-    await view.waitForSync(15_000);
+    await view.whenReady(Date.now() + 15_000);
     expect(view.list('Namespace')).toHaveLength(5);
     const lists = server.requestsFor({ verb: 'list', resource: 'namespaces' });
     expect(lists).toHaveLength(3);
@@ -303,7 +303,7 @@ describe('LiveView', () => {
     const registry = new Registry();
     const gauge = new Gauge({ name: 'mesh_informer_last_event_age_seconds', help: 'h', labelNames: ['kind'] as const, registers: [registry] });
     const { server, view, clock } = await setup({ seed: seedBasics, clock: true, view: { gauges: { lastEventAge: gauge } } });
-    await view.waitForSync(15_000);
+    await view.whenReady(Date.now() + 15_000);
     await waitFor(() => watchesOn(server, 'services') === 1);
     expect(view.lastEventAges().get('Service')).toBe(0);
     expect(view.lastEventAges().has('TrafficSplit')).toBe(false);
@@ -327,7 +327,7 @@ describe('LiveView', () => {
 
   it('fetchNamespace GETs a namespace missing from the cache and caches it', async () => {
     const { server, view } = await setup({ seed: seedBasics });
-    await view.waitForSync(15_000);
+    await view.whenReady(Date.now() + 15_000);
     server.silently(() => server.addObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'fresh', labels: { a: 'b' } } }));
     expect(view.get('Namespace', '', 'fresh')).toBeUndefined();
     const ns = await view.fetchNamespace('fresh');
@@ -342,7 +342,7 @@ describe('LiveView', () => {
 
   it('stop() ends every watch and timer; nothing is called afterwards', async () => {
     const { server, view } = await setup({ seed: seedBasics, view: { discoveryIntervalMs: 30 } });
-    await view.waitForSync(15_000);
+    await view.whenReady(Date.now() + 15_000);
     await waitFor(() => server.watchCount() === 6);
     await view.stop();
     await waitFor(() => server.watchCount() === 0);
@@ -351,7 +351,7 @@ describe('LiveView', () => {
     // this window less strict; it cannot fail a correct stop().
     await quietPeriod(300);
     expect(server.requests.length).toBe(n);
-    expect(await view.waitForSync(10)).toBe(true);
+    expect(await view.whenReady(Date.now() + 10)).toBe(true);
   });
 
   it('stop() while lists are failing and the server hangs returns promptly', async () => {
@@ -361,7 +361,7 @@ describe('LiveView', () => {
     view.start();
     await waitFor(() => server.requestsFor({ verb: 'list' }).length >= 2);
     await view.stop();
-    expect(view.synced()).toBe(false);
+    expect(view.ready()).toBe(false);
   });
 
   it('watches Namespaces, Services and every kind of the KINDS table in every group by default', () => {

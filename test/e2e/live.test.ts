@@ -129,7 +129,7 @@ describe('live mode', () => {
   });
 
   it('serves over a certificate the published CA verifies, and validates against the live view', async () => {
-    await waitFor(() => server.view.synced() || undefined);
+    await waitFor(() => server.view.ready() || undefined);
     const answer = (await http.post('/validate', loadFixture('plugin-create-priority-70000.json').raw)).json() as { response: { allowed: boolean; status: { code: number } } };
     expect(answer.response).toMatchObject({ allowed: false, status: { code: 422 } });
   });
@@ -196,7 +196,7 @@ describe('live mode', () => {
     api.addObject({ apiVersion: 'multicluster.flomesh.io/v1alpha1', kind: 'ServiceImport', metadata: { name: 'httpbin', namespace: 'curl' }, spec: { ports: [{ port: 8080, endpoints: [{ clusterKey: 'default/default/default/cluster-1' }] }] } });
     // while the API server is down the webhook gets no calls (they go through it); the view notices its cut watches
     const view = server.view as LiveView;
-    await waitFor(() => !view.kindSynced('ServiceImport'), { what: 'the view to notice the cut watches' });
+    await waitFor(() => !view.kindCurrent('ServiceImport'), { what: 'the view to notice the cut watches' });
     up();
     await restarted;
     // the first call after the restart: the cache may not have relisted yet

@@ -44,7 +44,7 @@ function counting(view: ClusterView): { view: ClusterView; read: () => number } 
   return {
     read: () => read,
     view: {
-      synced: () => view.synced(),
+      ready: () => view.ready(),
       list: (kind, namespace) => {
         const r = view.list(kind, namespace);
         read += r.length;

@@ -17,7 +17,7 @@ const NUM_RUNS = 150;
 /** Every index query answered with every object of the kind: what the rules saw before there were indexes. */
 function scanning(view: ClusterView): ClusterView {
   return {
-    synced: () => view.synced(),
+    ready: () => view.ready(),
     list: (kind, namespace) => view.list(kind, namespace),
     get: (kind, namespace, name) => view.get(kind, namespace, name),
     byIndex: (index: IndexDef) => view.list(index.kind),

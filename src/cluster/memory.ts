@@ -92,9 +92,6 @@ export class MemoryView implements ClusterView {
     return this.isReady;
   }
 
-  setReady(v: boolean): void {
-    this.isReady = v;
-  }
 
   private store(kind: string, create: true): KindStore;
   private store(kind: string, create?: false): KindStore | undefined;

@@ -30,9 +30,10 @@ import { proxyUuidLabel } from '../mesh/names.js';
 import { isRecord, type KubeObject, type OwnerReference } from '../mesh/objects.js';
 import type { IssuedBootstrapCertificate } from '../certs/bootstrap-issuer.js';
 import { backoffDelay, type BackoffPolicy } from '../mesh/backoff.js';
-import { apiErrorText, isApiStatus, KubeApiError, type KubeHttp } from '../kube/http.js';
+import { isApiStatus, statusOf, type KubeHttp } from '../kube/http.js';
 import { eventsPath, podsPath, RESOURCE_QUOTAS_PATH, secretPath } from '../kube/paths.js';
 import { Reflector } from '../kube/reflector.js';
+import { errorMessage } from '../mesh/errors.js';
 
 export interface BootstrapSecretsOptions {
   readonly http: KubeHttp;
@@ -285,8 +286,8 @@ export class BootstrapSecretController {
       }
       if (this.stopped || !this.pending.has(uid)) return;
       p.attempts++;
-      const status = err instanceof KubeApiError ? err.status : 0;
-      const reason = apiErrorText(err);
+      const status = statusOf(err);
+      const reason = errorMessage(err);
       const delay = backoffDelay(this.opts.retry ?? DEFAULT_RETRY, p.attempts, this.random);
       this.opts.onFailed?.(status ? String(status) : 'network');
       const key = reasonKey(status, reason);
@@ -373,7 +374,7 @@ export class BootstrapSecretController {
         timeoutMs: this.opts.requestTimeoutMs ?? 10_000,
       });
     } catch (err) {
-      this.log.warn({ err: apiErrorText(err), pod: `${namespace}/${m.name}` }, 'Warning Event not written');
+      this.log.warn({ err: errorMessage(err), pod: `${namespace}/${m.name}` }, 'Warning Event not written');
     }
   }
 }

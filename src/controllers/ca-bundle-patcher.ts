@@ -13,13 +13,14 @@
 // a CA file (`--tls-ca-file`, certs/ca-file.ts) when one is given, and otherwise nothing is patched (whoever issued the
 // certificate owns the caBundle, e.g. cert-manager's cainjector).
 import pino, { type Logger } from 'pino';
-import { apiErrorText, isApiStatus, type KubeHttp } from '../kube/http.js';
+import { isApiStatus, type KubeHttp } from '../kube/http.js';
 import { webhookConfigurationPath, type WebhookConfigurationKind } from '../kube/paths.js';
 import { Reflector } from '../kube/reflector.js';
 import type { KubeObject } from '../mesh/objects.js';
 import { caBundlePatch, encodeCaBundle } from '../install/webhook-config.js';
 import { WEBHOOK_CONFIGURATION_NAME } from '../mesh/names.js';
 import { fromPemAll } from '../certs/der.js';
+import { errorMessage } from '../mesh/errors.js';
 
 interface WebhookConfigurationObject {
   metadata?: { name?: string; resourceVersion?: string };
@@ -183,8 +184,8 @@ export class CaBundlePatcher {
         if (isApiStatus(err, 401) || isApiStatus(err, 403)) break;
       }
     }
-    this.logger.warn({ kind, name, err: apiErrorText(lastError) }, 'caBundle not patched; retrying at the next re-check');
-    return { kind, name, status: 'error', error: apiErrorText(lastError) };
+    this.logger.warn({ kind, name, err: errorMessage(lastError) }, 'caBundle not patched; retrying at the next re-check');
+    return { kind, name, status: 'error', error: errorMessage(lastError) };
   }
 
   /** Follows one configuration (get + watch by name: RBAC by resourceNames) and re-patches it when it drifts. */

@@ -15,8 +15,9 @@
 // RBAC: `get` and `update` on this one lease (resourceNames), `create` on leases (the API server authorizes a create
 // before the object has a name, so it cannot be narrowed). No patch, list or watch: see leaderElectionRules.
 import pino, { type Logger } from 'pino';
-import { apiErrorText, isApiStatus, KubeApiError, type KubeHttp } from '../kube/http.js';
+import { isApiStatus, KubeApiError, type KubeHttp } from '../kube/http.js';
 import { LEASE_API_VERSION, leasePath } from '../kube/paths.js';
+import { errorMessage } from '../mesh/errors.js';
 
 export const LEASE_API_GROUP = 'coordination.k8s.io';
 
@@ -219,7 +220,7 @@ export class LeaderElector {
         else await this.acquireRound(signal);
       } catch (err) {
         // a bug rather than an API failure (those are handled below): keep the replica electable anyway
-        this.logger.error({ err: apiErrorText(err) }, 'leader election: unexpected failure; retrying');
+        this.logger.error({ err: errorMessage(err) }, 'leader election: unexpected failure; retrying');
         if (this.leading && this.observedHolder !== this.identity) this.stepDown('unexpected failure');
         await this.sleep(this.retryPeriodMs, signal);
       }
@@ -288,10 +289,10 @@ export class LeaderElector {
       } catch (err) {
         if (signal.aborted) return false;
         if (!isApiStatus(err, 409) && !isApiStatus(err, 404)) {
-          this.logger.warn({ err: apiErrorText(err) }, 'leader election: renewing the lease failed; retrying');
+          this.logger.warn({ err: errorMessage(err) }, 'leader election: renewing the lease failed; retrying');
           return false;
         }
-        this.logger.debug({ err: apiErrorText(err) }, 'leader election: lease changed since our last renewal; reading it again');
+        this.logger.debug({ err: errorMessage(err) }, 'leader election: lease changed since our last renewal; reading it again');
       }
     }
 
@@ -301,7 +302,7 @@ export class LeaderElector {
     } catch (err) {
       if (signal.aborted) return false;
       if (isApiStatus(err, 404)) return this.create(signal, left);
-      this.logger.warn({ err: apiErrorText(err) }, 'leader election: reading the lease failed; retrying');
+      this.logger.warn({ err: errorMessage(err) }, 'leader election: reading the lease failed; retrying');
       return false;
     }
     this.observe(lease);
@@ -318,7 +319,7 @@ export class LeaderElector {
     } catch (err) {
       if (signal.aborted) return false;
       if (isApiStatus(err, 409)) this.logger.debug('leader election: another replica wrote the lease first');
-      else this.logger.warn({ err: apiErrorText(err) }, 'leader election: writing the lease failed; retrying');
+      else this.logger.warn({ err: errorMessage(err) }, 'leader election: writing the lease failed; retrying');
       return false;
     }
   }
@@ -338,7 +339,7 @@ export class LeaderElector {
     } catch (err) {
       if (signal.aborted) return false;
       if (!isApiStatus(err, 409)) {
-        this.logger.warn({ err: apiErrorText(err) }, 'leader election: creating the lease failed; retrying');
+        this.logger.warn({ err: errorMessage(err) }, 'leader election: creating the lease failed; retrying');
         return false;
       }
     }
@@ -346,7 +347,7 @@ export class LeaderElector {
     try {
       this.observe(await this.read(signal, left()));
     } catch (err) {
-      if (!signal.aborted) this.logger.warn({ err: apiErrorText(err) }, 'leader election: reading the lease failed; retrying');
+      if (!signal.aborted) this.logger.warn({ err: errorMessage(err) }, 'leader election: reading the lease failed; retrying');
     }
     return false;
   }
@@ -435,7 +436,7 @@ export class LeaderElector {
     try {
       fn();
     } catch (err) {
-      this.logger.error({ err: apiErrorText(err) }, `leader election: ${what} callback threw`);
+      this.logger.error({ err: errorMessage(err) }, `leader election: ${what} callback threw`);
     }
   }
 
@@ -479,7 +480,7 @@ export class LeaderElector {
       } catch (err) {
         if (isApiStatus(err, 404)) return;
         if (!isApiStatus(err, 409)) {
-          this.logger.warn({ err: apiErrorText(err) }, 'leader election: releasing the lease failed; it will expire instead');
+          this.logger.warn({ err: errorMessage(err) }, 'leader election: releasing the lease failed; it will expire instead');
           return;
         }
         lease = undefined;

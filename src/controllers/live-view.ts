@@ -16,10 +16,11 @@ import type { Gauge } from 'prom-client';
 import type { KubeObject } from '../mesh/objects.js';
 import { MemoryView } from '../cluster/memory.js';
 import type { ClusterView, IndexDef } from '../cluster/view.js';
-import { apiErrorText, KubeApiError, type KubeHttp } from '../kube/http.js';
+import { statusOf, type KubeHttp } from '../kube/http.js';
 import { collectionPath, dedupe, defaultResources, discoverServed, type ResourceSpec } from '../kube/discovery.js';
 import { dropMetadataNoise, Reflector, type BackoffOptions, type ReflectorStatus } from '../kube/reflector.js';
 import { namespacePath } from '../kube/paths.js';
+import { errorMessage } from '../mesh/errors.js';
 
 export { defaultResources, type ResourceSpec } from '../kube/discovery.js';
 
@@ -60,7 +61,6 @@ export interface InformerStatus extends Omit<ReflectorStatus, 'path'> {
   readonly kind: string;
 }
 
-const statusOf = (err: unknown): number => (err instanceof KubeApiError ? err.status : 0);
 
 /**
  * What the view keeps of an object: no managedFields, no kubectl last-applied copy, and no status (no rule reads one);
@@ -242,13 +242,8 @@ export class LiveView implements ClusterView {
     const abort = new AbortController();
     this.requests.add(abort);
     try {
-      const res = await this.http.request<KubeObject>({ path: namespacePath(name), timeoutMs: this.fetchTimeoutMs, signal: abort.signal });
-      if (res.status === 404) return undefined;
-      if (res.status !== 200 || !res.body || typeof res.body !== 'object') {
-        const b = res.body as { message?: string; reason?: string } | undefined;
-        throw new KubeApiError(`GET namespace ${name}: ${res.status} ${b?.message ?? ''}`.trim(), res.status, b?.reason, res.body);
-      }
-      const ns = res.body;
+      const ns = await this.http.getOptional<KubeObject>({ path: namespacePath(name), timeoutMs: this.fetchTimeoutMs, signal: abort.signal });
+      if (!ns) return undefined;
       ns.apiVersion = 'v1';
       ns.kind = 'Namespace';
       // never replace a newer cached copy by an older answer
@@ -363,7 +358,7 @@ export class LiveView implements ClusterView {
           this.discoveryFailures++;
           // before the first success retry soon (readiness waits for it), after it on the normal period
           const delay = this.initial ? this.discoveryIntervalMs : Math.min(4000, 200 * 2 ** (this.discoveryFailures - 1));
-          this.log.warn({ err: apiErrorText(err), status: statusOf(err), retryInMs: delay }, 'API discovery failed');
+          this.log.warn({ err: errorMessage(err), status: statusOf(err), retryInMs: delay }, 'API discovery failed');
           this.scheduleDiscovery(delay);
         },
       );
@@ -375,13 +370,7 @@ export class LiveView implements ClusterView {
     const abort = new AbortController();
     this.requests.add(abort);
     try {
-      const res = await this.http.request<T>({ path, timeoutMs: this.requestTimeoutMs, signal: abort.signal });
-      if (res.status === 404) return undefined;
-      if (res.status !== 200) {
-        const b = res.body as { message?: string; reason?: string } | undefined;
-        throw new KubeApiError(`GET ${path}: ${res.status} ${b?.message ?? ''}`.trim(), res.status, b?.reason, res.body);
-      }
-      return res.body;
+      return await this.http.getOptional<T>({ path, timeoutMs: this.requestTimeoutMs, signal: abort.signal });
     } finally {
       this.requests.delete(abort);
     }

@@ -4,11 +4,12 @@
 // control plane still gets working injection. Replicas racing to create it converge on one: create, and on 409 read
 // the winner's. An existing Secret that does not hold a usable CA is an error — it belongs to the mesh, and replacing
 // it would silently break every proxy that trusts it.
-import { apiErrorText, isApiStatus, type KubeHttp } from '../kube/http.js';
+import { isApiStatus, type KubeHttp } from '../kube/http.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import type { SecretObject } from '../mesh/objects.js';
 import { secretPath } from '../kube/paths.js';
 import { createMeshCA, meshCAFromSecretData, meshCASecret, type LoadedMeshCA, type MeshCA } from '../certs/mesh-ca.js';
+import { errorMessage } from '../mesh/errors.js';
 
 export interface MeshCASecretOptions {
   readonly http: KubeHttp;
@@ -28,7 +29,7 @@ async function read(opts: MeshCASecretOptions, name: string): Promise<SecretObje
     return await opts.http.json<SecretObject>({ path: secretPath(opts.mesh.meshNamespace, name), timeoutMs: opts.timeoutMs ?? 10_000 });
   } catch (err) {
     if (isApiStatus(err, 404)) return undefined;
-    throw new MeshCASecretError(`mesh CA Secret ${opts.mesh.meshNamespace}/${name}: ${apiErrorText(err)}`);
+    throw new MeshCASecretError(`mesh CA Secret ${opts.mesh.meshNamespace}/${name}: ${errorMessage(err)}`);
   }
 }
 
@@ -63,7 +64,7 @@ export async function loadOrCreateMeshCASecret(opts: MeshCASecretOptions): Promi
     });
     return { ...ca, reused: false };
   } catch (err) {
-    if (!isApiStatus(err, 409)) throw new MeshCASecretError(`mesh CA Secret ${mesh.meshNamespace}/${name}: create failed: ${apiErrorText(err)}`);
+    if (!isApiStatus(err, 409)) throw new MeshCASecretError(`mesh CA Secret ${mesh.meshNamespace}/${name}: create failed: ${errorMessage(err)}`);
   }
   // Another replica (or the mesh's own bootstrap) created it first: use theirs.
   const winner = await read(opts, name);

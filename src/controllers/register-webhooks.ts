@@ -8,10 +8,11 @@
 // required`), so a workstation run must never leave behind an object that blocks `kubectl apply -k`. The server deletes
 // them when it stops (unless --keep-webhooks): a configuration pointing at a laptop that is gone would refuse every pod.
 import pino, { type Logger } from 'pino';
-import { apiErrorText, isApiStatus, type KubeHttp } from '../kube/http.js';
+import { isApiStatus, type KubeHttp } from '../kube/http.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { webhookConfigurationPath, type WebhookConfigurationKind } from '../kube/paths.js';
 import { encodeCaBundle, webhookConfigurations, type WebhookNames } from '../install/webhook-config.js';
+import { errorMessage } from '../mesh/errors.js';
 
 /** metadata.name of both configurations a workstation run registers. */
 export const DEV_WEBHOOK_CONFIGURATION_NAME = 'mesh-admission-dev';
@@ -75,7 +76,7 @@ export async function upsertWebhookConfiguration(
     try {
       existing = await http.json<Stored>({ path: webhookConfigurationPath(kind, name), timeoutMs });
     } catch (err) {
-      if (!isApiStatus(err, 404)) throw new Error(`${kind} ${name}: ${apiErrorText(err)}`);
+      if (!isApiStatus(err, 404)) throw new Error(`${kind} ${name}: ${errorMessage(err)}`);
     }
     try {
       if (!existing) {
@@ -87,11 +88,11 @@ export async function upsertWebhookConfiguration(
       return 'updated';
     } catch (err) {
       // 409: created or changed by someone else since the read; read again
-      if (!isApiStatus(err, 409)) throw new Error(`${kind} ${name}: ${apiErrorText(err)}`);
+      if (!isApiStatus(err, 409)) throw new Error(`${kind} ${name}: ${errorMessage(err)}`);
       lastErr = err;
     }
   }
-  throw new Error(`${kind} ${name}: still conflicting after ${opts.attempts ?? 5} attempts: ${apiErrorText(lastErr)}`);
+  throw new Error(`${kind} ${name}: still conflicting after ${opts.attempts ?? 5} attempts: ${errorMessage(lastErr)}`);
 }
 
 /** Both configurations, pointing at `url` with `caBundle`. Throws with the reason (the caller logs and exits non-zero or carries on). */
@@ -134,7 +135,7 @@ export async function unregisterWebhooks(opts: { http: KubeHttp; names?: Pick<We
     try {
       await opts.http.json({ method: 'DELETE', path: webhookConfigurationPath(kind, name), timeoutMs: opts.requestTimeoutMs ?? 10_000 });
     } catch (err) {
-      if (!isApiStatus(err, 404)) throw new Error(`${kind} ${name}: ${apiErrorText(err)}`);
+      if (!isApiStatus(err, 404)) throw new Error(`${kind} ${name}: ${errorMessage(err)}`);
       action = 'absent';
     }
     logger.info({ kind, name, action }, `webhook configuration ${action}`);

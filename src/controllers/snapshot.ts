@@ -40,15 +40,7 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) 
 export async function readSnapshot(http: KubeHttp, opts: SnapshotOptions = {}): Promise<Snapshot> {
   const timeoutMs = opts.timeoutMs ?? 60_000;
   const specs = dedupe(opts.resources ?? defaultResources());
-  const get = async <T>(path: string): Promise<T | undefined> => {
-    const res = await http.request<T>({ path, timeoutMs });
-    if (res.status === 404) return undefined;
-    if (res.status !== 200) {
-      const b = res.body as { message?: string; reason?: string } | undefined;
-      throw new KubeApiError(`GET ${path}: ${res.status} ${b?.message ?? ''}`.trim(), res.status, b?.reason, res.body);
-    }
-    return res.body;
-  };
+  const get = <T>(path: string): Promise<T | undefined> => http.getOptional<T>({ path, timeoutMs });
   const served = await discoverServed(get, specs);
   const reads = [
     ...specs.filter((s) => s.group === '').map((spec) => ({ spec, version: 'v1' })),

@@ -19,14 +19,25 @@ export class KubeApiError extends Error {
   }
 }
 
+/** The HTTP status of a failed API call; 0 for anything else (a network error, a timeout, a bug). */
+export function statusOf(err: unknown): number {
+  return err instanceof KubeApiError ? err.status : 0;
+}
+
 /** True when `err` is an API failure with this HTTP status. */
 export function isApiStatus(err: unknown, status: number): boolean {
   return err instanceof KubeApiError && err.status === status;
 }
 
-/** One line for logs and denials: `<method> <path>: <status> <message>`, no bodies. */
-export function apiErrorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/**
+ * The one mapping from a non-2xx answer to an error: `<method> <path>: <status> <message>` (the Status object's
+ * message, or the start of a text body), with the Status's reason and the body kept for the caller.
+ */
+export function statusError(method: string, path: string, status: number, body: unknown): KubeApiError {
+  const b = body as { message?: unknown; reason?: unknown } | undefined;
+  const message = b && typeof b === 'object' && typeof b.message === 'string' ? b.message : typeof body === 'string' && body ? body.slice(0, 200) : http.STATUS_CODES[status] ?? 'error';
+  const reason = b && typeof b === 'object' && typeof b.reason === 'string' ? b.reason : undefined;
+  return new KubeApiError(`${method} ${path}: ${status} ${message}`, status, reason, body);
 }
 
 export interface KubeRequest {
@@ -183,6 +194,14 @@ export class KubeHttp {
     const res = await this.request<T>(req);
     if (res.status < 200 || res.status > 299) throw apiError(req, res.status, res.body);
     return res.body as T;
+  }
+
+  /** A GET of one object: undefined when it does not exist (404); any other non-2xx becomes a KubeApiError. */
+  async getOptional<T = unknown>(req: KubeRequest): Promise<T | undefined> {
+    const res = await this.request<T>(req);
+    if (res.status === 404) return undefined;
+    if (res.status < 200 || res.status > 299 || !res.body || typeof res.body !== 'object') throw apiError(req, res.status, res.body);
+    return res.body;
   }
 
   /**
@@ -521,8 +540,5 @@ function wrapNetworkError(r: KubeRequest, err: unknown): KubeApiError {
 }
 
 function apiError(req: KubeRequest, status: number, body: unknown): KubeApiError {
-  const b = body as { message?: unknown; reason?: unknown } | undefined;
-  const message = b && typeof b === 'object' && typeof b.message === 'string' ? b.message : typeof body === 'string' && body ? body.slice(0, 200) : http.STATUS_CODES[status] ?? 'error';
-  const reason = b && typeof b === 'object' && typeof b.reason === 'string' ? b.reason : undefined;
-  return new KubeApiError(`${req.method ?? 'GET'} ${req.path}: ${status} ${message}`, status, reason, body);
+  return statusError(req.method ?? 'GET', req.path, status, body);
 }

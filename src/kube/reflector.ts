@@ -2,10 +2,14 @@
 // (the cluster view's kinds, the pods whose bootstrap Secrets it creates, its own webhook configurations) is one of
 // these over a collection path.
 //
-//   list (paginated) → hand the items over → watch from the list's resourceVersion (bookmarks on, the server ends the
-//   watch after 5–10 min, an idle timeout a little longer) → a clean end: watch again from the last resourceVersion;
-//   410 Gone / Expired: list again AT ONCE; any other failure: back off (exponential, equal jitter, at most 4 s) and
-//   retry, from the last resourceVersion when there is one.
+//   list → hand the items over → watch from the list's resourceVersion (bookmarks on, the server ends the watch after
+//   5–10 min, an idle timeout a little longer) → a clean end: watch again from the last resourceVersion; 410 Gone /
+//   Expired: list again AT ONCE; any other failure: back off (mesh/backoff.ts: exponential, equal jitter, at most 4 s,
+//   forgotten after a watch has run for 10 s) and retry, from the last resourceVersion when there is one.
+//
+// Where lists are read from, as client-go does: from the API server's watch cache (resourceVersion=0: no etcd read,
+// one page) at start and on any plain relist; consistently from etcd (no resourceVersion, paginated) only after a 410,
+// when the cache may be behind what this cache has already seen.
 //
 // Why not a periodic relist: with bookmarks, the server's watch timeout and an idle timeout, a watch that silently
 // stopped is noticed within minutes; relisting every kind every few minutes costs the API server more than it heals.
@@ -19,7 +23,10 @@
 // state calls `freshen(deadline)`: it skips the backoff and waits for the next successful list or watch.
 import type { Logger } from 'pino';
 import type { KubeObject } from '../mesh/objects.js';
-import { apiErrorText, KubeApiError, type KubeHttp } from './http.js';
+import { Backoff, abortableSleep } from '../mesh/backoff.js';
+import { errorMessage } from '../mesh/errors.js';
+import { KubeApiError, statusOf, type KubeHttp } from './http.js';
+import { listPages } from './list.js';
 
 export interface ReflectorHandler<T extends KubeObject = KubeObject> {
   /** the whole collection, after a list */
@@ -79,11 +86,6 @@ interface WatchEvent {
   object?: KubeObject & { code?: number; reason?: string; message?: string };
 }
 
-interface ListBody {
-  metadata?: { resourceVersion?: string; continue?: string };
-  items?: KubeObject[];
-}
-
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /**
@@ -104,19 +106,23 @@ export function dropMetadataNoise(obj: KubeObject): KubeObject {
 
 /** A watch ending sooner than this without a single line is not a normal end (the server's timeout is minutes). */
 const QUICK_END_MS = 1000;
+/** A watch up this long has shown the server is fine: a failure after it starts the backoff over. */
+export const HEALTHY_WATCH_MS = 10_000;
 
-const statusOf = (err: unknown): number => (err instanceof KubeApiError ? err.status : 0);
 
 export class Reflector<T extends KubeObject = KubeObject> {
   private readonly log: Logger;
-  private readonly initialMs: number;
-  private readonly maxMs: number;
+  private readonly backoff: Backoff;
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly transform: (obj: KubeObject) => T;
   private stopped = false;
   private started = false;
   private needList = true;
+  /** the next list must be read from etcd, not the watch cache (after a 410) */
+  private consistent = false;
+  /** the next broken watch is retried without waiting (see run) */
+  private retryAtOnce = true;
   /** a list request is under way */
   private listing = false;
   private listed = false;
@@ -125,23 +131,23 @@ export class Reflector<T extends KubeObject = KubeObject> {
   private rv: string | undefined;
   private lastEventAt: number | undefined;
   private abort: AbortController | undefined;
-  private sleeping: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  /** ends the wait between two attempts */
+  private sleeping: AbortController | undefined;
   private loop: Promise<void> | undefined;
   private readonly waiters = new Set<() => void>();
 
   constructor(private readonly opts: ReflectorOptions<T>) {
     this.log = opts.logger.child({ resource: opts.name ? `${opts.path}/${opts.name}` : opts.path });
-    this.initialMs = opts.backoff?.initialMs ?? 200;
-    this.maxMs = opts.backoff?.maxMs ?? 4000;
     this.now = opts.now ?? Date.now;
     this.random = opts.random ?? Math.random;
+    this.backoff = new Backoff({ initialMs: opts.backoff?.initialMs ?? 200, maxMs: opts.backoff?.maxMs ?? 4000, resetAfterMs: HEALTHY_WATCH_MS, random: this.random, now: this.now });
     this.transform = opts.transform ?? ((o) => dropMetadataNoise(o) as T);
   }
 
   start(): void {
     if (this.started || this.stopped) return;
     this.started = true;
-    this.loop = this.run().catch((err: unknown) => this.log.error({ err: apiErrorText(err) }, 'reflector loop ended unexpectedly'));
+    this.loop = this.run().catch((err: unknown) => this.log.error({ err: errorMessage(err) }, 'reflector loop ended unexpectedly'));
   }
 
   /** Ends the watch, any request and any wait; resolves when the loop has returned. */
@@ -192,14 +198,16 @@ export class Reflector<T extends KubeObject = KubeObject> {
   }
 
   /**
-   * Resolves true as soon as the cache follows the server: at once when it does, else after a list made now (not after
-   * the backoff; a list, because a watch that reopens may still be answered 410 right after). False when `deadline`
-   * (epoch ms) passes first or on stop.
+   * Resolves true as soon as the cache follows the server: at once when it does, else after a consistent list made now
+   * (not after the backoff; a list, because a watch that reopens may still be answered 410 right after; from etcd,
+   * because the watch cache may be behind). False when `deadline` (epoch ms) passes first or on stop.
    */
   freshen(deadline: number): Promise<boolean> {
     if (this.isCur) return Promise.resolve(true);
     if (!this.listing) {
       this.needList = true;
+      // the caller must not act on stale state: the watch cache may not hold the latest writes yet, etcd does
+      this.consistent = true;
       this.abort?.abort();
       this.wake();
     }
@@ -232,24 +240,13 @@ export class Reflector<T extends KubeObject = KubeObject> {
   }
 
   private wake(): void {
-    if (!this.sleeping) return;
-    clearTimeout(this.sleeping.timer);
-    this.sleeping.resolve();
-    this.sleeping = undefined;
+    this.sleeping?.abort();
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => ((this.sleeping = undefined), resolve()), ms);
-      timer.unref();
-      this.sleeping = { timer, resolve };
-    });
-  }
-
-  /** Equal jitter: half fixed, half random, so that many clients spread out but never retry at once. */
-  private backoff(attempt: number): number {
-    const base = Math.min(this.maxMs, this.initialMs * 2 ** Math.max(0, attempt - 1));
-    return Math.round(base / 2 + (this.random() * base) / 2);
+  private async sleep(ms: number): Promise<void> {
+    const sleeping = (this.sleeping = new AbortController());
+    await abortableSleep(ms, sleeping.signal);
+    if (this.sleeping === sleeping) this.sleeping = undefined;
   }
 
   private normalize(obj: KubeObject): T {
@@ -259,8 +256,6 @@ export class Reflector<T extends KubeObject = KubeObject> {
   }
 
   private async run(): Promise<void> {
-    let failures = 0;
-    let retryNow = false;
     while (!this.stopped) {
       try {
         if (this.needList) await this.list();
@@ -268,45 +263,49 @@ export class Reflector<T extends KubeObject = KubeObject> {
         const started = this.now();
         const { events, gone, opened, failure } = await this.watch();
         if (this.stopped) break;
+        // A watch that had shown the server well (events, or a second of being open) earns the next failure one
+        // retry at once: a dropped connection or a restarting API server costs no backoff. A watch that breaks right
+        // after opening, again and again, backs off like any failure.
+        if (events > 0 || (opened && this.now() - started >= QUICK_END_MS)) this.retryAtOnce = true;
         if (failure) {
-          // A watch that was open and then broke (a dropped connection, a restarting API server) is retried at once;
-          // only repeated failures back off.
-          if (opened) {
-            failures = 0;
-            retryNow = true;
+          if (opened && this.retryAtOnce) {
+            this.retryAtOnce = false;
+            this.setCurrent(false);
+            this.log.info({ err: errorMessage(failure), status: statusOf(failure) }, 'watch broke; re-watching at once');
+            continue;
           }
           throw failure;
         }
         if (gone) {
-          // The resourceVersion is too old (a restart, compaction): nothing to wait for, list at once.
+          // The resourceVersion is too old (a restart, compaction): nothing to wait for, list at once, from etcd.
           this.log.info({ resourceVersion: this.rv }, 'watch expired (410 Gone): relisting');
-          this.needList = true;
-          this.setCurrent(false);
-          failures = 0;
+          this.expired();
           continue;
         }
         if (this.needList) continue; // relist() asked for it
         // A server that ends watches at once with nothing to say would make this loop spin: treat it as a failure.
-        if (!opened || (events === 0 && this.now() - started < QUICK_END_MS)) {
-          failures++;
-          await this.sleep(this.backoff(failures));
-        } else failures = 0;
+        if (!opened || (events === 0 && this.now() - started < QUICK_END_MS)) await this.sleep(this.backoff.failed());
       } catch (err) {
         if (this.stopped) break;
         this.setCurrent(false);
         if (statusOf(err) === 410) {
-          this.log.info({ err: apiErrorText(err) }, 'resourceVersion expired (410 Gone): relisting');
-          this.needList = true;
-          failures = 0;
+          this.log.info({ err: errorMessage(err) }, 'resourceVersion expired (410 Gone): relisting');
+          this.expired();
           continue;
         }
-        const delay = retryNow ? 0 : this.backoff(failures + 1);
-        retryNow = false;
-        failures++;
-        this.log.warn({ err: apiErrorText(err), status: statusOf(err), attempt: failures, retryInMs: delay, listing: this.needList }, this.needList ? 'list failed; retrying' : 'watch failed; re-watching');
-        if (delay > 0) await this.sleep(delay);
+        const delay = this.backoff.failed();
+        this.log.warn({ err: errorMessage(err), status: statusOf(err), attempt: this.backoff.attempts, retryInMs: delay, listing: this.needList }, this.needList ? 'list failed; retrying' : 'watch failed; re-watching');
+        await this.sleep(delay);
       }
     }
+  }
+
+  /** A 410: what this cache holds is older than the API server keeps; list again at once, consistently. */
+  private expired(): void {
+    this.needList = true;
+    this.consistent = true;
+    this.setCurrent(false);
+    this.backoff.reset();
   }
 
   private query(extra: Record<string, string | number | undefined>): Record<string, string | number | undefined> {
@@ -328,42 +327,37 @@ export class Reflector<T extends KubeObject = KubeObject> {
     let rv: string | undefined;
     if (this.opts.name) {
       this.abort = new AbortController();
-      const res = await this.opts.http.request<KubeObject>({ path: `${this.opts.path}/${encodeURIComponent(this.opts.name)}`, signal: this.abort.signal, timeoutMs: this.opts.requestTimeoutMs ?? 60_000 });
-      if (res.status === 404) rv = undefined;
-      else if (res.status < 200 || res.status > 299 || !res.body || typeof res.body !== 'object') {
-        const b = res.body as { message?: string; reason?: string } | undefined;
-        throw new KubeApiError(`GET ${this.opts.path}/${this.opts.name}: ${res.status} ${b?.message ?? ''}`.trim(), res.status, b?.reason, res.body);
-      } else items.push(this.normalize(res.body));
+      const obj = await this.opts.http.getOptional<KubeObject>({ path: `${this.opts.path}/${encodeURIComponent(this.opts.name)}`, signal: this.abort.signal, timeoutMs: this.opts.requestTimeoutMs ?? 60_000 });
+      if (obj) items.push(this.normalize(obj));
       // Not the object's resourceVersion: after an API server restart its watch cache starts past it, so a watch from
       // it is answered 410 at once, every time (a tight relist loop, seen against a real API server). With none the
       // watch starts at the newest state and replays the object as ADDED, which the handler takes as an update.
       rv = undefined;
     } else {
-      let cont: string | undefined;
-      do {
-        this.abort = new AbortController();
-        let body: ListBody;
-        try {
-          body = await this.opts.http.json<ListBody>({ path: this.opts.path, query: this.query({ limit: this.opts.pageSize ?? 500, continue: cont }), signal: this.abort.signal, timeoutMs: this.opts.requestTimeoutMs ?? 60_000 });
-        } catch (err) {
-          // An expired continue token: start the list over rather than wait out a backoff.
-          if (cont && statusOf(err) === 410) {
-            items.length = 0;
-            cont = undefined;
-            continue;
-          }
-          throw err;
-        }
-        if (this.stopped) return;
-        for (const item of body?.items ?? []) items.push(this.normalize(item));
-        rv = body?.metadata?.resourceVersion;
-        cont = body?.metadata?.continue || undefined;
-      } while (cont);
+      this.abort = new AbortController();
+      const listed = await listPages(
+        this.opts.http,
+        this.opts.path,
+        {
+          labelSelector: this.opts.labelSelector,
+          fieldSelector: this.opts.fieldSelector,
+          limit: this.opts.pageSize ?? 500,
+          resourceVersion: this.consistent ? undefined : '0',
+          timeoutMs: this.opts.requestTimeoutMs ?? 60_000,
+          signal: this.abort.signal,
+        },
+        (item) => this.normalize(item),
+      );
+      items.push(...(listed.items as T[]));
+      rv = listed.resourceVersion;
     }
     if (this.stopped) return;
     this.opts.handler.replace(items);
     this.rv = rv;
     this.needList = false;
+    this.consistent = false;
+    this.retryAtOnce = true;
+    this.backoff.reset();
     this.listed = true;
     this.lastEventAt = this.now();
     this.setCurrent(true);
@@ -383,7 +377,11 @@ export class Reflector<T extends KubeObject = KubeObject> {
           signal: abort.signal,
           // longer than the server's own end of the watch: only a connection that died silently runs into it
           timeoutMs: (timeoutSeconds + 30) * 1000,
-          onOpen: () => (state.opened = true),
+          onOpen: () => {
+            state.opened = true;
+            // the start of a healthy period: a failure after HEALTHY_WATCH_MS of it starts the backoff over
+            this.backoff.succeeded();
+          },
         },
         (line) => this.onLine(line, state, abort),
       );

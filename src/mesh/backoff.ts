@@ -17,16 +17,19 @@ export function backoffDelay(policy: BackoffPolicy, failures: number, random: ()
 }
 
 export interface BackoffOptions extends BackoffPolicy {
-  /** a success that lasts this long forgets the failures before it (default: any success resets) */
+  /**
+   * A success forgets the failures before it only once things have worked this long without a new failure (a
+   * connection that opens and breaks at once must not reset the delay every time); default: at once
+   */
   readonly resetAfterMs?: number;
   readonly random?: () => number;
   readonly now?: () => number;
 }
 
-/** The state of one retry loop: count failures, ask for the next delay, report a success. */
+/** The state of one retry loop: count failures, ask for the next delay, report what worked. */
 export class Backoff {
   private failures = 0;
-  private healthySince: number | undefined;
+  private upSince: number | undefined;
 
   constructor(private readonly opts: BackoffOptions) {}
 
@@ -37,28 +40,26 @@ export class Backoff {
 
   /** Counts a failure and returns how long to wait before the next attempt. */
   failed(): number {
-    this.healthySince = undefined;
+    const now = (this.opts.now ?? Date.now)();
+    if (this.upSince !== undefined && now - this.upSince >= (this.opts.resetAfterMs ?? 0)) this.failures = 0;
+    this.upSince = undefined;
     this.failures++;
     return backoffDelay(this.opts, this.failures, this.opts.random);
   }
 
-  /**
-   * Things work again: the count starts over, at once or, with `resetAfterMs`, only if no failure comes within that
-   * time (a connection that opens and breaks at once must not reset the backoff every time).
-   */
+  /** Things work (a request succeeded, a connection is up): the count is forgotten after `resetAfterMs` of it. */
   succeeded(): void {
-    const now = (this.opts.now ?? Date.now)();
     if (this.opts.resetAfterMs === undefined) {
       this.failures = 0;
       return;
     }
-    this.healthySince ??= now;
-    if (now - this.healthySince >= this.opts.resetAfterMs) this.failures = 0;
+    this.upSince ??= (this.opts.now ?? Date.now)();
   }
 
+  /** Starts over at once (a success that needs no probation, e.g. a completed list). */
   reset(): void {
     this.failures = 0;
-    this.healthySince = undefined;
+    this.upSince = undefined;
   }
 }
 

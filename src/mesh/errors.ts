@@ -3,3 +3,8 @@
 export class InputError extends Error {
   override readonly name: string = 'InputError';
 }
+
+/** An error as one line for logs, Events and denials (its message; anything thrown that is not an Error, as text). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

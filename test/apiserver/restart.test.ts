@@ -1,11 +1,25 @@
 // An API server restart in the middle of a run: every watch breaks and is answered 410 when it resumes, lists fail while
 // the API server is down. The server's view is fresh again within 5 s of the API server being ready, and meanwhile no
 // reference is admitted against the stale cache: a GlobalTrafficPolicy naming a Cluster deleted right after the restart
-// is denied, one naming a Cluster created right after it is admitted.
+// is denied, one naming a Cluster created right after it is admitted. The API server's audit log shows where the
+// lists were read from: the watch cache (resourceVersion=0) at start, etcd (no resourceVersion) after the 410s and
+// for the reads that must not rest on stale state.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeApiServer, statusMessage, TestCluster, waitFor, type Obj, type ServerProcess } from './harness.js';
 
+const SERVER_USER = 'system:serviceaccount:fsm-system:mesh-admission';
 let cluster: TestCluster;
+
+/** The server's collection lists (the view's, the pod watch's, the quota watch's) in the audit log, by read: cache or etcd. */
+function lists(): { cache: string[]; etcd: string[] } {
+  const out = { cache: [] as string[], etcd: [] as string[] };
+  for (const e of cluster.cp.auditEvents()) {
+    if (e.user.username !== SERVER_USER || e.verb !== 'list') continue;
+    const url = new URL(e.requestURI, 'https://x');
+    (url.searchParams.get('resourceVersion') === '0' ? out.cache : out.etcd).push(url.pathname);
+  }
+  return out;
+}
 let server: ServerProcess;
 
 const clusterObj = (name: string): Obj => ({ apiVersion: 'multicluster.flomesh.io/v1alpha1', kind: 'Cluster', metadata: { name }, spec: { gatewayHost: '192.168.1.110', gatewayPort: 80, fsmMeshConfigName: 'fsm-system', kubeconfig: 'apiVersion: v1\nkind: Config\n' } });
@@ -25,7 +39,7 @@ async function syncedSince(): Promise<Map<string, number>> {
 
 describeApiServer('an API server restart', () => {
   beforeAll(async () => {
-    cluster = await TestCluster.start();
+    cluster = await TestCluster.start({ auditPolicy: { apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules: [{ level: 'Metadata', users: [SERVER_USER], verbs: ['list'] }, { level: 'None' }] } });
     await cluster.meshNamespace('httpbin');
     for (const name of ['cluster-1', 'cluster-2']) await cluster.admin.create(clusterObj(name));
     server = await cluster.startServer(await cluster.serviceAccountKubeConfig());
@@ -39,7 +53,12 @@ describeApiServer('an API server restart', () => {
   });
 
   it('leaves the view fresh within 5 s and admits no reference unverified meanwhile', async () => {
+    // at start, before any admission could ask for a consistent read, every list came from the watch cache
+    const atStart = lists();
+    expect(atStart.etcd).toEqual([]);
     expect((await cluster.admin.tryCreate(gtp('before', 'cluster-2'))).status).toBe(201);
+    expect(atStart.cache).toContain('/apis/multicluster.flomesh.io/v1alpha1/clusters');
+    expect(atStart.cache).toContain('/api/v1/pods');
     const kinds = [...(await syncedSince()).keys()];
     expect(kinds).toContain('Cluster');
 
@@ -65,5 +84,9 @@ describeApiServer('an API server restart', () => {
     expect(resynced - readyAt).toBeLessThan(5000);
     expect([...(await syncedSince()).keys()].sort()).toEqual(kinds.sort());
     expect((await server.readyz()).status).toBe(200);
+    // after the restart the watches were answered 410: those relists read etcd, none came from the cache again
+    const after = lists();
+    expect(after.cache.sort()).toEqual(atStart.cache.sort());
+    expect(after.etcd).toContain('/apis/multicluster.flomesh.io/v1alpha1/clusters');
   });
 });

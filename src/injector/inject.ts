@@ -318,8 +318,9 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
   summary.volumes.push(BOOTSTRAP_VOLUME);
 
   const pullPolicy = opts.pullPolicy ?? 'IfNotPresent';
-  const sidecar = sidecarContainer(mesh, settings, { cnPrefix, owners: pod.metadata?.ownerReferences, probeKinds: probes?.usedKinds ?? new Set() });
-  const healthcheck = probes?.usesTcp ? healthcheckContainer(mesh, settings, opts.logLevel ?? 'info', pullPolicy) : undefined;
+  const podSeccomp = isRecord(spec.securityContext) && isRecord(spec.securityContext.seccompProfile);
+  const sidecar = sidecarContainer(mesh, settings, { cnPrefix, owners: pod.metadata?.ownerReferences, probeKinds: probes?.usedKinds ?? new Set(), podSeccomp });
+  const healthcheck = probes?.usesTcp ? healthcheckContainer(mesh, settings, opts.logLevel ?? 'info', pullPolicy, podSeccomp) : undefined;
   const init = settings.initContainer
     ? (() => {
         const s = interception.settings;

@@ -14,8 +14,10 @@ import {
   BOOTSTRAP_VOLUME,
   SIDECAR_CONTAINER,
   healthcheckContainer,
+  healthcheckContainerName,
   healthPath,
   initContainer,
+  initContainerName,
   sidecarContainer,
 } from './containers.js';
 import { initScript } from './iptables.js';
@@ -27,9 +29,10 @@ import { repoHost } from './bootstrap.js';
 import { bootstrapSettings, invalidAnnotation, resolveSettings, type Annotations, type InjectorOptions, type ObjectRef } from './settings.js';
 import type { BootstrapSettings, SecretPlan, SidecarSettings } from './types.js';
 import { parseBoolWord, BOOL_WORDS_TEXT } from './words.js';
+import { levelLabel, levelVersionText, namespacePolicy, podSecurityVerdict, strictestLevelAllowing, violationText, type PodSecurityMode, type Violation } from './pod-security.js';
 
 export type SkipReason = 'host-network' | 'system-namespace' | 'not-monitored' | 'not-enabled';
-export type DenyReason = 'invalid-annotation' | 'invalid-pod';
+export type DenyReason = 'invalid-annotation' | 'invalid-pod' | 'pod-security';
 
 /** What the webhook (or the CLI) knows of one pod creation. */
 export interface PodRequest {
@@ -329,6 +332,13 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
       })()
     : undefined;
 
+  // Pod Security judges the pod after this webhook: refuse now, with the reason and the ways out, rather than hand
+  // the API server a patch it refuses a moment later.
+  const added = [init, sidecar, healthcheck].filter((c): c is V1Container => c !== undefined);
+  const security = podSecurityVerdict(namespacePolicy(input.namespaceObject, opts.podSecurityDefaults), spec, added);
+  if (security.enforce) return { action: 'deny', reason: 'pod-security', message: `${podRef.label}: ${podSecurityText(opts, input, 'enforce', security.enforce.violations, added, spec)}`, warnings };
+  if (security.warn) warnings.push(podSecurityText(opts, input, 'warn', security.warn.violations, added, spec));
+
   for (const c of [init, sidecar, healthcheck]) if (c?.image) summary.images[c.name] = c.image;
   if (settings.mode === 'native') {
     // Interception first, then the proxy, both before the pod's own init containers, which then run meshed.
@@ -363,6 +373,36 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
   }
 
   return { action: 'inject', reason: settings.mode, message: `sidecar injected (${settings.mode} mode)`, patch: patch.ops, secret, summary, warnings };
+}
+
+/**
+ * One message for a Pod Security level the injected containers fail: the namespace's level (or the cluster default),
+ * the API server's own words for each failed check, what the containers named need it for, and the ways out.
+ */
+function podSecurityText(opts: InjectorOptions, input: PodAdmission, mode: PodSecurityMode, violations: readonly Violation[], added: readonly V1Container[], spec: Record<string, unknown>): string {
+  const { mesh } = opts;
+  const ns = input.namespace;
+  const policy = namespacePolicy(input.namespaceObject, opts.podSecurityDefaults);
+  const labels = isRecord(input.namespaceObject?.metadata?.labels) ? input.namespaceObject.metadata.labels : {};
+  const source = typeof labels[levelLabel(mode)] === 'string' ? '' : ' (the cluster default)';
+  const verb = mode === 'enforce' ? 'enforces' : 'warns at';
+  const consequence = mode === 'enforce' ? 'which would refuse this pod once the sidecar is injected' : 'and this pod would be refused once the sidecar is injected if that level were enforced';
+  const named = new Set(violations.flatMap((v) => v.containers));
+  const init = initContainerName(mesh);
+  const helper = healthcheckContainerName(mesh);
+  const why = [
+    ...(named.has(init) ? [`container "${init}" sets up the traffic interception with iptables, which needs NET_ADMIN and root`] : []),
+    ...(named.has(helper) ? [`container "${helper}" answers the pod's TCP and HTTPS probes and runs as its image's user`] : []),
+  ];
+  const interception = mesh.flavor.name === 'fsm' ? 'node-level interception (MeshConfig spec.traffic.interceptionMode: NodeLevel)' : 'eBPF interception (MeshConfig spec.traffic.interceptionMode: ebpf)';
+  const ways = [
+    `label namespace ${ns} ${levelLabel(mode)}=${strictestLevelAllowing(spec, added)}`,
+    ...(named.has(init) ? [`use ${interception}`] : []),
+    ...(named.has(helper) ? ['give the pod spec.securityContext.runAsNonRoot: true or probes other than tcpSocket and HTTPS (the helper is added for those only)'] : []),
+    `disable injection for namespace ${ns} (annotation ${annotationKeys(mesh.flavor).injection}: disabled)`,
+  ];
+  const last = ways.length > 1 ? `${ways.slice(0, -1).join(', ')} or ${ways[ways.length - 1]}` : ways[0];
+  return `namespace ${ns} ${verb} Pod Security "${levelVersionText(policy[mode])}"${source}, ${consequence}: ${violations.map(violationText).join(', ')}; ${why.length ? `${why.join('; ')}; ` : ''}ways out: ${last}`;
 }
 
 function dnsSettings(opts: InjectorOptions, s: SidecarSettings, input: PodAdmission, ns: string) {

@@ -1,6 +1,7 @@
 // Everything `mesh-admission serve` can be told, with the defaults of server.md §6.
 import type { FlavorName } from '../mesh/flavor.js';
 import type { SidecarModeFlag } from '../mesh/names.js';
+import type { PodSecurityDefaults } from '../injector/pod-security.js';
 
 
 export interface ServeOptions {
@@ -21,6 +22,8 @@ export interface ServeOptions {
   sidecarMode: SidecarModeFlag;
   sidecarImage?: string;
   initContainerImage?: string;
+  /** the API server's Pod Security defaults (its admission configuration), for namespaces without the labels */
+  podSecurityDefaults?: PodSecurityDefaults;
   registerWebhooks?: string;
   /** with registerWebhooks: leave the configurations in place on shutdown (default: delete them) */
   keepWebhooks?: boolean;

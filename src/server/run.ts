@@ -131,6 +131,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
     ...(env.kubernetesMinor !== undefined ? { kubernetesMinor: env.kubernetesMinor } : {}),
     ...(opts.sidecarImage ? { sidecarImage: opts.sidecarImage } : {}),
     ...(opts.initContainerImage ? { initContainerImage: opts.initContainerImage } : {}),
+    ...(opts.podSecurityDefaults ? { podSecurityDefaults: opts.podSecurityDefaults } : {}),
   };
   const handlers = deps.handlers ?? [
     validateHandler({ mesh, view: env.view, failOpen: opts.validationFailOpen, ...(env.freshness ? { freshness: env.freshness } : {}) }),

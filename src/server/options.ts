@@ -6,7 +6,12 @@ import type { PodSecurityDefaults } from '../injector/pod-security.js';
 
 export interface ServeOptions {
   port: number;
+  /** /metrics and /audit: HTTPS behind TokenReview and SubjectAccessReview in live mode */
   metricsPort: number;
+  /** /healthz and /readyz: plain HTTP for the kubelet */
+  healthPort: number;
+  /** serve /metrics and /audit over plain HTTP to anyone who reaches the port (the old behaviour, by choice) */
+  insecureMetrics: boolean;
   host: string;
   clusterState?: string;
   kubeconfig?: string;
@@ -55,6 +60,8 @@ export function listenHost(explicit: string | undefined, live: boolean): string 
 export const SERVE_DEFAULTS: ServeOptions = {
   port: 9443,
   metricsPort: 9091,
+  healthPort: 8081,
+  insecureMetrics: false,
   host: LISTEN_HOSTS.standalone,
   certsDir: './certs',
   secretsDir: './bootstrap-secrets',

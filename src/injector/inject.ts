@@ -336,8 +336,8 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
   // the API server a patch it refuses a moment later.
   const added = [init, sidecar, healthcheck].filter((c): c is V1Container => c !== undefined);
   const security = podSecurityVerdict(namespacePolicy(input.namespaceObject, opts.podSecurityDefaults), spec, added);
-  if (security.enforce) return { action: 'deny', reason: 'pod-security', message: `${podRef.label}: ${podSecurityText(opts, input, 'enforce', security.enforce.violations, added, spec)}`, warnings };
-  if (security.warn) warnings.push(podSecurityText(opts, input, 'warn', security.warn.violations, added, spec));
+  if (security.enforce) return { action: 'deny', reason: 'pod-security', message: `${podRef.label}: ${podSecurityText(opts, input, security.enforce.violations, added, spec)}`, warnings };
+  if (security.warn) warnings.push(podSecurityWarning(opts, input, security.warn.violations, added, spec));
 
   for (const c of [init, sidecar, healthcheck]) if (c?.image) summary.images[c.name] = c.image;
   if (settings.mode === 'native') {
@@ -376,17 +376,16 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
 }
 
 /**
- * One message for a Pod Security level the injected containers fail: the namespace's level (or the cluster default),
- * the API server's own words for each failed check, what the containers named need it for, and the ways out.
+ * One message for an enforced Pod Security level the injected containers fail: the namespace's level (or the cluster
+ * default), the API server's own words for each failed check, what the containers named need it for, and the ways out.
  */
-function podSecurityText(opts: InjectorOptions, input: PodAdmission, mode: PodSecurityMode, violations: readonly Violation[], added: readonly V1Container[], spec: Record<string, unknown>): string {
+function podSecurityText(opts: InjectorOptions, input: PodAdmission, violations: readonly Violation[], added: readonly V1Container[], spec: Record<string, unknown>): string {
+  const mode: PodSecurityMode = 'enforce';
   const { mesh } = opts;
   const ns = input.namespace;
   const policy = namespacePolicy(input.namespaceObject, opts.podSecurityDefaults);
   const labels = isRecord(input.namespaceObject?.metadata?.labels) ? input.namespaceObject.metadata.labels : {};
   const source = typeof labels[levelLabel(mode)] === 'string' ? '' : ' (the cluster default)';
-  const verb = mode === 'enforce' ? 'enforces' : 'warns at';
-  const consequence = mode === 'enforce' ? 'which would refuse this pod once the sidecar is injected' : 'and this pod would be refused once the sidecar is injected if that level were enforced';
   const named = new Set(violations.flatMap((v) => v.containers));
   const init = initContainerName(mesh);
   const helper = healthcheckContainerName(mesh);
@@ -402,7 +401,30 @@ function podSecurityText(opts: InjectorOptions, input: PodAdmission, mode: PodSe
     `disable injection for namespace ${ns} (annotation ${annotationKeys(mesh.flavor).injection}: disabled)`,
   ];
   const last = ways.length > 1 ? `${ways.slice(0, -1).join(', ')} or ${ways[ways.length - 1]}` : ways[0];
-  return `namespace ${ns} ${verb} Pod Security "${levelVersionText(policy[mode])}"${source}, ${consequence}: ${violations.map(violationText).join(', ')}; ${why.length ? `${why.join('; ')}; ` : ''}ways out: ${last}`;
+  return `namespace ${ns} enforces Pod Security "${levelVersionText(policy[mode])}"${source}, which would refuse this pod once the sidecar is injected: ${violations.map(violationText).join(', ')}; ${why.length ? `${why.join('; ')}; ` : ''}ways out: ${last}`;
+}
+
+/** The API server cuts a warning at 256 characters: the longest one that fits. */
+const MAX_WARNING_CHARS = 256;
+
+/**
+ * The `warn` level's warning, short enough for the API server to pass on whole (it adds its own warning with every
+ * failed check in full): the level, the containers, what failed (when it fits) and the ways out.
+ */
+function podSecurityWarning(opts: InjectorOptions, input: PodAdmission, violations: readonly Violation[], added: readonly V1Container[], spec: Record<string, unknown>): string {
+  const { mesh } = opts;
+  const policy = namespacePolicy(input.namespaceObject, opts.podSecurityDefaults);
+  const named = [...new Set(violations.flatMap((v) => v.containers))];
+  const containers = `${named.length === 1 ? 'container' : 'containers'} ${named.map((n) => JSON.stringify(n)).join(', ')}`;
+  const ways = [
+    `${levelLabel('warn')}=${strictestLevelAllowing(spec, added)}`,
+    ...(named.includes(initContainerName(mesh)) ? [`interceptionMode ${mesh.flavor.name === 'fsm' ? 'NodeLevel' : 'ebpf'}`] : []),
+    ...(named.includes(healthcheckContainerName(mesh)) ? ['pod runAsNonRoot: true'] : []),
+    'injection disabled',
+  ].join(', ');
+  const head = `Pod Security "${levelVersionText(policy.warn)}" (warn) would refuse this pod once injected`;
+  const full = `${head}: ${violations.map((v) => v.reason).join(', ')} in injected ${containers}; ways out: ${ways}`;
+  return full.length <= MAX_WARNING_CHARS ? full : `${head}: injected ${containers}; ways out: ${ways}`;
 }
 
 function dnsSettings(opts: InjectorOptions, s: SidecarSettings, input: PodAdmission, ns: string) {

@@ -176,7 +176,27 @@ const ROWS: readonly Row[] = [
   {
     title: 'warn: admitted with a warning',
     labels: { [`${PSA}/warn`]: 'baseline' },
-    expect: { inject: ['fsm-init', 'sidecar'], warning: `namespace apps warns at Pod Security "baseline:latest", and this pod would be refused once the sidecar is injected if that level were enforced: ${INIT_BASELINE}; ${INIT_WHY}; ${FSM_WAYS('warn')}` },
+    expect: {
+      inject: ['fsm-init', 'sidecar'],
+      warning: `Pod Security "baseline:latest" (warn) would refuse this pod once injected: non-default capabilities in injected container "fsm-init"; ways out: ${PSA}/warn=privileged, interceptionMode NodeLevel, injection disabled`,
+    },
+  },
+  {
+    // the API server cuts warnings at 256 characters (its own warning lists every failed check in full)
+    title: 'warn restricted: the warning names the checks only where it fits in 256 characters',
+    labels: { [`${PSA}/warn`]: 'restricted', [`${PSA}/warn-version`]: 'v1.28' },
+    expect: { inject: ['fsm-init', 'sidecar'], warning: `Pod Security "restricted:v1.28" (warn) would refuse this pod once injected: injected container "fsm-init"; ways out: ${PSA}/warn=privileged, interceptionMode NodeLevel, injection disabled` },
+  },
+  {
+    title: 'warn restricted, osm-edge eBPF, TCP probe helper',
+    flavor: 'osm-edge',
+    labels: { [`${PSA}/warn`]: 'restricted' },
+    meshConfig: { traffic: { interceptionMode: 'ebpf' } },
+    spec: TCP_PROBE,
+    expect: {
+      inject: ['sidecar', 'osm-healthcheck'],
+      warning: `Pod Security "restricted:latest" (warn) would refuse this pod once injected: runAsNonRoot != true in injected container "osm-healthcheck"; ways out: ${PSA}/warn=baseline, pod runAsNonRoot: true, injection disabled`,
+    },
   },
   { title: 'audit: nothing at admission (the API server records it)', labels: { [`${PSA}/audit`]: 'restricted' }, expect: { inject: ['fsm-init', 'sidecar'] } },
   { title: 'enforce privileged, warn restricted, eBPF: no warning', flavor: 'osm-edge', labels: { [`${PSA}/enforce`]: 'privileged', [`${PSA}/warn`]: 'restricted' }, meshConfig: { traffic: { interceptionMode: 'ebpf' } }, expect: { inject: ['sidecar'] } },
@@ -201,5 +221,6 @@ describe('Pod Security at injection, each combination', () => {
       if (plan.action !== 'inject') throw new Error(`${plan.action}: ${plan.message}`);
       expect([...plan.summary.initContainers, ...plan.summary.containers]).toEqual(row.expect.inject);
       expect(plan.warnings).toEqual(row.expect.warning ? [row.expect.warning] : []);
+      for (const w of plan.warnings) expect(w.length, w).toBeLessThanOrEqual(256);
     });
 });

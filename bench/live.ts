@@ -113,10 +113,10 @@ async function startLive(api: FakeApi, dir: string): Promise<RunningServer> {
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, api.ready.kubeconfigs.server);
   const server = await startServer(
-    { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', kubeconfig, certsDir: join(dir, 'certs'), secretsDir: join(dir, 'secrets'), logLevel: 'silent' },
+    { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, healthPort: 0, host: '127.0.0.1', kubeconfig, certsDir: join(dir, 'certs'), secretsDir: join(dir, 'secrets'), logLevel: 'silent' },
     { logger: pino({ level: 'silent' }) },
   );
-  await waitUntil(async () => (await fetch(`http://127.0.0.1:${server.metricsPort}/readyz`)).status === 200, 60_000);
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${server.healthPort}/readyz`)).status === 200, 60_000);
   return server;
 }
 

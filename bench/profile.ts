@@ -14,7 +14,7 @@ const which = process.argv[2] === 'mutate' || process.argv[2] === 'floor' ? proc
 const seconds = Number(process.argv[3] ?? 5);
 const dir = mkdtempSync(join(ROOT, '.bench-profile-'));
 const server = await startServer(
-  { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), secretsDir: process.env.BENCH_SECRETS_DIR || join(dir, 'secrets'), clusterState: CLUSTER, logLevel: 'silent' },
+  { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, healthPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), secretsDir: process.env.BENCH_SECRETS_DIR || join(dir, 'secrets'), clusterState: CLUSTER, logLevel: 'silent' },
   { logger: pino({ level: 'silent' }) },
 );
 const floor = which === 'floor' ? await startFloor(server.tls.cert, server.tls.key) : undefined;

@@ -176,14 +176,14 @@ async function coreSection(): Promise<Section> {
   const dir = mkdtempSync(join(ROOT, '.bench-'));
   const secretsDir = join(dir, 'secrets');
   const server = await startServer(
-    { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), secretsDir, clusterState: CLUSTER, logLevel: 'silent' },
+    { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, healthPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), secretsDir, clusterState: CLUSTER, logLevel: 'silent' },
     { logger: pino({ level: 'silent' }) },
   );
   // The same server with a handler that admits at once: what the HTTP layer (body reading, parsing,
   // deadline, metrics, logging call) costs by itself, to tell it apart from the validators' cost.
   const noop: AdmissionHandler = { webhook: 'validate', handle: (req) => ({ response: allow(req.uid), decision: 'allowed', reason: 'bench' }), timedOut: (req) => ({ response: allow(req.uid), decision: 'allowed', reason: 'bench' }) };
   const bare = await startServer(
-    { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), secretsDir, clusterState: CLUSTER, logLevel: 'silent' },
+    { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, healthPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), secretsDir, clusterState: CLUSTER, logLevel: 'silent' },
     { logger: pino({ level: 'silent' }), handlers: [noop] },
   );
   const ca = server.tls.ca ?? server.tls.cert;

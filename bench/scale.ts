@@ -123,7 +123,7 @@ async function httpStatus(url: string): Promise<number> {
 /** Starts `mesh-admission serve …` from dist/; resolves once /readyz answers 200. */
 async function startServerChild(args: readonly string[], what: string, timeoutMs = 180_000): Promise<ServerChild> {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--log-level', 'info', '--shutdown-delay-seconds', '0', '--shutdown-grace-seconds', '2', ...args], {
+  const proc = spawn(process.execPath, [MAIN, 'serve', '--port', '0', '--metrics-port', '0', '--health-port', '0', '--host', '127.0.0.1', '--log-level', 'info', '--shutdown-delay-seconds', '0', '--shutdown-grace-seconds', '2', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -134,16 +134,17 @@ async function startServerChild(args: readonly string[], what: string, timeoutMs
     if (tail.length > 30) tail.shift();
   };
   // stdout is read to the end (one JSON line per admission): a full pipe would block the server
-  const ports = new Promise<{ port: number; metricsPort: number }>((resolve, reject) => {
+  const ports = new Promise<{ port: number; metricsPort: number; healthPort: number }>((resolve, reject) => {
     createInterface({ input: proc.stdout! }).on('line', (line) => {
-      let entry: { msg?: string; port?: number; metricsPort?: number; level?: number };
+      let entry: { msg?: string; port?: number; metricsPort?: number; healthPort?: number; level?: number };
       try {
         entry = JSON.parse(line) as typeof entry;
       } catch {
         keep(line);
         return;
       }
-      if (entry.msg === 'mesh-admission serving' && typeof entry.port === 'number' && typeof entry.metricsPort === 'number') resolve({ port: entry.port, metricsPort: entry.metricsPort });
+      if (entry.msg === 'mesh-admission serving' && typeof entry.port === 'number' && typeof entry.metricsPort === 'number' && typeof entry.healthPort === 'number')
+        resolve({ port: entry.port, metricsPort: entry.metricsPort, healthPort: entry.healthPort });
       else if ((entry.level ?? 0) >= 40 || entry.msg !== 'admission') keep(line);
     });
     createInterface({ input: proc.stderr! }).on('line', keep);
@@ -151,13 +152,13 @@ async function startServerChild(args: readonly string[], what: string, timeoutMs
   });
   let timer: NodeJS.Timeout | undefined;
   try {
-    const { port, metricsPort } = await Promise.race([
+    const { port, metricsPort, healthPort } = await Promise.race([
       ports,
       new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not serving after ${timeoutMs / 1000} s:\n${tail.join('\n')}`)), timeoutMs))),
     ]);
     const until = t0 + timeoutMs;
     for (;;) {
-      if ((await httpStatus(`http://127.0.0.1:${metricsPort}/readyz`)) === 200) break;
+      if ((await httpStatus(`http://127.0.0.1:${healthPort}/readyz`)) === 200) break;
       if (proc.exitCode !== null) throw new Error(`${what}: the server exited (${proc.exitCode}) before ready:\n${tail.join('\n')}`);
       if (performance.now() > until) throw new Error(`${what}: not ready after ${timeoutMs / 1000} s:\n${tail.join('\n')}`);
       await sleep(10);
@@ -412,7 +413,8 @@ async function live(work: string): Promise<ModePoint[]> {
       const kubeconfig = join(work, `kubeconfig-${n}`);
       writeFileSync(kubeconfig, api.ready.kubeconfigs.server);
       const othersBefore = await waitForQuiet(`live N=${n}`);
-      const server = await startServerChild(['--kubeconfig', kubeconfig, '--certs-dir', join(work, `live-certs-${n}`), '--secrets-dir', join(work, `live-secrets-${n}`)], `live N=${n}`);
+      // --insecure-metrics: the bench reads the server's RSS from /metrics without a token (the fake API server has no TokenReview)
+      const server = await startServerChild(['--kubeconfig', kubeconfig, '--insecure-metrics', '--certs-dir', join(work, `live-certs-${n}`), '--secrets-dir', join(work, `live-secrets-${n}`)], `live N=${n}`);
       try {
         const ca = await servingCaFromApi(api.ready);
         points.push(await measure(server, { n, objects: objects.length, ca, servername: SERVICE_NAME, requests: REQUESTS, busy: false, mode: 'live', othersBefore }));

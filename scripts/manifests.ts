@@ -15,13 +15,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { FLAVORS, meshIdentity, type FlavorName, type MeshIdentity } from '../src/mesh/flavor.js';
 import { NAMESPACE_NAME_LABEL, monitoredByLabel } from '../src/mesh/names.js';
-import { auditClusterRoles, clusterRole, meshNamespaceRole } from '../src/install/rbac.js';
+import { auditClusterRoles, clusterRole, meshNamespaceRole, metricsReaderClusterRole } from '../src/install/rbac.js';
 import { meshNamespaceSelector, webhookConfigurations, webhookNames } from '../src/install/webhook-config.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The install every flavor's manifests describe: reached through the Service mesh-admission:443. */
-export const INSTALL = { serviceName: 'mesh-admission', port: 443, name: 'mesh-admission', parameters: 'mesh-admission-parameters', failurePolicy: 'Fail' } as const;
+export const INSTALL = { serviceName: 'mesh-admission', port: 443, name: 'mesh-admission', parameters: 'mesh-admission-parameters', failurePolicy: 'Fail', monitoringNamespace: 'monitoring' } as const;
 export const FLAVOR_NAMES = Object.keys(FLAVORS) as FlavorName[];
 
 /** The default mesh of a flavor: its default name, in its default namespace. */
@@ -87,6 +87,16 @@ export function replacements(mesh: MeshIdentity): unknown[] {
         { select: { kind: 'ValidatingWebhookConfiguration', name: INSTALL.name }, fieldPaths: [`webhooks.[name=${names.validate}].failurePolicy`] },
       ],
     },
+    // the optional NetworkPolicy (../components/network-policy): which pods it covers, and the namespace scrapers
+    // come from; where the component is not included these select nothing
+    {
+      source: param('meshName'),
+      targets: [{ select: { kind: 'NetworkPolicy', name: INSTALL.name }, fieldPaths: [`metadata.labels.${instance}`, `spec.podSelector.matchLabels.${instance}`] }],
+    },
+    {
+      source: param('monitoringNamespace'),
+      targets: [{ select: { kind: 'NetworkPolicy', name: INSTALL.name }, fieldPaths: [`spec.ingress.1.from.0.namespaceSelector.matchLabels.${fieldKey(NAMESPACE_NAME_LABEL)}`] }],
+    },
   ];
 }
 
@@ -96,7 +106,7 @@ export function parameters(mesh: MeshIdentity, failurePolicy: string = INSTALL.f
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: INSTALL.parameters, annotations: { 'config.kubernetes.io/local-config': 'true' } },
-    data: { meshName: mesh.meshName, failurePolicy },
+    data: { meshName: mesh.meshName, failurePolicy, monitoringNamespace: INSTALL.monitoringNamespace },
   };
 }
 
@@ -158,6 +168,12 @@ export function generateManifests(): Record<string, string> {
     files[`manifests/overlays/${flavor}/replacements.yaml`] = repl;
   }
   files['manifests/audit/clusterrole.yaml'] = auditRoles();
+  files['manifests/base/metrics-reader.yaml'] =
+    HEADER(
+      'For scrapers: get on /metrics and /audit, which the server checks with a\n' +
+        '# SubjectAccessReview. Bind it to the scraper\'s ServiceAccount (../monitoring/). A non-resource URL is not tied to one\n' +
+        "# server: the grant covers /metrics of every component that checks callers this way. See README, \"Security\".",
+    ) + yamlDocs([metricsReaderClusterRole()]);
   return files;
 }
 

@@ -12,7 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { FLAVOR_NAMES, generateManifests, INSTALL, REPO_ROOT } from '../scripts/manifests.js';
 import { meshIdentity, type MeshIdentity } from '../src/mesh/flavor.js';
-import { clusterRole, meshNamespaceRole } from '../src/install/rbac.js';
+import { accessReviewRules, clusterRole, meshNamespaceRole, metricsReaderClusterRole } from '../src/install/rbac.js';
 import { webhookConfigurations, webhookNames } from '../src/install/webhook-config.js';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
@@ -44,7 +44,7 @@ describe('generated manifests', () => {
       expect(k.resources).toEqual([`../../flavors/${flavor}`]);
       expect(k.namespace).toBe(mesh.meshNamespace);
       const params = parseAllDocuments(readFileSync(join(dir, 'parameters.yaml'), 'utf8'))[0]!.toJSON() as Obj;
-      expect(params.data).toEqual({ meshName: mesh.meshName, failurePolicy: 'Fail' });
+      expect(params.data).toEqual({ meshName: mesh.meshName, failurePolicy: 'Fail', monitoringNamespace: 'monitoring' });
     }
   });
 });
@@ -55,6 +55,8 @@ interface Params {
   readonly image: string;
   readonly replicas: number;
   readonly failurePolicy: string;
+  /** the overlay includes the NetworkPolicy component, with this monitoring namespace */
+  readonly monitoringNamespace?: string;
 }
 
 /** A user's overlay outside the repository: a copy of the flavor's overlay with every parameter changed. */
@@ -69,10 +71,12 @@ function customOverlay(flavor: 'fsm' | 'osm-edge', p: Params): string {
     .replace('newName: mesh-admission', `newName: ${name}`)
     .replace('newTag: latest', `newTag: ${tag}`)
     .replace('count: 2', `count: ${p.replicas}`);
-  writeFileSync(join(dir, 'kustomization.yaml'), k);
+  const component = p.monitoringNamespace ? `components:\n  - ${relative(dir, join(REPO_ROOT, 'manifests/components/network-policy'))}\n` : '';
+  writeFileSync(join(dir, 'kustomization.yaml'), k + component);
   const params = readFileSync(join(dir, 'parameters.yaml'), 'utf8')
     .replace(/meshName: .*/, `meshName: ${p.mesh.meshName}`)
-    .replace(/failurePolicy: .*/, `failurePolicy: ${p.failurePolicy}`);
+    .replace(/failurePolicy: .*/, `failurePolicy: ${p.failurePolicy}`)
+    .replace(/monitoringNamespace: .*/, `monitoringNamespace: ${p.monitoringNamespace ?? 'monitoring'}`);
   writeFileSync(join(dir, 'parameters.yaml'), params);
   return dir;
 }
@@ -83,10 +87,24 @@ const INSTALLS: ReadonlyArray<{ title: string; dir: () => string; params: Params
   { title: 'manifests/overlays/fsm', dir: () => join(REPO_ROOT, 'manifests/overlays/fsm'), params: defaults('fsm') },
   { title: 'manifests/overlays/osm-edge', dir: () => join(REPO_ROOT, 'manifests/overlays/osm-edge'), params: defaults('osm-edge') },
   ...(['fsm', 'osm-edge'] as const).map((flavor) => {
-    const params: Params = { mesh: meshIdentity(flavor, 'blue', 'blue-mesh'), image: 'registry.example.com/mesh-admission:v9', replicas: 3, failurePolicy: 'Ignore' };
-    return { title: `a copied ${flavor} overlay with every parameter changed`, dir: () => customOverlay(flavor, params), params };
+    const params: Params = { mesh: meshIdentity(flavor, 'blue', 'blue-mesh'), image: 'registry.example.com/mesh-admission:v9', replicas: 3, failurePolicy: 'Ignore', monitoringNamespace: 'observability' };
+    return { title: `a copied ${flavor} overlay with every parameter changed and the NetworkPolicy component`, dir: () => customOverlay(flavor, params), params };
   }),
 ];
+
+if (KUBECTL)
+  describe('manifests/monitoring (kubectl kustomize)', () => {
+    it('a ServiceMonitor scraping the metrics port over HTTPS with a token, and Prometheus bound to the install\'s metrics-reader ClusterRole', () => {
+      const docs = parseAllDocuments(execFileSync(KUBECTL!, ['kustomize', join(REPO_ROOT, 'manifests/monitoring')], { encoding: 'utf8' })).map((d) => d.toJSON() as Obj);
+      const sm = docs.find((d) => d.kind === 'ServiceMonitor')!;
+      expect(sm.metadata.namespace).toBe('fsm-system');
+      expect(sm.spec.endpoints).toEqual([
+        { port: 'metrics', scheme: 'https', path: '/metrics', interval: '30s', bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token', tlsConfig: { serverName: 'mesh-admission.fsm-system.svc', ca: { secret: { name: 'fsm-admission-tls', key: 'ca.crt' } } } },
+      ]);
+      const binding = docs.find((d) => d.kind === 'ClusterRoleBinding')!;
+      expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: metricsReaderClusterRole().metadata.name });
+    });
+  });
 
 if (!KUBECTL) {
   describe('manifests/ (kubectl kustomize)', () => {
@@ -96,11 +114,11 @@ if (!KUBECTL) {
   for (const install of INSTALLS) describeInstall(install.title, install.dir, install.params);
 }
 
-function describeInstall(title: string, dir: () => string, { mesh, image, replicas, failurePolicy }: Params): void {
+function describeInstall(title: string, dir: () => string, { mesh, image, replicas, failurePolicy, monitoringNamespace }: Params): void {
   let docs: Obj[] = [];
-  const one = (kind: string): Obj => {
-    const found = docs.filter((d) => d.kind === kind);
-    expect(found, kind).toHaveLength(1);
+  const one = (kind: string, name = 'mesh-admission'): Obj => {
+    const found = docs.filter((d) => d.kind === kind && d.metadata.name === name);
+    expect(found, `${kind} ${name}`).toHaveLength(1);
     return found[0]!;
   };
   const NS = mesh.meshNamespace;
@@ -114,12 +132,14 @@ function describeInstall(title: string, dir: () => string, { mesh, image, replic
 
     it('renders exactly the install: no Namespace (it belongs to the mesh), every namespaced object in the mesh namespace', () => {
       expect(docs.map((d) => d.kind).sort()).toEqual(
-        ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration'].sort(),
+        ['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'MutatingWebhookConfiguration', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount', 'ValidatingWebhookConfiguration', ...(monitoringNamespace ? ['NetworkPolicy'] : [])].sort(),
       );
       for (const d of docs) {
         if (CLUSTER_SCOPED.has(d.kind)) expect(d.metadata.namespace, `${d.kind} is cluster-scoped`).toBeUndefined();
         else expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).toBe(NS);
-        expect(d.metadata.labels, `${d.kind} labels`).toMatchObject(labels);
+        // the scrapers' ClusterRole is the same object for every mesh's install: the tool's name only
+        if (d.metadata.name === 'mesh-admission-metrics-reader') expect(d.metadata.labels).toEqual({ 'app.kubernetes.io/name': 'mesh-admission' });
+        else expect(d.metadata.labels, `${d.kind} labels`).toMatchObject(labels);
         expect(JSON.stringify(d), `${d.kind}: no internal kustomize annotation left`).not.toContain('config.kubernetes.io');
       }
       for (const b of [one('ClusterRoleBinding'), one('RoleBinding')]) expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'mesh-admission', namespace: NS }]);
@@ -149,9 +169,11 @@ function describeInstall(title: string, dir: () => string, { mesh, image, replic
       const c = pod.containers[0];
       expect(c.image).toBe(image);
       const ports = Object.fromEntries(c.ports.map((p: any) => [p.name, p.containerPort]));
-      expect(ports).toEqual({ webhook: 9443, metrics: 9091 });
-      expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics', scheme: 'HTTP' });
-      expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics', scheme: 'HTTP' });
+      expect(ports).toEqual({ webhook: 9443, metrics: 9091, health: 8081 });
+      // the probes on the plain health port; the metrics port is HTTPS behind RBAC, announced by no prometheus.io/*
+      expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health', scheme: 'HTTP' });
+      expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'health', scheme: 'HTTP' });
+      expect(Object.keys(dep.spec.template.metadata.annotations ?? {}).filter((k) => k.startsWith('prometheus.io/'))).toEqual([]);
       // preStop: an exec of a sleep binary the image has; the grace period covers it plus the server's own drain
       const cmd: string[] = c.lifecycle.preStop.exec.command;
       expect(cmd[0]).toBe('/bin/sleep');
@@ -169,6 +191,8 @@ function describeInstall(title: string, dir: () => string, { mesh, image, replic
       expect(arg('--mesh-namespace')).toBe('$(POD_NAMESPACE)');
       expect(arg('--port')).toBe('9443');
       expect(arg('--metrics-port')).toBe('9091');
+      expect(arg('--health-port')).toBe('8081');
+      expect(args).not.toContain('--insecure-metrics');
       const grace = Number(arg('--shutdown-grace-seconds') ?? '20');
       const delay = Number(arg('--shutdown-delay-seconds') ?? '5');
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStop + delay + grace);
@@ -216,7 +240,8 @@ function describeInstall(title: string, dir: () => string, { mesh, image, replic
       expect(svc.spec.selector).toEqual(one('Deployment').spec.selector.matchLabels);
       const byName = Object.fromEntries(svc.spec.ports.map((p: any) => [p.name, p]));
       expect(byName.webhook).toMatchObject({ port: 443, targetPort: 'webhook' });
-      expect(byName.metrics).toMatchObject({ port: 9091, targetPort: 'metrics' });
+      expect(byName.metrics).toMatchObject({ port: 9091, targetPort: 'metrics', appProtocol: 'https' });
+      expect(Object.keys(byName).sort()).toEqual(['metrics', 'webhook']);
     });
 
     it('RBAC: no wildcard anywhere; the ClusterRole and Role are the generated ones', () => {
@@ -228,10 +253,29 @@ function describeInstall(title: string, dir: () => string, { mesh, image, replic
         }
       }
       expect(one('ClusterRole')).toEqual(clusterRole(mesh));
+      expect(one('ClusterRole', 'mesh-admission-metrics-reader')).toEqual(metricsReaderClusterRole());
+      // the server asks the API server who a metrics caller is and what it may do
+      expect(one('ClusterRole').rules).toEqual(expect.arrayContaining(accessReviewRules()));
       expect(one('Role')).toEqual(meshNamespaceRole(mesh));
       expect(one('ClusterRoleBinding').roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mesh-admission' });
       expect(one('RoleBinding').roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'mesh-admission' });
     });
+
+    if (monitoringNamespace)
+      it('NetworkPolicy (component): the webhook port open, the metrics port from the monitoring namespace only, nothing else', () => {
+        const np = one('NetworkPolicy');
+        expect(np.spec).toEqual({
+          podSelector: { matchLabels: one('Deployment').spec.selector.matchLabels },
+          policyTypes: ['Ingress'],
+          ingress: [
+            { ports: [{ port: 'webhook', protocol: 'TCP' }] },
+            { ports: [{ port: 'metrics', protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': monitoringNamespace } } }] },
+          ],
+        });
+        // the named ports exist on the pods it selects
+        const ports = one('Deployment').spec.template.spec.containers[0].ports.map((p: any) => p.name);
+        expect(ports).toEqual(expect.arrayContaining(['webhook', 'metrics']));
+      });
 
     it('webhook configurations: as built from the kind table for this mesh, through the Service, without caBundle', () => {
       const n = webhookNames(mesh);

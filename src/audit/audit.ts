@@ -92,6 +92,7 @@ export function* auditSteps(input: AuditInput, opts: AuditOptions): Generator<vo
   const notChecked: string[] = [];
   if (!input.bootstrapSecrets) notChecked.push(`bootstrap Secrets (${input.bootstrapSecretsNotListed ?? 'they could not be listed'})`);
   const pods = yield* auditPods(input, opts, findings);
+  yield* auditNamespaces(input, opts, findings);
   findings.sort(byObject);
   return { findings, objects, pods, notChecked };
 }
@@ -212,10 +213,35 @@ function* auditPods(input: AuditInput, opts: AuditOptions, findings: Finding[]):
   return count;
 }
 
+/** The pod a namespace's check imagines: no annotations (the namespace decides injection), no security context. */
+const PROBE_POD_PREFIX = 'any-pod-';
+
+/**
+ * Namespaces of the mesh whose Pod Security level (enforce) refuses the pods injected there: every new pod would be
+ * refused, and a Deployment's replacement pods never appear. Judged by the injector's entry point on a plain pod, so
+ * that the finding names the same level, containers and ways out as the webhook's refusal.
+ */
+function* auditNamespaces(input: AuditInput, opts: AuditOptions, findings: Finding[]): Generator<void, void> {
+  for (const namespace of meshNamespaces(input.view, opts.mesh)) {
+    if (input.namespace !== undefined && namespace !== input.namespace) continue;
+    yield;
+    const pod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { generateName: PROBE_POD_PREFIX, namespace }, spec: { containers: [{ name: 'app', image: 'app' }] } };
+    const plan = injectPod({ pod, namespace, uuid: AUDIT_UUID }, input.view, opts.injector);
+    if (plan.action !== 'deny' || plan.reason !== 'pod-security') continue;
+    const message = plan.message.slice(plan.message.indexOf(': ') + 2);
+    findings.push({ severity: 'error', kind: 'Namespace', group: '', namespace: '', name: namespace, rule: 'namespace-pod-security', field: 'metadata.labels', message: `pods injected here are refused: ${message}` });
+  }
+}
+
 const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1 };
 
+/** Policy kinds in table order, then Namespaces, then pods. */
+function kindRank(kind: string): number {
+  return kind === 'Pod' ? KINDS.length + 1 : kind === 'Namespace' ? KINDS.length : KIND_ORDER.get(kind) ?? KINDS.length;
+}
+
 function byObject(a: Finding, b: Finding): number {
-  const ka = a.kind === 'Pod' ? KINDS.length : KIND_ORDER.get(a.kind) ?? KINDS.length;
-  const kb = b.kind === 'Pod' ? KINDS.length : KIND_ORDER.get(b.kind) ?? KINDS.length;
+  const ka = kindRank(a.kind);
+  const kb = kindRank(b.kind);
   return ka - kb || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name) || SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity];
 }

@@ -10,6 +10,7 @@ import { InputError } from '../mesh/errors.js';
 import { FLAVORS, isFlavorName, meshIdentity, type FlavorName, type MeshIdentity } from '../mesh/flavor.js';
 import { SIDECAR_MODE_FLAGS, type SidecarModeFlag } from '../mesh/names.js';
 import { LISTEN_HOSTS, listenHost, SERVE_DEFAULTS, type ServeOptions } from '../server/options.js';
+import { parseLevelVersion, POD_SECURITY_MODES, type PodSecurityDefaults, type PodSecurityMode } from '../injector/pod-security.js';
 
 const EXIT_USAGE = 2;
 
@@ -35,6 +36,18 @@ const flavor = (v: string): FlavorName => {
   return v;
 };
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+/** `enforce=baseline[:v1.28]`, comma-separated or repeated: the API server's Pod Security defaults, which a webhook cannot see. */
+const podSecurityDefault = (v: string, prev: PodSecurityDefaults = {}): PodSecurityDefaults => {
+  const out: Partial<Record<PodSecurityMode, ReturnType<typeof parseLevelVersion>>> = { ...prev };
+  for (const part of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [mode = '', value = ''] = part.split('=', 2);
+    const lv = parseLevelVersion(value);
+    if (!(POD_SECURITY_MODES as readonly string[]).includes(mode) || !lv) throw new InvalidArgumentError(`${JSON.stringify(part)}: expected MODE=LEVEL[:VERSION], MODE enforce, warn or audit, LEVEL privileged, baseline or restricted, VERSION latest or v1.N (e.g. enforce=baseline:v1.28)`);
+    out[mode as PodSecurityMode] = lv;
+  }
+  return out as PodSecurityDefaults;
+};
+const POD_SECURITY_DEFAULT_HELP = "the cluster's Pod Security defaults for namespaces without the labels, as set in the API server's admission configuration (which a webhook cannot see): MODE=LEVEL[:VERSION], e.g. enforce=baseline,warn=restricted (repeatable; default: privileged)";
 const seconds = (v: string): number => {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('must be a number of seconds ≥ 0');
@@ -145,13 +158,16 @@ interface InjectorFlags {
   sidecarMode: SidecarModeFlag;
   sidecarImage?: string;
   initContainerImage?: string;
+  podSecurityDefault?: PodSecurityDefaults;
 }
 function addInjectorOptions(cmd: Command): Command {
   return cmd
     .addOption(sidecarModeOption())
     .option('--sidecar-image <image>', 'sidecar image when the MeshConfig names none')
-    .option('--init-container-image <image>', 'init container image when the MeshConfig names none');
+    .option('--init-container-image <image>', 'init container image when the MeshConfig names none')
+    .option('--pod-security-default <mode=level>', POD_SECURITY_DEFAULT_HELP, podSecurityDefault);
 }
+const podSecurityOf = (o: InjectorFlags): { podSecurityDefaults?: PodSecurityDefaults } => (o.podSecurityDefault ? { podSecurityDefaults: o.podSecurityDefault } : {});
 
 // ---- commands ----------------------------------------------------------------------------------------------------
 
@@ -167,7 +183,9 @@ program
   .command('serve')
   .description('run the webhook server (standalone with --cluster-state DIR, live with --kubeconfig or in a pod)')
   .option('--port <port>', 'HTTPS port of the webhooks', port, SERVE_DEFAULTS.port)
-  .option('--metrics-port <port>', 'HTTP port of /healthz, /readyz and /metrics', port, SERVE_DEFAULTS.metricsPort)
+  .option('--metrics-port <port>', 'port of /metrics and /audit: HTTPS, callers checked with TokenReview and SubjectAccessReview (live mode); plain HTTP on 127.0.0.1 (standalone)', port, SERVE_DEFAULTS.metricsPort)
+  .option('--health-port <port>', 'plain HTTP port of /healthz and /readyz (the kubelet\'s probes)', port, SERVE_DEFAULTS.healthPort)
+  .option('--insecure-metrics', 'serve /metrics and /audit over plain HTTP without authentication on --host: anyone who reaches the port reads them (/audit names objects in every namespace)', false)
   .option('--host <addr>', `address to listen on (default: ${LISTEN_HOSTS.standalone} standalone, ${LISTEN_HOSTS.live} live)`)
   .option('--cluster-state <dir>', 'standalone mode: read the cluster view from this folder of manifests')
   .option('--kubeconfig <file>', 'live mode: watch the cluster this kubeconfig points at')
@@ -182,6 +200,7 @@ program
   .addOption(sidecarModeOption())
   .option('--sidecar-image <image>', 'sidecar image (default: from the MeshConfig)')
   .option('--init-container-image <image>', 'init container image (default: from the MeshConfig)')
+  .option('--pod-security-default <mode=level>', POD_SECURITY_DEFAULT_HELP, podSecurityDefault)
   .option('--register-webhooks <url>', 'live mode: create/update the webhook configurations mesh-admission-dev pointing at this URL (deleted on shutdown)')
   .option('--keep-webhooks', 'with --register-webhooks: leave the configurations in place on shutdown', false)
   .option('--service-name <name>', 'Service the webhooks are reached through', SERVE_DEFAULTS.serviceName)
@@ -197,7 +216,14 @@ program
     const { inClusterAvailable } = await import('../kube/in-cluster.js');
     const live = o.kubeconfig !== undefined || inClusterAvailable();
     const host = listenHost(typeof o.host === 'string' ? o.host : undefined, live);
-    const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), host, sidecarMode: o.sidecarMode as SidecarModeFlag, flavor: o.flavor as FlavorName };
+    const opts: ServeOptions = {
+      ...SERVE_DEFAULTS,
+      ...(o as Partial<ServeOptions>),
+      host,
+      sidecarMode: o.sidecarMode as SidecarModeFlag,
+      flavor: o.flavor as FlavorName,
+      ...(o.podSecurityDefault ? { podSecurityDefaults: o.podSecurityDefault as PodSecurityDefaults } : {}),
+    };
     const { startServer } = await import('../server/run.js');
     const server = await startServer(opts);
     // A failed watch or API call is retried where it happens; if one ever escapes as a rejection, log it rather than
@@ -249,7 +275,7 @@ addInjectorOptions(
     const { given, state, live } = await readInputs(paths, { ...o, strict: false });
     const { explainDocuments, explainSummary, formatExplainText, formatExplainYaml } = await import('./explain.js');
     const minor = live?.kubernetesMinor;
-    const injector = { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage, ...(minor !== undefined ? { kubernetesMinor: minor } : {}) };
+    const injector = { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage, ...podSecurityOf(o), ...(minor !== undefined ? { kubernetesMinor: minor } : {}) };
     const perDocument = explainDocuments(given, meshOf(o), injector, state, live?.view, o.namespace);
     const results = perDocument.filter((r) => r !== undefined);
     const problems = [...(state?.problems ?? []), ...given.problems];
@@ -294,7 +320,7 @@ addInjectorOptions(
         ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
         output: o.output,
         mesh: meshOf(o),
-        injector: { sidecarMode: o.sidecarMode, ...(o.sidecarImage ? { sidecarImage: o.sidecarImage } : {}), ...(o.initContainerImage ? { initContainerImage: o.initContainerImage } : {}) },
+        injector: { sidecarMode: o.sidecarMode, ...(o.sidecarImage ? { sidecarImage: o.sidecarImage } : {}), ...(o.initContainerImage ? { initContainerImage: o.initContainerImage } : {}), ...podSecurityOf(o) },
       },
       process,
     );

@@ -1,5 +1,5 @@
 // The containers the injector adds: the iptables init container, the pipy sidecar and the TCP-probe helper.
-import type { V1Container, V1ContainerPort, V1EnvVar, V1OwnerReference } from '@kubernetes/client-node';
+import type { V1Container, V1ContainerPort, V1EnvVar, V1OwnerReference, V1SecurityContext } from '@kubernetes/client-node';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { PORTS } from './ports.js';
 import { PROBE_KINDS } from './probes.js';
@@ -47,6 +47,17 @@ export interface SidecarInputs {
   readonly cnPrefix: string;
   readonly owners: readonly V1OwnerReference[] | undefined;
   readonly probeKinds: ReadonlySet<ProbeKind>;
+  /** the pod sets spec.securityContext.seccompProfile: its containers inherit it, ours included */
+  readonly podSeccomp: boolean;
+}
+
+/**
+ * What Pod Security's `restricted` level asks of a container, for the containers that need no privilege (the sidecar
+ * runs as its fixed UID, binds ports above 1024 and intercepts nothing itself): no privilege escalation, every
+ * capability dropped, the runtime's default seccomp profile unless the pod names one for all its containers.
+ */
+function restrictedContext(podSeccomp: boolean): V1SecurityContext {
+  return { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, ...(podSeccomp ? {} : { seccompProfile: { type: 'RuntimeDefault' } }) };
 }
 
 export function sidecarContainer(mesh: MeshIdentity, s: SidecarSettings, input: SidecarInputs): V1Container {
@@ -80,7 +91,9 @@ export function sidecarContainer(mesh: MeshIdentity, s: SidecarSettings, input: 
     ports,
     env,
     volumeMounts: [{ name: BOOTSTRAP_VOLUME, mountPath: BOOTSTRAP_MOUNT_PATH, readOnly: true }],
-    securityContext: { runAsUser: PORTS.PROXY_UID, allowPrivilegeEscalation: false },
+    // The proxy's fixed UID (the interception rules let its own traffic out by this UID), declared non-root so the
+    // kubelet refuses to start it as root whatever the image says.
+    securityContext: { runAsUser: PORTS.PROXY_UID, runAsNonRoot: true, ...restrictedContext(input.podSeccomp) },
   };
   if (s.resources) c.resources = s.resources;
   if (s.mode === 'native') {
@@ -96,7 +109,7 @@ export function sidecarContainer(mesh: MeshIdentity, s: SidecarSettings, input: 
   return c;
 }
 
-export function healthcheckContainer(mesh: MeshIdentity, s: SidecarSettings, verbosity: string, pullPolicy: string): V1Container {
+export function healthcheckContainer(mesh: MeshIdentity, s: SidecarSettings, verbosity: string, pullPolicy: string, podSeccomp: boolean): V1Container {
   const c: V1Container = {
     name: healthcheckContainerName(mesh),
     image: s.healthcheckImage,
@@ -104,6 +117,9 @@ export function healthcheckContainer(mesh: MeshIdentity, s: SidecarSettings, ver
     command: [`/${mesh.flavor.prefix}-healthcheck`],
     args: ['--verbosity', verbosity],
     ports: [{ containerPort: PORTS.HEALTHCHECK, protocol: 'TCP' }],
+    // Its user is the image's (not known here, so no runAsNonRoot); what it does (listen above 1024, dial the pod's
+    // own ports) needs no capability and no escalation whatever the user.
+    securityContext: restrictedContext(podSeccomp),
   };
   if (s.healthcheckResources) c.resources = s.healthcheckResources;
   if (s.mode === 'native') c.restartPolicy = 'Always';

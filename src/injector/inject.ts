@@ -14,8 +14,10 @@ import {
   BOOTSTRAP_VOLUME,
   SIDECAR_CONTAINER,
   healthcheckContainer,
+  healthcheckContainerName,
   healthPath,
   initContainer,
+  initContainerName,
   sidecarContainer,
 } from './containers.js';
 import { initScript } from './iptables.js';
@@ -27,9 +29,10 @@ import { repoHost } from './bootstrap.js';
 import { bootstrapSettings, invalidAnnotation, resolveSettings, type Annotations, type InjectorOptions, type ObjectRef } from './settings.js';
 import type { BootstrapSettings, SecretPlan, SidecarSettings } from './types.js';
 import { parseBoolWord, BOOL_WORDS_TEXT } from './words.js';
+import { levelLabel, levelVersionText, namespacePolicy, podSecurityVerdict, strictestLevelAllowing, violationText, type PodSecurityMode, type Violation } from './pod-security.js';
 
 export type SkipReason = 'host-network' | 'system-namespace' | 'not-monitored' | 'not-enabled';
-export type DenyReason = 'invalid-annotation' | 'invalid-pod';
+export type DenyReason = 'invalid-annotation' | 'invalid-pod' | 'pod-security';
 
 /** What the webhook (or the CLI) knows of one pod creation. */
 export interface PodRequest {
@@ -318,8 +321,9 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
   summary.volumes.push(BOOTSTRAP_VOLUME);
 
   const pullPolicy = opts.pullPolicy ?? 'IfNotPresent';
-  const sidecar = sidecarContainer(mesh, settings, { cnPrefix, owners: pod.metadata?.ownerReferences, probeKinds: probes?.usedKinds ?? new Set() });
-  const healthcheck = probes?.usesTcp ? healthcheckContainer(mesh, settings, opts.logLevel ?? 'info', pullPolicy) : undefined;
+  const podSeccomp = isRecord(spec.securityContext) && isRecord(spec.securityContext.seccompProfile);
+  const sidecar = sidecarContainer(mesh, settings, { cnPrefix, owners: pod.metadata?.ownerReferences, probeKinds: probes?.usedKinds ?? new Set(), podSeccomp });
+  const healthcheck = probes?.usesTcp ? healthcheckContainer(mesh, settings, opts.logLevel ?? 'info', pullPolicy, podSeccomp) : undefined;
   const init = settings.initContainer
     ? (() => {
         const s = interception.settings;
@@ -327,6 +331,13 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
         return initContainer(mesh, settings, initScript({ ...s, inboundPortExclusions: inbound }), pullPolicy);
       })()
     : undefined;
+
+  // Pod Security judges the pod after this webhook: refuse now, with the reason and the ways out, rather than hand
+  // the API server a patch it refuses a moment later.
+  const added = [init, sidecar, healthcheck].filter((c): c is V1Container => c !== undefined);
+  const security = podSecurityVerdict(namespacePolicy(input.namespaceObject, opts.podSecurityDefaults), spec, added);
+  if (security.enforce) return { action: 'deny', reason: 'pod-security', message: `${podRef.label}: ${podSecurityText(opts, input, security.enforce.violations, added, spec)}`, warnings };
+  if (security.warn) warnings.push(podSecurityWarning(opts, input, security.warn.violations, added, spec));
 
   for (const c of [init, sidecar, healthcheck]) if (c?.image) summary.images[c.name] = c.image;
   if (settings.mode === 'native') {
@@ -362,6 +373,58 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
   }
 
   return { action: 'inject', reason: settings.mode, message: `sidecar injected (${settings.mode} mode)`, patch: patch.ops, secret, summary, warnings };
+}
+
+/**
+ * One message for an enforced Pod Security level the injected containers fail: the namespace's level (or the cluster
+ * default), the API server's own words for each failed check, what the containers named need it for, and the ways out.
+ */
+function podSecurityText(opts: InjectorOptions, input: PodAdmission, violations: readonly Violation[], added: readonly V1Container[], spec: Record<string, unknown>): string {
+  const mode: PodSecurityMode = 'enforce';
+  const { mesh } = opts;
+  const ns = input.namespace;
+  const policy = namespacePolicy(input.namespaceObject, opts.podSecurityDefaults);
+  const labels = isRecord(input.namespaceObject?.metadata?.labels) ? input.namespaceObject.metadata.labels : {};
+  const source = typeof labels[levelLabel(mode)] === 'string' ? '' : ' (the cluster default)';
+  const named = new Set(violations.flatMap((v) => v.containers));
+  const init = initContainerName(mesh);
+  const helper = healthcheckContainerName(mesh);
+  const why = [
+    ...(named.has(init) ? [`container "${init}" sets up the traffic interception with iptables, which needs NET_ADMIN and root`] : []),
+    ...(named.has(helper) ? [`container "${helper}" answers the pod's TCP and HTTPS probes and runs as its image's user`] : []),
+  ];
+  const interception = mesh.flavor.name === 'fsm' ? 'node-level interception (MeshConfig spec.traffic.interceptionMode: NodeLevel)' : 'eBPF interception (MeshConfig spec.traffic.interceptionMode: ebpf)';
+  const ways = [
+    `label namespace ${ns} ${levelLabel(mode)}=${strictestLevelAllowing(spec, added)}`,
+    ...(named.has(init) ? [`use ${interception}`] : []),
+    ...(named.has(helper) ? ['give the pod spec.securityContext.runAsNonRoot: true or probes other than tcpSocket and HTTPS (the helper is added for those only)'] : []),
+    `disable injection for namespace ${ns} (annotation ${annotationKeys(mesh.flavor).injection}: disabled)`,
+  ];
+  const last = ways.length > 1 ? `${ways.slice(0, -1).join(', ')} or ${ways[ways.length - 1]}` : ways[0];
+  return `namespace ${ns} enforces Pod Security "${levelVersionText(policy[mode])}"${source}, which would refuse this pod once the sidecar is injected: ${violations.map(violationText).join(', ')}; ${why.length ? `${why.join('; ')}; ` : ''}ways out: ${last}`;
+}
+
+/** The API server cuts a warning at 256 characters: the longest one that fits. */
+const MAX_WARNING_CHARS = 256;
+
+/**
+ * The `warn` level's warning, short enough for the API server to pass on whole (it adds its own warning with every
+ * failed check in full): the level, the containers, what failed (when it fits) and the ways out.
+ */
+function podSecurityWarning(opts: InjectorOptions, input: PodAdmission, violations: readonly Violation[], added: readonly V1Container[], spec: Record<string, unknown>): string {
+  const { mesh } = opts;
+  const policy = namespacePolicy(input.namespaceObject, opts.podSecurityDefaults);
+  const named = [...new Set(violations.flatMap((v) => v.containers))];
+  const containers = `${named.length === 1 ? 'container' : 'containers'} ${named.map((n) => JSON.stringify(n)).join(', ')}`;
+  const ways = [
+    `${levelLabel('warn')}=${strictestLevelAllowing(spec, added)}`,
+    ...(named.includes(initContainerName(mesh)) ? [`interceptionMode ${mesh.flavor.name === 'fsm' ? 'NodeLevel' : 'ebpf'}`] : []),
+    ...(named.includes(healthcheckContainerName(mesh)) ? ['pod runAsNonRoot: true'] : []),
+    'injection disabled',
+  ].join(', ');
+  const head = `Pod Security "${levelVersionText(policy.warn)}" (warn) would refuse this pod once injected`;
+  const full = `${head}: ${violations.map((v) => v.reason).join(', ')} in injected ${containers}; ways out: ${ways}`;
+  return full.length <= MAX_WARNING_CHARS ? full : `${head}: injected ${containers}; ways out: ${ways}`;
 }
 
 function dnsSettings(opts: InjectorOptions, s: SidecarSettings, input: PodAdmission, ns: string) {

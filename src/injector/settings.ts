@@ -5,6 +5,7 @@ import type { Flavor, MeshIdentity } from '../mesh/flavor.js';
 import { annotationKeys, type SidecarMode, type SidecarModeFlag } from '../mesh/names.js';
 import { isRecord } from '../mesh/objects.js';
 import { DEFAULT_REPO_PORT, DEFAULT_TRUST_DOMAIN } from './bootstrap.js';
+import type { PodSecurityDefaults } from './pod-security.js';
 import type { BootstrapSettings, SidecarSettings } from './types.js';
 import { BOOL_WORDS_TEXT, isQuantity, parseBoolWord } from './words.js';
 
@@ -22,6 +23,8 @@ export interface InjectorOptions {
   /** verbosity handed to the healthcheck helper */
   readonly logLevel?: string;
   readonly pullPolicy?: string;
+  /** the cluster's Pod Security defaults for namespaces without the labels (invisible to a webhook: a flag) */
+  readonly podSecurityDefaults?: PodSecurityDefaults;
 }
 
 /** Images of the FSM chart (1.6.0) and osm-edge chart (1.3.9), used when neither MeshConfig nor flags name one. */

@@ -31,6 +31,7 @@ const LIST_WATCH = ['list', 'watch'];
  * - the two webhook configurations, by resourceNames: get and patch (caBundle) and watch, which the API server
  *   authorizes against resourceNames because the watch carries `fieldSelector=metadata.name=<name>`. No list, no
  *   create/update/delete: the manifests create them; `--register-webhooks` runs with the user's own credentials.
+ * - tokenreviews and subjectaccessreviews: create (the callers of /metrics and /audit: accessReviewRules).
  */
 export function clusterRoleRules(mesh: MeshIdentity, names?: Partial<WebhookNames>, kinds: readonly KindInfo[] = KINDS): PolicyRule[] {
   const n = webhookNames(mesh, names);
@@ -44,6 +45,19 @@ export function clusterRoleRules(mesh: MeshIdentity, names?: Partial<WebhookName
     { apiGroups: [''], resources: ['resourcequotas'], verbs: [...LIST_WATCH] },
     { apiGroups: [ADMISSION_GROUP], resources: ['mutatingwebhookconfigurations'], resourceNames: [n.mutatingConfiguration], verbs: ['get', 'watch', 'patch'] },
     { apiGroups: [ADMISSION_GROUP], resources: ['validatingwebhookconfigurations'], resourceNames: [n.validatingConfiguration], verbs: ['get', 'watch', 'patch'] },
+    ...accessReviewRules(),
+  ];
+}
+
+/**
+ * Who may read /metrics and /audit is asked of the API server: `create` on tokenreviews (whose token is this) and
+ * subjectaccessreviews (may that user get this path). Nothing is stored by either; creating one reveals only the
+ * answer about the token or user in it.
+ */
+export function accessReviewRules(): PolicyRule[] {
+  return [
+    { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
+    { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
   ];
 }
 
@@ -117,5 +131,26 @@ export function meshNamespaceRole(mesh: MeshIdentity, name = 'mesh-admission'): 
     kind: 'Role',
     metadata: { name, namespace: mesh.meshNamespace, labels: serverLabels(mesh) },
     rules: meshNamespaceRoleRules(mesh),
+  };
+}
+
+/** The paths a scraper reads: what the metrics-reader ClusterRole grants `get` on. */
+export const METRICS_PATHS = ['/metrics', '/audit'] as const;
+
+/** A ClusterRole of non-resource rules only (RBAC allows no apiGroups/resources beside nonResourceURLs). */
+export type NonResourceClusterRole = Omit<V1ClusterRole, 'metadata' | 'rules'> & { metadata: V1ObjectMeta & { name: string }; rules: Array<{ nonResourceURLs: string[]; verbs: string[] }> };
+
+/**
+ * `<name>-metrics-reader`, for scrapers (bind it to Prometheus's ServiceAccount): `get` on the non-resource URLs
+ * /metrics and /audit. A non-resource URL is not tied to one server: the same grant lets its holder read /metrics of
+ * every component that checks its callers this way (the API server's own included), as controller-runtime's
+ * metrics-reader role does. Labelled with the tool's name only: the same object serves every mesh's install.
+ */
+export function metricsReaderClusterRole(name = 'mesh-admission'): NonResourceClusterRole {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRole',
+    metadata: { name: `${name}-metrics-reader`, labels: { ...AUDIT_LABELS } },
+    rules: [{ nonResourceURLs: [...METRICS_PATHS], verbs: ['get'] }],
   };
 }

@@ -46,3 +46,9 @@ export const LEASE_API_VERSION = 'coordination.k8s.io/v1';
 export function leasePath(namespace: string, name?: string): string {
   return `/apis/${LEASE_API_VERSION}/namespaces/${encodeURIComponent(namespace)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 }
+
+/** `/apis/authentication.k8s.io/v1/tokenreviews`: who a bearer token belongs to */
+export const TOKEN_REVIEWS_PATH = '/apis/authentication.k8s.io/v1/tokenreviews';
+
+/** `/apis/authorization.k8s.io/v1/subjectaccessreviews`: whether a user may do something */
+export const SUBJECT_ACCESS_REVIEWS_PATH = '/apis/authorization.k8s.io/v1/subjectaccessreviews';

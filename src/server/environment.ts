@@ -3,6 +3,7 @@
 import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import type { BootstrapIssuer } from '../certs/bootstrap-issuer.js';
+import type { AccessReview } from '../controllers/access-review.js';
 import type { MeshCA } from '../certs/mesh-ca.js';
 import type { InjectorOptions } from '../injector/settings.js';
 import type { ClusterView } from '../cluster/view.js';
@@ -29,8 +30,8 @@ export interface Environment {
   readonly listPods?: (namespaces: readonly string[]) => Promise<KubeObject[]>;
   /** minor version of the API server (native sidecars from 1.33) */
   readonly kubernetesMinor?: number;
-  /** starts what needs the running HTTPS server (certificate swaps, caBundle patching, watches, Secret creation) */
-  attach(https: HttpsServer, deps: AttachDeps): Promise<void>;
+  /** starts what needs the running HTTPS servers (certificate swaps, caBundle patching, watches, Secret creation) */
+  attach(https: TlsTarget, deps: AttachDeps): Promise<void>;
   /** resolves once the view holds the cluster (standalone: at once; live: after every resource listed once) */
   whenReady(): Promise<unknown>;
   /** reasons the server is not ready, empty when it is */
@@ -38,7 +39,12 @@ export interface Environment {
   /** shutdown has begun (the server still answers): hand over what another replica should take at once */
   drain?(): Promise<void>;
   stop(): Promise<void>;
+  /** live mode: TokenReviews and SubjectAccessReviews for the callers of /metrics and /audit */
+  readonly accessReview?: AccessReview;
 }
+
+/** Where a renewed serving certificate goes: every listener that serves it (the webhook port and the metrics port). */
+export type TlsTarget = Pick<HttpsServer, 'setSecureContext'>;
 
 /** What the environment's background work shares with the webhooks. */
 export interface AttachDeps {

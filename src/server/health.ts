@@ -1,4 +1,5 @@
-// The plain-HTTP side port: liveness, readiness and Prometheus metrics.
+// The side ports: liveness and readiness (plain HTTP, for the kubelet), and the Prometheus metrics and the audit's
+// findings (behind authentication and authorization in live mode: see metrics-auth.ts). One app serves either set.
 import express, { type Request, type Response } from 'express';
 import type { Metrics } from './metrics.js';
 
@@ -9,9 +10,20 @@ export interface HealthChecks {
   audit?: () => { ran: false } | { ran: true; document: unknown };
 }
 
-export function createHealthApp(metrics: Metrics, checks: HealthChecks): express.Express {
+/** Which routes an app serves: the probes, the metrics and the audit, or all four. */
+export type SidePaths = 'probes' | 'metrics' | 'all';
+const SIDE_PATHS: Record<Exclude<SidePaths, 'all'>, readonly string[]> = { probes: ['/healthz', '/readyz'], metrics: ['/metrics', '/audit'] };
+
+export function createHealthApp(metrics: Metrics, checks: HealthChecks, paths: SidePaths = 'all'): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  if (paths !== 'all') {
+    const served = SIDE_PATHS[paths];
+    app.use((req: Request, res: Response, next: () => void) => {
+      if (served.includes(req.path)) return next();
+      res.status(404).json({ code: 404, error: `no such path ${JSON.stringify(req.path)} on this port: try ${served.join(' or ')}` });
+    });
+  }
   // Liveness only proves the event loop answers: restarting on a slow informer would not help.
   app.get('/healthz', (_req: Request, res: Response) => {
     res.json({ status: 'ok' });

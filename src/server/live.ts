@@ -1,7 +1,6 @@
 // Live mode: one client for the API server shared by everything below; the cluster view (a reflector per kind); the
 // mesh CA from its Secret; bootstrap Secrets created from the pod watch by the replica holding the Lease; a serving
 // certificate self-managed in a Secret (or read from files); the webhook configurations' caBundle kept right.
-import type { Server as HttpsServer } from 'node:https';
 import { isIP } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { readCaBundleFile, watchCaBundleFile } from '../certs/ca-file.js';
@@ -14,7 +13,8 @@ import { LiveView } from '../controllers/live-view.js';
 import { listPods, serverMinor } from '../controllers/snapshot.js';
 import { BootstrapSecretController } from '../controllers/bootstrap-secrets.js';
 import { LeaderElector } from '../controllers/leader.js';
-import type { Environment, EnvironmentContext } from './environment.js';
+import type { Environment, EnvironmentContext, TlsTarget } from './environment.js';
+import { ApiAccessReview } from '../controllers/access-review.js';
 import { devWebhookNames, registerWebhooks, unregisterWebhooks } from '../controllers/register-webhooks.js';
 import { readTlsFiles, watchTlsFiles, type TlsMaterial } from './tls.js';
 import { leaderLeaseName, serverLabels, servingSecretName } from '../mesh/names.js';
@@ -50,7 +50,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
   const dev = opts.registerWebhooks ? devWebhookNames() : undefined;
   const patcher = new CaBundlePatcher({ http, logger, ...(dev ? { mutatingName: dev.mutatingConfiguration, validatingName: dev.validatingConfiguration } : {}) });
 
-  let https: HttpsServer | undefined;
+  let https: TlsTarget | undefined;
   let serving: ServingCertManager | undefined;
   let tls: TlsMaterial;
   const stops: Array<() => void | Promise<void>> = [];
@@ -90,9 +90,10 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
     meshCA,
     tls,
     fetchNamespace: (name) => view.fetchNamespace(name),
+    accessReview: new ApiAccessReview(http),
     listPods: (namespaces) => listPods(http, namespaces),
     ...(minor !== undefined ? { kubernetesMinor: minor } : {}),
-    async attach(server: HttpsServer, { issuer, injector }) {
+    async attach(server: TlsTarget, { issuer, injector }) {
       https = server;
       if (opts.tlsCertFile && opts.tlsKeyFile) stops.push(watchTlsFiles(server, opts.tlsCertFile, opts.tlsKeyFile, tls, logger, metrics));
       const bundle = serving?.caBundle() ?? tls.ca;

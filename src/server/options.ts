@@ -1,11 +1,17 @@
 // Everything `mesh-admission serve` can be told, with the defaults of server.md §6.
 import type { FlavorName } from '../mesh/flavor.js';
 import type { SidecarModeFlag } from '../mesh/names.js';
+import type { PodSecurityDefaults } from '../injector/pod-security.js';
 
 
 export interface ServeOptions {
   port: number;
+  /** /metrics and /audit: HTTPS behind TokenReview and SubjectAccessReview in live mode */
   metricsPort: number;
+  /** /healthz and /readyz: plain HTTP for the kubelet */
+  healthPort: number;
+  /** serve /metrics and /audit over plain HTTP to anyone who reaches the port (the old behaviour, by choice) */
+  insecureMetrics: boolean;
   host: string;
   clusterState?: string;
   kubeconfig?: string;
@@ -21,6 +27,8 @@ export interface ServeOptions {
   sidecarMode: SidecarModeFlag;
   sidecarImage?: string;
   initContainerImage?: string;
+  /** the API server's Pod Security defaults (its admission configuration), for namespaces without the labels */
+  podSecurityDefaults?: PodSecurityDefaults;
   registerWebhooks?: string;
   /** with registerWebhooks: leave the configurations in place on shutdown (default: delete them) */
   keepWebhooks?: boolean;
@@ -52,6 +60,8 @@ export function listenHost(explicit: string | undefined, live: boolean): string 
 export const SERVE_DEFAULTS: ServeOptions = {
   port: 9443,
   metricsPort: 9091,
+  healthPort: 8081,
+  insecureMetrics: false,
   host: LISTEN_HOSTS.standalone,
   certsDir: './certs',
   secretsDir: './bootstrap-secrets',

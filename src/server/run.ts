@@ -1,8 +1,9 @@
-// Starting and stopping the whole server: the environment (standalone or live), the webhook HTTPS server and the
-// health/metrics port.
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+// Starting and stopping the whole server: the environment (standalone or live), the webhook HTTPS server, the health
+// port and the metrics port (side-ports.ts).
+import type { Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import { createLogger } from './logger.js';
 import type { AdmissionHandler } from '../admission/handler.js';
@@ -14,7 +15,7 @@ import { meshIdentity, type MeshIdentity } from '../mesh/flavor.js';
 import { createWebhookApp } from './app.js';
 import { AuditLoop, jittered } from './audit-loop.js';
 import type { Environment } from './environment.js';
-import { createHealthApp } from './health.js';
+import { createSidePorts, type MetricsAccess } from './side-ports.js';
 import { Metrics } from './metrics.js';
 import { mutateHandler } from '../webhooks/mutate.js';
 import type { ServeOptions } from './options.js';
@@ -34,7 +35,11 @@ export const REQUEST_TIMEOUT_MS = 120_000;
 
 export interface RunningServer {
   readonly port: number;
+  /** /metrics and /audit (HTTPS behind RBAC in live mode; see side-ports.ts) */
   readonly metricsPort: number;
+  /** /healthz and /readyz, plain HTTP */
+  readonly healthPort: number;
+  readonly metricsAccess: MetricsAccess;
   readonly mode: Environment['mode'];
   readonly tls: TlsMaterial;
   readonly mesh: MeshIdentity;
@@ -130,6 +135,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
     ...(env.kubernetesMinor !== undefined ? { kubernetesMinor: env.kubernetesMinor } : {}),
     ...(opts.sidecarImage ? { sidecarImage: opts.sidecarImage } : {}),
     ...(opts.initContainerImage ? { initContainerImage: opts.initContainerImage } : {}),
+    ...(opts.podSecurityDefaults ? { podSecurityDefaults: opts.podSecurityDefaults } : {}),
   };
   const handlers = deps.handlers ?? [
     validateHandler({ mesh, view: env.view, failOpen: opts.validationFailOpen, ...(env.freshness ? { freshness: env.freshness } : {}) }),
@@ -168,32 +174,46 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
     else socket.destroy();
   });
 
-  const health = createHttpServer(
-    createHealthApp(metrics, {
+  const side = createSidePorts({
+    metrics,
+    logger,
+    host: opts.host,
+    insecureMetrics: opts.insecureMetrics,
+    tls: env.tls,
+    ...(env.accessReview ? { accessReview: env.accessReview } : {}),
+    checks: {
       ready: () => {
         const reasons = [...(draining ? ['shutting down'] : []), ...env.notReady(), ...(env.view.ready() ? [] : ['cluster view not synced'])];
         return { ready: reasons.length === 0, reasons: [...new Set(reasons)] };
       },
       ...(audit ? { audit: () => (audit.document() ? { ran: true, document: audit.document() } : { ran: false }) } : {}),
-    }),
-  );
+    },
+  });
+  const { health } = side;
+  // a renewed serving certificate goes to every listener that serves it
+  const tlsTarget = { setSecureContext: (ctx: SecureContextOptions) => (https.setSecureContext(ctx), side.setSecureContext(ctx)) };
 
   let port: number;
   let metricsPort: number;
+  let healthPort: number;
   try {
     port = await listen(https, opts.port, opts.host);
-    metricsPort = await listen(health, opts.metricsPort, opts.host);
-    await env.attach(https, { issuer, injector });
+    metricsPort = await listen(side.metrics, opts.metricsPort, side.metricsHost);
+    healthPort = await listen(health, opts.healthPort, opts.host);
+    await env.attach(tlsTarget, { issuer, injector });
   } catch (err) {
-    await Promise.all([closeServer(https), closeServer(health), issuer.close(), audit?.stop(), env.stop()]);
+    await Promise.all([closeServer(https), closeServer(side.metrics), closeServer(health), issuer.close(), audit?.stop(), env.stop()]);
     throw err;
   }
-  logger.info({ port, metricsPort, mode: env.mode, flavor: mesh.flavor.name, mesh: mesh.meshName, namespace: mesh.meshNamespace }, 'mesh-admission serving');
+  if (side.access === 'open') logger.warn({ metricsPort }, '--insecure-metrics: /metrics and /audit are served over plain HTTP to anyone who reaches the port');
+  logger.info({ port, metricsPort, healthPort, metricsAccess: side.access, mode: env.mode, flavor: mesh.flavor.name, mesh: mesh.meshName, namespace: mesh.meshNamespace }, 'mesh-admission serving');
 
   let stopped: Promise<void> | undefined;
   return {
     port,
     metricsPort,
+    healthPort,
+    metricsAccess: side.access,
     mode: env.mode,
     tls: env.tls,
     mesh,
@@ -227,7 +247,8 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
         await drained;
         await Promise.all([issuer.close(), env.stop()]);
         health.closeAllConnections();
-        await closeServer(health);
+        side.metrics.closeAllConnections();
+        await Promise.all([closeServer(health), closeServer(side.metrics)]);
         logger.info('shut down');
       })();
       return stopped;

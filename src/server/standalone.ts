@@ -1,9 +1,8 @@
 // Standalone mode: the cluster view from a folder, certificates under --certs-dir, Secrets as YAML under --secrets-dir.
-import type { Server as HttpsServer } from 'node:https';
 import { loadOrCreateMeshCA } from '../certs/mesh-ca.js';
 import { MemoryView } from '../cluster/memory.js';
 import { loadStaticView } from '../cluster/static.js';
-import type { Environment, EnvironmentContext } from './environment.js';
+import type { Environment, EnvironmentContext, TlsTarget } from './environment.js';
 import { FileSecretStore } from './file-secret-store.js';
 import { loadTls, watchTlsFiles } from './tls.js';
 
@@ -26,7 +25,7 @@ export async function standaloneEnvironment({ opts, mesh, logger, metrics }: Env
     meshCA,
     secretStore: new FileSecretStore(opts.secretsDir),
     tls,
-    async attach(https: HttpsServer) {
+    async attach(https: TlsTarget) {
       if (opts.tlsCertFile && opts.tlsKeyFile) stopWatch = watchTlsFiles(https, opts.tlsCertFile, opts.tlsKeyFile, tls, logger, metrics);
     },
     whenReady: () => Promise.resolve(),

@@ -45,7 +45,7 @@ export async function loadTls(opts: TlsSourceOptions, logger: Logger): Promise<T
  * Polls the certificate files by content (file-watch.ts) and swaps the context when they change. `loaded` is the pair
  * the server started with: the baseline, so an edit made while the server was starting is not missed.
  */
-export function watchTlsFiles(server: Server, certFile: string, keyFile: string, loaded: TlsMaterial, logger: Logger, metrics: Metrics, intervalMs = 2000): () => void {
+export function watchTlsFiles(server: Pick<Server, 'setSecureContext'>, certFile: string, keyFile: string, loaded: TlsMaterial, logger: Logger, metrics: Metrics, intervalMs = 2000): () => void {
   return watchFileContents(
     [certFile, keyFile],
     ([cert, key]) => {

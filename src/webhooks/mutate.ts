@@ -61,6 +61,8 @@ export function mutateHandler(opts: MutateHandlerOptions): AdmissionHandler {
         return { response: allow(req.uid, plan.warnings), decision: 'allowed', reason: plan.reason };
       case 'deny':
         count('denied', plan.reason);
+        // a Pod Security refusal is answered as the API server's own would be (403 Forbidden)
+        if (plan.reason === 'pod-security') return denied(req.uid, 403, 'Forbidden', plan.message, plan.reason, plan.warnings);
         return denied(req.uid, 400, 'BadRequest', plan.message, plan.reason, plan.warnings);
     }
     const injected = (): AdmissionOutcome => {

@@ -3,8 +3,8 @@
 // the end of its life: within its first minutes it renews the leaf, adds a new CA to the published bundle, then
 // serves a leaf signed by the new CA, all while pods are created; not one admission fails. Meanwhile it is made to
 // use every permission it has (a quota refusal writes an Event, a pod in a namespace its cache has not seen yet is
-// admitted after a live read). Then every request it made was allowed, and every verb the generated roles grant was
-// used by some request.
+// admitted after a live read, a scrape of /metrics has its caller reviewed). Then every request it made was allowed,
+// and every verb the generated roles grant was used by some request.
 import { X509Certificate } from 'node:crypto';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -87,6 +87,9 @@ describeApiServer('least privilege and a serving CA rotated under load', () => {
     expect(failures).toEqual([]);
     expect(created.length).toBeGreaterThan(100);
     expect(rotated.fingerprint256).not.toBe(first.fingerprint256);
+    // the metrics port serves the renewed certificate too, and answers a scrape (a TokenReview and a SubjectAccessReview)
+    expect((await servedCertificate(server.metricsPort)).fingerprint256).toBe((await servedCertificate(server.port)).fingerprint256);
+    expect(await server.metrics()).toContain('# TYPE mesh_certificate_expiry_timestamp_seconds gauge');
     const log = server.logs().map((l) => String(l.msg));
     expect(log.filter((m) => m.startsWith('CA rotation started'))).toHaveLength(1);
     // the published bundle holds the old CA (leaves it signed are still valid) and the new one

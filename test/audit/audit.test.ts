@@ -10,7 +10,7 @@ import { meshIdentity } from '../../src/mesh/flavor.js';
 import { placeManifest } from '../../src/mesh/kinds.js';
 import type { KubeObject } from '../../src/mesh/objects.js';
 import { validate } from '../../src/validator/validate.js';
-import { applied, namespace, plan, pod, UUID, UUID2 } from '../injector/helpers.js';
+import { applied, meshConfigObject, namespace, plan, pod, UUID, UUID2 } from '../injector/helpers.js';
 import { REPO_ROOT } from '../support/fixtures.js';
 import { join } from 'node:path';
 
@@ -220,8 +220,58 @@ describe('audit: pods', () => {
   });
 });
 
+describe('audit: namespaces whose Pod Security level refuses injected pods', () => {
+  const PSA = 'pod-security.kubernetes.io/enforce';
+  const WAYS = 'ways out: label namespace %s pod-security.kubernetes.io/enforce=privileged, use node-level interception (MeshConfig spec.traffic.interceptionMode: NodeLevel) or disable injection for namespace %s (annotation flomesh.io/sidecar-injection: disabled)';
+  const refused = (ns: string, level: string, violations: string): Finding => ({
+    severity: 'error',
+    kind: 'Namespace',
+    group: '',
+    namespace: '',
+    name: ns,
+    rule: 'namespace-pod-security',
+    field: 'metadata.labels',
+    message: `pods injected here are refused: namespace ${ns} enforces Pod Security "${level}", which would refuse this pod once the sidecar is injected: ${violations}; container "fsm-init" sets up the traffic interception with iptables, which needs NET_ADMIN and root; ${WAYS.replaceAll('%s', ns)}`,
+  });
+  const BASELINE = 'non-default capabilities (container "fsm-init" must not include "NET_ADMIN" in securityContext.capabilities.add)';
+
+  it('reports each monitored namespace whose enforce level refuses injected pods, and its pods that would be refused', () => {
+    const objects = [
+      namespace('base', { labels: { [PSA]: 'baseline' } }),
+      namespace('open', { labels: { [PSA]: 'privileged' } }),
+      namespace('off', { labels: { [PSA]: 'restricted' }, annotations: { 'flomesh.io/sidecar-injection': 'disabled' } }),
+      namespace('outside', { labels: { [PSA]: 'restricted' }, monitored: false }),
+    ];
+    const report = run(objects, [plainPod('web-1', 'base')]);
+    expect(report.findings).toEqual([
+      refused('base', 'baseline:latest', BASELINE),
+      {
+        severity: 'error',
+        kind: 'Pod',
+        group: '',
+        namespace: 'base',
+        name: 'web-1',
+        rule: 'pod-injection-denied',
+        field: '',
+        message: `the injector would refuse this pod if it were created now: Pod base/web-1: namespace base enforces Pod Security "baseline:latest", which would refuse this pod once the sidecar is injected: ${BASELINE}; container "fsm-init" sets up the traffic interception with iptables, which needs NET_ADMIN and root; ${WAYS.replaceAll('%s', 'base')}`,
+      },
+    ]);
+    // -n audits that namespace only
+    expect(run(objects, [], { namespace: 'open' }).findings).toEqual([]);
+  });
+
+  it('follows the cluster default for namespaces without the label, and stops once node-level interception adds no init container', () => {
+    const objects = [namespace('apps')];
+    const view = new MemoryView(objects.map(placeManifest));
+    const strict = audit({ view, pods: [], now: NOW, bootstrapSecrets: new Set() }, { mesh, injector: { ...injector, podSecurityDefaults: { enforce: { level: 'baseline', version: 'latest' } } } });
+    expect(strict.findings.map((f) => f.message)).toEqual([refused('apps', 'baseline:latest', BASELINE).message.replace('"baseline:latest",', '"baseline:latest" (the cluster default),')]);
+    const nodeLevel = new MemoryView([...objects, meshConfigObject(mesh, { traffic: { interceptionMode: 'NodeLevel' } })].map(placeManifest));
+    expect(audit({ view: nodeLevel, pods: [], now: NOW, bootstrapSecrets: new Set() }, { mesh, injector: { ...injector, podSecurityDefaults: { enforce: { level: 'restricted', version: 'latest' } } } }).findings).toEqual([]);
+  });
+});
+
 describe('audit: steps and reports', () => {
-  it('the stepwise run yields once per object or pod and ends with the same report', () => {
+  it('the stepwise run yields once per object, pod or mesh namespace and ends with the same report', () => {
     const objects = [apps, plugin('a'), chain('apps', 'c', ['gone'])];
     const pods = [plainPod('web-1', 'apps'), plainPod('web-2', 'apps')];
     const view = new MemoryView(objects.map(placeManifest));
@@ -232,7 +282,7 @@ describe('audit: steps and reports', () => {
       yields++;
       step = steps.next();
     }
-    expect(yields).toBe(2 + 2);
+    expect(yields).toBe(2 + 2 + 1);
     expect(step.value).toEqual(audit({ view, pods, now: NOW, bootstrapSecrets: new Set() }, { mesh, injector }));
   });
 

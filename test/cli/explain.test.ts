@@ -122,4 +122,24 @@ spec:
     expect(template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['fsm-init']);
     expect(deploy!.spec.selector).toEqual({ matchLabels: { app: 'web' } });
   });
+  it('predicts Pod Security: DENY with the webhook\'s message where the namespace enforces a level the injected pod fails, the cluster default by flag', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'explain-psa-'));
+    const ns = (labels: string) =>
+      `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels:\n    flomesh.io/monitored-by: fsm\n${labels}  annotations:\n    flomesh.io/sidecar-injection: enabled\n---\n`;
+    const deploy = 'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: web, image: nginx}]\n';
+    const refusal = (level: string, source = '') =>
+      `namespace shop enforces Pod Security "${level}"${source}, which would refuse this pod once the sidecar is injected: non-default capabilities (container "fsm-init" must not include "NET_ADMIN" in securityContext.capabilities.add); container "fsm-init" sets up the traffic interception with iptables, which needs NET_ADMIN and root; ways out: label namespace shop pod-security.kubernetes.io/enforce=privileged, use node-level interception (MeshConfig spec.traffic.interceptionMode: NodeLevel) or disable injection for namespace shop (annotation flomesh.io/sidecar-injection: disabled)`;
+    writeFileSync(join(dir, 'labelled.yaml'), ns('    pod-security.kubernetes.io/enforce: baseline\n') + deploy);
+    const labelled = cli('explain', join(dir, 'labelled.yaml'), '--no-kubeconfig');
+    expect(labelled.code).toBe(1);
+    expect(labelled.stdout).toBe(`${join(dir, 'labelled.yaml')}:11: Deployment shop/web: DENY — Pod shop/web-*: ${refusal('baseline:latest')}\n1 pod or template: 0 inject, 0 skip, 1 deny\n`);
+    writeFileSync(join(dir, 'plain.yaml'), ns('') + deploy);
+    expect(cli('explain', join(dir, 'plain.yaml'), '--no-kubeconfig').code).toBe(0);
+    const byDefault = cli('explain', join(dir, 'plain.yaml'), '--no-kubeconfig', '--pod-security-default', 'enforce=baseline,warn=restricted');
+    expect(byDefault.code).toBe(1);
+    expect(byDefault.stdout).toContain(`DENY — Pod shop/web-*: ${refusal('baseline:latest', ' (the cluster default)')}\n`);
+    const bad = cli('explain', join(dir, 'plain.yaml'), '--no-kubeconfig', '--pod-security-default', 'enforce=strict');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`"enforce=strict": expected MODE=LEVEL[:VERSION], MODE enforce, warn or audit, LEVEL privileged, baseline or restricted, VERSION latest or v1.N (e.g. enforce=baseline:v1.28)`);
+  });
 });

@@ -124,7 +124,7 @@ describe('serve --register-webhooks against a cluster with the in-cluster instal
     const kubeconfig = join(dir, 'kubeconfig');
     writeFileSync(kubeconfig, api.kubeConfigYaml());
     const server = await startServer(
-      { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', kubeconfig, certsDir: join(dir, 'certs'), secretsDir: join(dir, 'secrets'), registerWebhooks: 'https://127.0.0.1:9443', ...extra },
+      { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, healthPort: 0, host: '127.0.0.1', kubeconfig, certsDir: join(dir, 'certs'), secretsDir: join(dir, 'secrets'), registerWebhooks: 'https://127.0.0.1:9443', ...extra },
       { logger: pino({ level: 'silent' }) },
     );
     return { api, server, installed: { mutating, validating } };

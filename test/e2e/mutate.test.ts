@@ -21,7 +21,7 @@ let dir: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mesh-admission-mutate-'));
   server = await startServer(
-    { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), secretsDir: join(dir, 'secrets'), clusterState: join(REPO_ROOT, 'examples/cluster') },
+    { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, healthPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), secretsDir: join(dir, 'secrets'), clusterState: join(REPO_ROOT, 'examples/cluster') },
     { logger: pino({ level: 'silent' }) },
   );
   http = client(readFileSync(join(dir, 'certs/ca.crt'), 'utf8'), server.port);

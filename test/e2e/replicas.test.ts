@@ -28,7 +28,7 @@ const replicas: Replica[] = [];
 let seq = 0;
 
 function startReplica(kubeconfig: string, dir: string): Replica {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--kubeconfig', kubeconfig, '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--certs-dir', dir, '--shutdown-delay-seconds', '0'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--kubeconfig', kubeconfig, '--port', '0', '--metrics-port', '0', '--health-port', '0', '--host', '127.0.0.1', '--certs-dir', dir, '--shutdown-delay-seconds', '0'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const r: Replica = { child, out: '', exited: false };
   child.stdout!.on('data', (c: Buffer) => (r.out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (r.out += c.toString()));

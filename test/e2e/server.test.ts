@@ -17,7 +17,7 @@ let ca: string;
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-e2e-'));
   server = await startServer(
-    { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), secretsDir: join(dir, 'secrets'), clusterState: join(REPO_ROOT, 'examples/cluster') },
+    { ...SERVE_DEFAULTS, port: 0, metricsPort: 0, healthPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), secretsDir: join(dir, 'secrets'), clusterState: join(REPO_ROOT, 'examples/cluster') },
     { logger: pino({ level: 'silent' }) },
   );
   ca = readFileSync(join(dir, 'certs/ca.crt'), 'utf8');
@@ -237,7 +237,7 @@ describe('TLS', () => {
 
 describe('health and metrics port', () => {
   const get = async (path: string) => {
-    const res = await fetch(`http://127.0.0.1:${server.metricsPort}${path}`);
+    const res = await fetch(`http://127.0.0.1:${path === '/healthz' || path === '/readyz' ? server.healthPort : server.metricsPort}${path}`);
     return { status: res.status, text: await res.text() };
   };
 
@@ -260,5 +260,12 @@ describe('health and metrics port', () => {
 
   it('404 elsewhere', async () => {
     expect((await get('/nope')).status).toBe(404);
+  });
+
+  it('the probes and the metrics each on their own port; standalone serves /metrics plain on loopback (no API server to ask)', async () => {
+    expect(server.metricsAccess).toBe('loopback');
+    expect(server.healthPort).not.toBe(server.metricsPort);
+    expect((await fetch(`http://127.0.0.1:${server.healthPort}/metrics`)).status).toBe(404);
+    expect(await (await fetch(`http://127.0.0.1:${server.metricsPort}/readyz`)).json()).toEqual({ code: 404, error: 'no such path "/readyz" on this port: try /metrics or /audit' });
   });
 });

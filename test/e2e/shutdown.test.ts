@@ -34,14 +34,14 @@ describe('graceful shutdown', () => {
   it('finishes an in-flight request, then refuses new connections', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-shutdown-'));
     const gate = gatedHandler();
-    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: dir }, { logger: pino({ level: 'silent' }), handlers: [gate.handler] });
+    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, healthPort: 0, host: '127.0.0.1', certsDir: dir }, { logger: pino({ level: 'silent' }), handlers: [gate.handler] });
     const http = client(readFileSync(join(dir, 'ca.crt'), 'utf8'), server.port);
     const fx = loadFixture('plugin-create.json');
     const inFlight = http.post('/validate', fx.raw);
     await waitFor(() => server.inFlight() === 1, { what: 'the request to reach the handler' });
     const stopped = server.shutdown(30, 0);
     // While it drains, readiness fails so the Service stops sending it new calls.
-    const ready = await fetch(`http://127.0.0.1:${server.metricsPort}/readyz`);
+    const ready = await fetch(`http://127.0.0.1:${server.healthPort}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toEqual({ status: 'not ready', reasons: ['shutting down'] });
     gate.release();
@@ -58,7 +58,7 @@ describe('graceful shutdown', () => {
   it('under load on many keep-alive connections: every request that reaches it is answered, from SIGTERM on with Connection: close', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-drain-'));
     const gate = gatedHandler();
-    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: dir }, { logger: pino({ level: 'silent' }), handlers: [gate.handler] });
+    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, healthPort: 0, host: '127.0.0.1', certsDir: dir }, { logger: pino({ level: 'silent' }), handlers: [gate.handler] });
     const ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
     const fx = loadFixture('plugin-create.json');
     const CLIENTS = 16;
@@ -109,7 +109,7 @@ describe('graceful shutdown', () => {
   it('answers with the deadline reason when the handler is slower than ?timeout=', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-deadline-'));
     // The handler never answers: only the deadline taken from ?timeout= can produce this answer.
-    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: dir }, { logger: pino({ level: 'silent' }), handlers: [gatedHandler().handler] });
+    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, healthPort: 0, host: '127.0.0.1', certsDir: dir }, { logger: pino({ level: 'silent' }), handlers: [gatedHandler().handler] });
     const http = client(readFileSync(join(dir, 'ca.crt'), 'utf8'), server.port);
     const res = await http.post('/validate?timeout=1s', loadFixture('plugin-create.json').raw);
     expect((res.json() as { response: { allowed: boolean; status: { message: string } } }).response).toMatchObject({ allowed: false, status: { message: 'late' } });
@@ -119,7 +119,7 @@ describe('graceful shutdown', () => {
 
   it('the serve command exits 0 on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-sigterm-'));
-    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--metrics-port', '0', '--host', '127.0.0.1', '--certs-dir', dir, '--shutdown-delay-seconds', '0.2', '--cluster-state', join(REPO_ROOT, 'examples/cluster')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--metrics-port', '0', '--health-port', '0', '--host', '127.0.0.1', '--certs-dir', dir, '--shutdown-delay-seconds', '0.2', '--cluster-state', join(REPO_ROOT, 'examples/cluster')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));

@@ -71,13 +71,36 @@ describe('classic mode (§2)', () => {
     const sidecar = out.spec?.containers[1];
     expect(sidecar?.args).toEqual(['pipy', '--log-level=error', '--admin-port=6060', `http://fsm-controller.fsm-system:6060/repo/fsm-sidecar/${UUID}.sidecar.web.apps/`]);
     expect(sidecar?.lifecycle).toBeUndefined();
-    expect(sidecar?.securityContext).toEqual({ runAsUser: 1500, allowPrivilegeEscalation: false });
+    expect(sidecar?.securityContext).toEqual({ runAsUser: 1500, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
     expect(sidecar?.volumeMounts).toEqual([{ name: 'sidecar-bootstrap-config-volume', mountPath: '/etc/pipy', readOnly: true }]);
     expect(sidecar?.env?.map((e) => e.name)).toEqual(['MESH_NAME', 'POD_UID', 'POD_NAME', 'POD_NAMESPACE', 'POD_IP', 'SERVICE_ACCOUNT', 'POD_CONTROLLER_KIND', 'POD_CONTROLLER_NAME']);
     const init = out.spec?.initContainers?.[0];
     expect(init?.command).toEqual(['/bin/sh']);
     expect(init?.securityContext).toEqual({ privileged: false, capabilities: { add: ['NET_ADMIN'] }, runAsNonRoot: false, runAsUser: 0 });
     expect(r.secret).toMatchObject({ name: `sidecar-bootstrap-config-${UUID}`, namespace: 'apps', commonName: `${UUID}.sidecar.web.apps.cluster.local`, keyType: 'ec', repoHost: 'fsm-controller.fsm-system.svc.cluster.local', repoPort: 6060 });
+  });
+
+  it('the sidecar meets Pod Security restricted in both flavors and modes; a pod-level seccomp profile is inherited, not overridden', () => {
+    const restricted = { runAsUser: 1500, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } };
+    for (const flavor of ['fsm', 'osm-edge'] as const)
+      for (const mode of ['classic', 'native'] as const) {
+        const p = pod();
+        const out = asPod(applied(p, plan(p, { flavor, mode })));
+        const sidecar = [...(out.spec?.containers ?? []), ...(out.spec?.initContainers ?? [])].find((c) => c.name === 'sidecar');
+        expect(sidecar?.securityContext, `${flavor} ${mode}`).toEqual(restricted);
+        const own = pod({ spec: { securityContext: { seccompProfile: { type: 'Localhost', localhostProfile: 'profiles/app.json' } } } });
+        const mine = asPod(applied(own, plan(own, { flavor, mode })));
+        const inherited = [...(mine.spec?.containers ?? []), ...(mine.spec?.initContainers ?? [])].find((c) => c.name === 'sidecar');
+        const { seccompProfile: _omitted, ...rest } = restricted;
+        expect(inherited?.securityContext, `${flavor} ${mode} with the pod's profile`).toEqual(rest);
+      }
+  });
+
+  it('the TCP-probe helper drops every capability and escalation, keeping its image\'s user', () => {
+    const p = pod({ spec: { containers: [{ name: 'app', image: 'nginx', livenessProbe: { tcpSocket: { port: 8080 } } }] } });
+    const out = asPod(applied(p, plan(p)));
+    const helper = out.spec?.containers.find((c) => c.name === 'fsm-healthcheck');
+    expect(helper?.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
   });
 
   it('holds the application by default: sidecar first with wait-pipy, graceful exit with gkill', () => {

@@ -300,7 +300,7 @@ function checkInjectedContainers(s: Scenario, it: Intent, exp: Expected, out: Js
   expect(sidecar.image).toBe(images.sidecar);
   expect(sidecar.ports.map((p: Json) => p.name)).toEqual(exp.sidecarPortNames);
   expect(sidecar.volumeMounts).toEqual([{ name: BOOTSTRAP_VOLUME, mountPath: '/etc/pipy', readOnly: true }]);
-  expect(sidecar.securityContext).toEqual({ runAsUser: 1500, allowPrivilegeEscalation: false });
+  expect(sidecar.securityContext).toEqual({ runAsUser: 1500, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
   if (it.mode === 'native') {
     expect(sidecar.restartPolicy).toBe('Always');
     expect(sidecar.startupProbe?.tcpSocket?.port).toBe(15000);

@@ -250,9 +250,16 @@ describe('RBAC rules', () => {
     expect(can('', 'namespaces', 'get')).toBe(true);
     expect(can('', 'pods', 'get')).toBe(false);
     expect(kindResources()).toHaveLength(KINDS.reduce((n, k) => n + k.groups.length, 0));
-    // read-only on everything but Secrets, Events and the webhook configurations
+    // read-only on everything but Secrets, Events, the webhook configurations and the two reviews (which store nothing)
     const writers = rules.filter((r) => r.verbs.some((v) => !['get', 'list', 'watch'].includes(v)));
-    expect(writers.map((r) => `${r.resources.join()}: ${r.verbs.join()}`)).toEqual(['secrets: create', 'events: create', 'mutatingwebhookconfigurations: get,watch,patch', 'validatingwebhookconfigurations: get,watch,patch']);
+    expect(writers.map((r) => `${r.resources.join()}: ${r.verbs.join()}`)).toEqual([
+      'secrets: create',
+      'events: create',
+      'mutatingwebhookconfigurations: get,watch,patch',
+      'validatingwebhookconfigurations: get,watch,patch',
+      'tokenreviews: create',
+      'subjectaccessreviews: create',
+    ]);
   });
 
   it('Secrets cluster-wide: create only; webhook configurations only by name, never listed', () => {

@@ -32,7 +32,7 @@ describe('serving certificate from files', () => {
     writeFileSync(keyFile, a.key);
     const logs: Array<{ msg?: string }> = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as { msg?: string }) });
-    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), tlsCertFile: certFile, tlsKeyFile: keyFile }, { logger });
+    const server = await startServer({ ...SERVE_DEFAULTS, port: 0, metricsPort: 0, healthPort: 0, host: '127.0.0.1', certsDir: join(dir, 'certs'), tlsCertFile: certFile, tlsKeyFile: keyFile }, { logger });
     try {
       expect(await servedFingerprint(server.port, a.ca)).toBe(new X509Certificate(a.cert).fingerprint256);
       // A new leaf from the same CA: clients keep trusting it, the server serves it after the next poll.

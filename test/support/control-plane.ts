@@ -6,7 +6,7 @@
 // What it runs, and why:
 // - etcd over plain HTTP on loopback, no fsync: throwaway data, nothing to protect on 127.0.0.1.
 // - kube-apiserver with RBAC, the admission plugins a webhook meets in a real cluster (ServiceAccount, the two webhook
-//   plugins, ResourceQuota, NamespaceLifecycle), ServiceAccount token issuance, optionally an audit log. Users are
+//   plugins, ResourceQuota, NamespaceLifecycle, PodSecurity), ServiceAccount token issuance, optionally an audit log. Users are
 //   static bearer tokens (`--token-auth-file`): `admin` in system:masters, and the controller-manager's user.
 // - kube-controller-manager with its own secure port off (nothing here asks its health), fast client limits.
 //
@@ -61,7 +61,9 @@ interface Proc {
 
 const SERVICE_CIDR = '10.96.0.0/16';
 const ISSUER = 'https://kubernetes.default.svc.cluster.local';
-const ADMISSION_PLUGINS = 'NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota';
+// PodSecurity is on by default from v1.25; named here so that the suite does not depend on a version's defaults
+// (test/apiserver/security.test.ts checks that it refuses).
+const ADMISSION_PLUGINS = 'NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota,PodSecurity';
 
 /** A port nothing listens on now (the kernel's choice); a small race with other processes is accepted. */
 export async function freePort(): Promise<number> {

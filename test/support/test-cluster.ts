@@ -4,6 +4,7 @@
 // their own, as they run in a pod.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -296,6 +297,7 @@ export class TestCluster {
   async startServer(kubeconfig: string, extraArgs: readonly string[] = [], opts: { port?: number; env?: NodeJS.ProcessEnv; /** run dist/ (built) instead of src/ through tsx */ dist?: boolean; /** node's own flags (--cpu-prof) */ nodeArgs?: readonly string[] } = {}): Promise<ServerProcess> {
     const port = opts.port ?? (await freePort());
     const metricsPort = await freePort();
+    const healthPort = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-server-'));
     const args = [
       ...(opts.nodeArgs ?? []),
@@ -307,6 +309,8 @@ export class TestCluster {
       String(port),
       '--metrics-port',
       String(metricsPort),
+      '--health-port',
+      String(healthPort),
       '--host',
       '127.0.0.1',
       '--tls-san',
@@ -324,7 +328,7 @@ export class TestCluster {
       ...extraArgs,
     ];
     const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
-    const s = new ServerProcess(child, port, metricsPort);
+    const s = new ServerProcess(child, port, metricsPort, healthPort, this.cp.adminToken);
     this.servers.push(s);
     await waitFor(() => s.out.includes('mesh-admission serving') || s.exited, { timeoutMs: 60_000, what: 'the server to serve' });
     if (s.exited) throw new Error(`server exited at start:\n${s.out}`);
@@ -354,6 +358,9 @@ export class ServerProcess {
     readonly child: ChildProcess,
     readonly port: number,
     readonly metricsPort: number,
+    readonly healthPort: number,
+    /** the bearer token `metrics()` scrapes with (admin's: system:masters may get /metrics) */
+    private readonly scrapeToken: string,
   ) {
     child.stdout!.on('data', (c: Buffer) => (this.out += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (this.out += c.toString()));
@@ -392,12 +399,32 @@ export class ServerProcess {
     return this.done;
   }
 
+  /** /metrics as a Prometheus with a token would read it (throws unless 200). */
   async metrics(): Promise<string> {
-    return (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
+    const res = await this.scrape('/metrics', this.scrapeToken);
+    if (res.status !== 200) throw new Error(`GET /metrics: ${res.status} ${res.body}`);
+    return res.body;
+  }
+
+  /**
+   * A GET on the metrics port (HTTPS): with `token` as the bearer token, or none. The certificate is not verified here
+   * (this is the test's own server on loopback); test/apiserver/security.test.ts checks which one is served.
+   */
+  scrape(path: string, token?: string): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+    return new Promise((resolve, reject) => {
+      const req = httpsGet({ host: '127.0.0.1', port: this.metricsPort, path, rejectUnauthorized: false, headers: token ? { Authorization: `Bearer ${token}` } : {}, timeout: 10_000 }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+    });
   }
 
   async readyz(): Promise<{ status: number; body: string }> {
-    const res = await fetch(`http://127.0.0.1:${this.metricsPort}/readyz`);
+    const res = await fetch(`http://127.0.0.1:${this.healthPort}/readyz`);
     return { status: res.status, body: await res.text() };
   }
 }

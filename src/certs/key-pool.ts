@@ -14,6 +14,10 @@
 import { Worker } from 'node:worker_threads';
 import type { EncodedKeyPair, KeyKind } from './keys.js';
 import { keyWorkerEntry, type GenerateRequest, type KeyWorkerReply } from './key-worker.js';
+import { backoffDelay, type BackoffPolicy } from '../mesh/backoff.js';
+
+/** A crashed key worker is restarted after 50–100 ms, doubling to at most 5 s. */
+const RESTART_BACKOFF: BackoffPolicy = { initialMs: 100, maxMs: 5000 };
 
 export class KeyPoolTimeoutError extends Error {
   override readonly name = 'KeyPoolTimeoutError';
@@ -217,7 +221,7 @@ export class KeyPool {
     this.outstanding = 0;
     this.onError?.(err);
     // Restart only when someone is waiting (otherwise the next take() restarts it), with a growing delay.
-    const delay = Math.min(100 * 2 ** this.restarts++, 5000);
+    const delay = backoffDelay(RESTART_BACKOFF, ++this.restarts);
     if (this.waiters.length > 0) setTimeout(() => this.refill(), delay).unref();
   }
 

@@ -15,6 +15,7 @@
 // RBAC: `get` and `update` on this one lease (resourceNames), `create` on leases (the API server authorizes a create
 // before the object has a name, so it cannot be narrowed). No patch, list or watch: see leaderElectionRules.
 import pino, { type Logger } from 'pino';
+import { abortableSleep } from '../mesh/backoff.js';
 import { isApiStatus, KubeApiError, type KubeHttp } from '../kube/http.js';
 import { LEASE_API_VERSION, leasePath } from '../kube/paths.js';
 import { errorMessage } from '../mesh/errors.js';
@@ -490,17 +491,7 @@ export class LeaderElector {
 
   /** Waits `ms` or until `signal` aborts, whichever is first. */
   private sleep(ms: number, signal: AbortSignal): Promise<void> {
-    if (signal.aborted || ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return abortableSleep(ms, signal);
   }
 }
 

@@ -12,7 +12,6 @@
 // the next successful list or watch, e.g. while relisting after an API server restart). A decision that must not
 // rest on stale state calls `freshen(kinds, deadline)` first: it reads the API server directly for those kinds.
 import type { Logger } from 'pino';
-import type { Gauge } from 'prom-client';
 import type { KubeObject } from '../mesh/objects.js';
 import { MemoryView } from '../cluster/memory.js';
 import type { ClusterView, IndexDef } from '../cluster/view.js';
@@ -20,6 +19,7 @@ import { statusOf, type KubeHttp } from '../kube/http.js';
 import { collectionPath, dedupe, defaultResources, discoverServed, type ResourceSpec } from '../kube/discovery.js';
 import { dropMetadataNoise, Reflector, type BackoffOptions, type ReflectorStatus } from '../kube/reflector.js';
 import { namespacePath } from '../kube/paths.js';
+import { Backoff } from '../mesh/backoff.js';
 import { errorMessage } from '../mesh/errors.js';
 
 export { defaultResources, type ResourceSpec } from '../kube/discovery.js';
@@ -27,13 +27,6 @@ export { defaultResources, type ResourceSpec } from '../kube/discovery.js';
 export interface LiveViewOptions {
   readonly http: KubeHttp;
   readonly logger: Logger;
-  /** filled at each scrape (a collect hook installed by the view) */
-  readonly gauges?: {
-    /** mesh_informer_last_event_age_seconds{kind} */
-    readonly lastEventAge?: Gauge<'kind'>;
-    /** mesh_informer_synced_since_timestamp_seconds{kind}: 0 while the kind's cache does not follow the server */
-    readonly syncedSince?: Gauge<'kind'>;
-  };
   /** more resources to cache, beyond Namespaces, Services and the KINDS table (read by Kind like the others) */
   readonly extraResources?: readonly ResourceSpec[];
   /** replaces the default resource set entirely (tests) */
@@ -130,7 +123,6 @@ export class LiveView implements ClusterView {
   private readonly requestTimeoutMs: number;
   private readonly now: () => number;
   private readonly log: Logger;
-  private readonly restoreCollect: Array<() => void> = [];
   private readonly requests = new Set<AbortController>();
   /** informers the first successful discovery started: readiness waits for their first list */
   private initial: Informer[] | undefined;
@@ -139,7 +131,7 @@ export class LiveView implements ClusterView {
   private stopped = false;
   private discoveryTimer: NodeJS.Timeout | undefined;
   private discovering: Promise<void> | undefined;
-  private discoveryFailures = 0;
+  private readonly discoveryBackoff = new Backoff({ initialMs: 200, maxMs: 4000 });
   private readonly syncWaiters = new Set<() => void>();
 
   constructor(private readonly opts: LiveViewOptions) {
@@ -152,8 +144,6 @@ export class LiveView implements ClusterView {
     this.now = opts.now ?? Date.now;
     // the core group needs no discovery: its informers exist from the start (so fetchNamespace has a store to fill)
     for (const spec of this.specs) if (spec.group === '') this.addInformer(spec, 'v1', false);
-    this.hookGauge(opts.gauges?.lastEventAge, () => this.lastEventAges());
-    this.hookGauge(opts.gauges?.syncedSince, () => this.currentSince());
   }
 
   /** Starts discovery and the informers; returns at once (see ready() / whenReady()). */
@@ -173,7 +163,6 @@ export class LiveView implements ClusterView {
     for (const c of this.requests) c.abort();
     await Promise.allSettled([...this.informers.values()].map((i) => i.reflector.stop()));
     await this.discovering?.catch(() => undefined);
-    for (const restore of this.restoreCollect.splice(0)) restore();
     for (const w of this.syncWaiters) w();
     this.syncWaiters.clear();
   }
@@ -295,20 +284,6 @@ export class LiveView implements ClusterView {
 
   // -------------------------------------------------------------------------------------------------------------------
 
-  /** Fills `gauge` from `values` at each scrape (prom-client calls collect before reading a gauge). */
-  private hookGauge(gauge: Gauge<'kind'> | undefined, values: () => Map<string, number>): void {
-    if (!gauge) return;
-    const g = gauge as unknown as { collect?: () => unknown };
-    const previous = g.collect;
-    g.collect = function (this: unknown) {
-      const prev = previous?.call(this);
-      gauge.reset();
-      for (const [kind, v] of values()) gauge.set({ kind }, v);
-      return prev;
-    };
-    this.restoreCollect.push(() => (g.collect = previous));
-  }
-
   private addInformer(spec: ResourceSpec, version: string, start: boolean): Informer {
     const inf = new Informer(spec.group, version, spec.plural, spec.kind, this.store, this.opts, this.log);
     this.informers.set(`${spec.group}/${spec.plural}`, inf);
@@ -350,14 +325,13 @@ export class LiveView implements ClusterView {
       this.discoveryTimer = undefined;
       void this.discoverNow().then(
         () => {
-          this.discoveryFailures = 0;
+          this.discoveryBackoff.reset();
           this.scheduleDiscovery(this.discoveryIntervalMs);
         },
         (err: unknown) => {
           if (this.stopped) return;
-          this.discoveryFailures++;
           // before the first success retry soon (readiness waits for it), after it on the normal period
-          const delay = this.initial ? this.discoveryIntervalMs : Math.min(4000, 200 * 2 ** (this.discoveryFailures - 1));
+          const delay = this.initial ? this.discoveryIntervalMs : this.discoveryBackoff.failed();
           this.log.warn({ err: errorMessage(err), status: statusOf(err), retryInMs: delay }, 'API discovery failed');
           this.scheduleDiscovery(delay);
         },

@@ -40,7 +40,8 @@ function extraNames(url: string | undefined, sans: readonly string[]): { dns: st
 
 export async function liveEnvironment({ opts, mesh, logger, metrics }: EnvironmentContext, kubeConfig: KubeConfig): Promise<Environment> {
   const http = new KubeHttp(kubeConfig, { onNewConnection: () => metrics.apiConnections.inc() });
-  const view = new LiveView({ http, logger, gauges: { lastEventAge: metrics.informerLastEventAge, syncedSince: metrics.informerSyncedSince } });
+  const view = new LiveView({ http, logger });
+  metrics.observeInformers(view);
   view.start();
   const minor = await serverMinor(http);
   const meshCA = await loadOrCreateMeshCASecret({ http, mesh });

@@ -1,6 +1,17 @@
 // The metrics of server.md §6, on a registry of their own so that several servers (tests) never share counters.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Per kind: seconds since the last event, and since when its cache has followed the API server. */
+export interface InformerSource {
+  lastEventAges(): ReadonlyMap<string, number>;
+  currentSince(): ReadonlyMap<string, number>;
+}
+
+function fillByKind(gauge: Gauge<'kind'>, values: ReadonlyMap<string, number> | undefined): void {
+  gauge.reset();
+  for (const [kind, v] of values ?? []) gauge.set({ kind }, v);
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly requests = new Counter({
@@ -34,17 +45,21 @@ export class Metrics {
     labelNames: ['cert'] as const,
     registers: [this.registry],
   });
-  readonly informerLastEventAge = new Gauge({
+  /** what the informer gauges read when scraped (the live view) */
+  private informers: InformerSource | undefined;
+  readonly informerLastEventAge: Gauge<'kind'> = new Gauge({
     name: 'mesh_informer_last_event_age_seconds',
     help: 'Seconds since the cluster view last received an event, per kind',
     labelNames: ['kind'] as const,
     registers: [this.registry],
+    collect: (): void => fillByKind(this.informerLastEventAge, this.informers?.lastEventAges()),
   });
-  readonly informerSyncedSince = new Gauge({
+  readonly informerSyncedSince: Gauge<'kind'> = new Gauge({
     name: 'mesh_informer_synced_since_timestamp_seconds',
     help: 'Since when (Unix time) the cache of each kind has followed the API server without a break; 0 while it does not',
     labelNames: ['kind'] as const,
     registers: [this.registry],
+    collect: (): void => fillByKind(this.informerSyncedSince, this.informers?.currentSince()),
   });
   readonly bootstrapSecrets = new Counter({
     name: 'mesh_bootstrap_secrets_total',
@@ -110,6 +125,11 @@ export class Metrics {
     help: 'Audit runs that failed (the pods could not be listed); the previous results stay',
     registers: [this.registry],
   });
+
+  /** Where the informer gauges read their values from (prom-client calls each gauge's collect at a scrape). */
+  observeInformers(source: InformerSource): void {
+    this.informers = source;
+  }
 
   /** Where the waiting gauge reads its value from. */
   countWaitingWith(source: () => number): void {

@@ -51,7 +51,7 @@ export async function auditCommand(o: AuditCommandOptions, io: CommandIo): Promi
         ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
         ...(secrets ? { bootstrapSecrets: secrets } : { bootstrapSecretsNotListed: 'this user may not list Secrets' }),
       },
-      { mesh: o.mesh, injector: { ...o.injector, mesh: o.mesh, ...(minor !== undefined ? { kubernetesMinor: minor } : {}) } },
+      { mesh: o.mesh, injector: { ...o.injector, mesh: o.mesh, kubernetesMinor: minor } },
     );
     if (o.output === 'json') io.stdout.write(`${JSON.stringify({ ...auditJson(report), notServed }, null, 2)}\n`);
     else io.stdout.write(formatAuditText(report));

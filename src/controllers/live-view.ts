@@ -126,6 +126,11 @@ export class LiveView implements ClusterView {
   private readonly requests = new Set<AbortController>();
   /** informers the first successful discovery started: readiness waits for their first list */
   private initial: Informer[] | undefined;
+  /** the API server's minor version, from /version at every discovery */
+  private minor: number | undefined;
+  private readonly versionListeners = new Set<(minor: number) => void>();
+  /** why the last discovery failed, until one succeeds */
+  private discoveryFailure: string | undefined;
   private isReady = false;
   private started = false;
   private stopped = false;
@@ -187,6 +192,32 @@ export class LiveView implements ClusterView {
       this.syncWaiters.add(done);
       if (deadline > 0) timer = setTimeout(done, Math.max(0, deadline - Date.now()));
     });
+  }
+
+  /** The API server's minor version (read with every discovery); undefined until the first one succeeds. */
+  kubernetesMinor(): number | undefined {
+    return this.minor;
+  }
+
+  /** Called with the minor version when it is first known and whenever it changes (an upgraded API server). */
+  onVersion(listener: (minor: number) => void): void {
+    this.versionListeners.add(listener);
+    if (this.minor !== undefined) listener(this.minor);
+  }
+
+  /**
+   * Why the view is not ready, one line per cause, naming the resource and the refusal (e.g. `plugins.v1alpha1.
+   * plugin.flomesh.io: GET …: 403 … cannot list resource "plugins" …`); empty once ready.
+   */
+  notReady(): string[] {
+    if (this.isReady) return [];
+    if (!this.initial) return [`API discovery ${this.discoveryFailure ? `failed: ${this.discoveryFailure}` : 'not done yet'}`];
+    return this.initial
+      .filter((i) => !i.reflector.hasListed() && this.informers.has(`${i.group}/${i.plural}`))
+      .map((i) => {
+        const failure = i.reflector.failure();
+        return `${i.id} not listed yet${failure ? `: ${failure}` : ''}`;
+      });
   }
 
   /** Whether every served resource of this kind follows the server right now (a kind not served counts as following). */
@@ -319,6 +350,16 @@ export class LiveView implements ClusterView {
     }
   }
 
+  private noteVersion(version: { minor?: string; gitVersion?: string } | undefined): void {
+    // "28" or "28+" (some distributions add a suffix)
+    const minor = Number.parseInt(version?.minor ?? '', 10);
+    if (!Number.isFinite(minor)) throw new Error(`/version answered without a minor version: ${JSON.stringify(version)}`);
+    if (minor === this.minor) return;
+    this.log.info({ version: version?.gitVersion, minor, was: this.minor }, 'API server version');
+    this.minor = minor;
+    for (const l of this.versionListeners) l(minor);
+  }
+
   private scheduleDiscovery(delayMs: number): void {
     if (this.stopped) return;
     this.discoveryTimer = setTimeout(() => {
@@ -326,13 +367,17 @@ export class LiveView implements ClusterView {
       void this.discoverNow().then(
         () => {
           this.discoveryBackoff.reset();
+          this.discoveryFailure = undefined;
           this.scheduleDiscovery(this.discoveryIntervalMs);
         },
         (err: unknown) => {
           if (this.stopped) return;
           // before the first success retry soon (readiness waits for it), after it on the normal period
           const delay = this.initial ? this.discoveryIntervalMs : this.discoveryBackoff.failed();
-          this.log.warn({ err: errorMessage(err), status: statusOf(err), retryInMs: delay }, 'API discovery failed');
+          const text = errorMessage(err);
+          // said once per distinct failure, not at every retry
+          if (text !== this.discoveryFailure) this.log.warn({ err: text, status: statusOf(err), retryInMs: delay }, 'API discovery failed; retrying');
+          this.discoveryFailure = text;
           this.scheduleDiscovery(delay);
         },
       );
@@ -351,8 +396,9 @@ export class LiveView implements ClusterView {
   }
 
   private async discover(): Promise<void> {
-    const want = await discoverServed((path) => this.getJson(path), this.specs);
+    const [want, version] = await Promise.all([discoverServed((path) => this.getJson(path), this.specs), this.getJson<{ major?: string; minor?: string; gitVersion?: string }>('/version')]);
     if (this.stopped) return;
+    this.noteVersion(version);
     // reconcile the running informers with what is served
     for (const [key, inf] of [...this.informers]) {
       if (inf.group === '') continue;

@@ -107,15 +107,15 @@ export async function listBootstrapSecretNames(http: KubeHttp, mesh: MeshIdentit
   }
 }
 
-/** `/version` minor (e.g. "33" or "33+" on some distributions), undefined when it cannot be read. */
-export async function serverMinor(http: KubeHttp): Promise<number | undefined> {
-  try {
-    const v = await http.json<{ minor?: string }>({ path: '/version', timeoutMs: 5000 });
-    const n = Number.parseInt(v.minor ?? '', 10);
-    return Number.isFinite(n) ? n : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * `/version` minor (e.g. "33", or "33+" on some distributions). A failure is an error like any other read: the sidecar
+ * mode must not fall back to classic sidecars silently because the version could not be read.
+ */
+export async function serverMinor(http: KubeHttp): Promise<number> {
+  const v = await http.json<{ minor?: string }>({ path: '/version', timeoutMs: 5000 });
+  const n = Number.parseInt(v?.minor ?? '', 10);
+  if (!Number.isFinite(n)) throw new KubeApiError(`GET /version: no minor version in ${JSON.stringify(v)}`, 0);
+  return n;
 }
 
 /**
@@ -123,7 +123,7 @@ export async function serverMinor(http: KubeHttp): Promise<number | undefined> {
  * would give, read once from the API server (lists only), and the server's minor version (native sidecars).
  * Throws KubeConfigError for an unusable kubeconfig, KubeApiError for a refused or failed read.
  */
-export async function readLiveState(kubeconfig: string | readonly string[], context?: string): Promise<Snapshot & { kubernetesMinor: number | undefined }> {
+export async function readLiveState(kubeconfig: string | readonly string[], context?: string): Promise<Snapshot & { kubernetesMinor: number }> {
   const kc = loadKubeConfig({ kubeconfig, ...(context ? { context } : {}), inCluster: false });
   if (!kc) throw new KubeConfigError(`${[kubeconfig].flat().join(', ')}: no cluster`);
   const http = new KubeHttp(kc);

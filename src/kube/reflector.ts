@@ -123,6 +123,8 @@ export class Reflector<T extends KubeObject = KubeObject> {
   private consistent = false;
   /** the next broken watch is retried without waiting (see run) */
   private retryAtOnce = true;
+  /** the last failure, until the cache follows the server again: logged once, reported by failure() */
+  private lastFailure: string | undefined;
   /** a list request is under way */
   private listing = false;
   private listed = false;
@@ -163,6 +165,11 @@ export class Reflector<T extends KubeObject = KubeObject> {
   /** True while the cache is known to follow the server (see the header). */
   isCurrent(): boolean {
     return this.isCur;
+  }
+
+  /** Why the last list or watch failed, while the cache does not follow the server (readiness says it). */
+  failure(): string | undefined {
+    return this.lastFailure;
   }
 
   /** True once the first list has completed. */
@@ -233,6 +240,10 @@ export class Reflector<T extends KubeObject = KubeObject> {
   // -------------------------------------------------------------------------------------------------------------------
 
   private setCurrent(v: boolean): void {
+    if (v && this.lastFailure !== undefined) {
+      this.log.info({ after: this.lastFailure }, 'following the server again');
+      this.lastFailure = undefined;
+    }
     if (v === this.isCur) return;
     this.isCur = v;
     this.since = v ? this.now() : undefined;
@@ -294,7 +305,13 @@ export class Reflector<T extends KubeObject = KubeObject> {
           continue;
         }
         const delay = this.backoff.failed();
-        this.log.warn({ err: errorMessage(err), status: statusOf(err), attempt: this.backoff.attempts, retryInMs: delay, listing: this.needList }, this.needList ? 'list failed; retrying' : 'watch failed; re-watching');
+        const text = errorMessage(err);
+        // A line when the reason changes, not at every retry (a refused list is retried every 4 s for as long as the
+        // refusal lasts); the retries themselves at debug.
+        const fields = { err: text, status: statusOf(err), attempt: this.backoff.attempts, retryInMs: delay, listing: this.needList };
+        if (text !== this.lastFailure) this.log.warn(fields, this.needList ? 'list failed; retrying' : 'watch failed; re-watching');
+        else this.log.debug(fields, 'still failing; retrying');
+        this.lastFailure = text;
         await this.sleep(delay);
       }
     }

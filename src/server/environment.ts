@@ -28,8 +28,8 @@ export interface Environment {
   readonly fetchNamespace?: (name: string) => Promise<KubeObject | undefined>;
   /** live mode: the pods of these namespaces, read from the API server (the audit's) */
   readonly listPods?: (namespaces: readonly string[]) => Promise<KubeObject[]>;
-  /** minor version of the API server (native sidecars from 1.33) */
-  readonly kubernetesMinor?: number;
+  /** minor version of the API server (native sidecars from 1.33), as known now; undefined while it is not */
+  readonly kubernetesMinor?: () => number | undefined;
   /** starts what needs the running HTTPS servers (certificate swaps, caBundle patching, watches, Secret creation) */
   attach(https: TlsTarget, deps: AttachDeps): Promise<void>;
   /** resolves once the view holds the cluster (standalone: at once; live: after every resource listed once) */

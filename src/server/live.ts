@@ -10,7 +10,8 @@ import { loadOrCreateMeshCASecret } from '../controllers/mesh-ca-secret.js';
 import { ServingCertManager } from '../certs/serving-manager.js';
 import { KubeHttp } from '../kube/http.js';
 import { LiveView } from '../controllers/live-view.js';
-import { listPods, serverMinor } from '../controllers/snapshot.js';
+import { listPods } from '../controllers/snapshot.js';
+import { NATIVE_SIDECAR_MINOR } from '../injector/settings.js';
 import { BootstrapSecretController } from '../controllers/bootstrap-secrets.js';
 import { LeaderElector } from '../controllers/leader.js';
 import type { Environment, EnvironmentContext, TlsTarget } from './environment.js';
@@ -42,8 +43,9 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
   const http = new KubeHttp(kubeConfig, { onNewConnection: () => metrics.apiConnections.inc() });
   const view = new LiveView({ http, logger });
   metrics.observeInformers(view);
+  if (opts.sidecarMode === 'auto')
+    view.onVersion((minor) => logger.info({ kubernetesMinor: minor, sidecars: minor >= NATIVE_SIDECAR_MINOR ? 'native' : 'classic' }, 'sidecar mode auto: chosen by the API server version'));
   view.start();
-  const minor = await serverMinor(http);
   const meshCA = await loadOrCreateMeshCASecret({ http, mesh });
   logger.info({ secret: `${mesh.meshNamespace}/${mesh.flavor.caBundleSecret}`, reused: meshCA.reused }, 'mesh CA loaded');
   metrics.certificateExpiry.set({ cert: 'mesh-ca' }, meshCA.notAfter.getTime() / 1000);
@@ -93,7 +95,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
     fetchNamespace: (name) => view.fetchNamespace(name),
     accessReview: new ApiAccessReview(http),
     listPods: (namespaces) => listPods(http, namespaces),
-    ...(minor !== undefined ? { kubernetesMinor: minor } : {}),
+    kubernetesMinor: () => view.kubernetesMinor(),
     async attach(server: TlsTarget, { issuer, injector }) {
       https = server;
       if (opts.tlsCertFile && opts.tlsKeyFile) stops.push(watchTlsFiles(server, opts.tlsCertFile, opts.tlsKeyFile, tls, logger, metrics));
@@ -142,7 +144,12 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
     },
     drain: () => (draining ??= Promise.all(drains.map((d) => d())).then(() => undefined)),
     whenReady: () => view.whenReady(),
-    notReady: () => [...(view.ready() ? [] : ['cluster view not synced']), ...(serving && !serving.current() ? ['serving certificate not loaded'] : [])],
+    notReady: () => [
+      ...view.notReady(),
+      // auto mode decides native or classic sidecars from it: no decision before it is known
+      ...(opts.sidecarMode === 'auto' && view.kubernetesMinor() === undefined ? ['the API server version is not known yet (--sidecar-mode auto chooses native or classic sidecars from it)'] : []),
+      ...(serving && !serving.current() ? ['serving certificate not loaded'] : []),
+    ],
     async stop() {
       await (draining ??= Promise.all(drains.map((d) => d())).then(() => undefined));
       for (const stop of stops.reverse()) await stop();

@@ -24,6 +24,7 @@ import type { TlsMaterial } from './tls.js';
 import { validateHandler } from '../webhooks/validate.js';
 import { buildIndexes } from '../validator/indexes.js';
 import type { AuditOptions } from '../audit/audit.js';
+import type { InjectorOptions } from '../injector/settings.js';
 
 /** The API server keeps connections to webhooks alive for up to 90 s; closing earlier causes spurious EOF errors. */
 export const KEEP_ALIVE_TIMEOUT_MS = 95_000;
@@ -128,11 +129,14 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
   // the rules' indexes, built once the view holds the cluster (live mode: after the first lists), not on a request
   void env.whenReady().then(() => buildIndexes(env.view));
   const issuer = new BootstrapIssuer(env.meshCA, { onPoolError: (err) => logger.warn({ err: err.message }, 'key pool worker failed; restarting') });
-  const injector = {
+  const injector: InjectorOptions = {
     mesh,
     sidecarMode: opts.sidecarMode,
     logLevel: opts.logLevel,
-    ...(env.kubernetesMinor !== undefined ? { kubernetesMinor: env.kubernetesMinor } : {}),
+    // read at every decision: live mode learns the API server's version with each discovery (an upgrade included)
+    get kubernetesMinor(): number | undefined {
+      return env.kubernetesMinor?.();
+    },
     ...(opts.sidecarImage ? { sidecarImage: opts.sidecarImage } : {}),
     ...(opts.initContainerImage ? { initContainerImage: opts.initContainerImage } : {}),
     ...(opts.podSecurityDefaults ? { podSecurityDefaults: opts.podSecurityDefaults } : {}),
@@ -183,7 +187,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
     ...(env.accessReview ? { accessReview: env.accessReview } : {}),
     checks: {
       ready: () => {
-        const reasons = [...(draining ? ['shutting down'] : []), ...env.notReady(), ...(env.view.ready() ? [] : ['cluster view not synced'])];
+        const reasons = [...(draining ? ['shutting down'] : []), ...env.notReady()];
         return { ready: reasons.length === 0, reasons: [...new Set(reasons)] };
       },
       ...(audit ? { audit: () => (audit.document() ? { ran: true, document: audit.document() } : { ran: false }) } : {}),

@@ -15,6 +15,7 @@ import type { SecretPlan } from '../injector/types.js';
 import type { InjectorOptions } from '../injector/settings.js';
 import type { KubeObject } from '../mesh/objects.js';
 import type { SecretStore } from './secret-store.js';
+import { errorMessage } from '../mesh/errors.js';
 
 /** Standalone mode's Secrets, written at admission (there is no pod watch without an API server). */
 export interface AdmissionSecrets {
@@ -93,7 +94,16 @@ export function mutateHandler(opts: MutateHandlerOptions): AdmissionHandler {
       const namespace = podNamespace(request);
       // A namespace labelled a moment ago may not be in the cache yet: ask the API server once rather than skip.
       if (opts.view.get('Namespace', '', namespace) || !opts.fetchNamespace) return decide(req, request, undefined, ctx);
-      return opts.fetchNamespace(namespace).then((namespaceObject) => decide(req, request, namespaceObject, ctx));
+      return opts.fetchNamespace(namespace).then(
+        (namespaceObject) => decide(req, request, namespaceObject, ctx),
+        // The API server refused or failed the read (RBAC, a restart): not a bug of this handler, and not a pod to let
+        // through uninjected. Said as it is, so the operator sees what to fix and the user that a retry may do.
+        (err: unknown) => {
+          count('denied', 'namespace-unreadable');
+          opts.logger.warn({ err: errorMessage(err), uid: req.uid, namespace }, 'namespace not in the cache and not readable: pod denied');
+          return denied(req.uid, 503, 'ServiceUnavailable', `cannot decide sidecar injection: Namespace ${namespace} is not in this webhook's cache yet and reading it failed: ${errorMessage(err)}; the pod was not admitted, retry`, 'namespace-unreadable');
+        },
+      );
     },
     timedOut(req: AdmissionRequest, seconds: number): AdmissionOutcome {
       count('denied', 'timeout');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Metrics } from '../../src/server/metrics.js';
-import { CORE_RESOURCES, FakeApiServer, waitFor, type FakeApiServerOptions, type ResourceDef } from '../support/fake-apiserver.js';
+import { CORE_RESOURCES, DEFAULT_USER, FakeApiServer, waitFor, type FakeApiServerOptions, type PolicyRule, type ResourceDef } from '../support/fake-apiserver.js';
 import { quietPeriod } from '../support/wait.js';
 import { LiveView, defaultResources, type LiveViewOptions } from '../../src/controllers/live-view.js';
 import { KubeConfigError, loadKubeConfig } from '../../src/kube/kubeconfig.js';
@@ -210,13 +210,16 @@ describe('LiveView', () => {
     expect(gaps[0]!).toBeGreaterThanOrEqual(20);
     expect(gaps[1]!).toBeGreaterThanOrEqual(40);
     expect(gaps[2]!).toBeGreaterThanOrEqual(80);
-    expect(logs.filter((l) => l.msg === 'list failed; retrying')).toHaveLength(3);
+    // one line for the reason, the retries of the same reason at debug, one line when it works again
+    expect(logs.filter((l) => l.msg === 'list failed; retrying')).toHaveLength(1);
+    expect(logs.filter((l) => l.msg === 'still failing; retrying')).toHaveLength(2);
+    expect(logs.filter((l) => l.msg === 'following the server again')).toHaveLength(1);
     expect(view.get('Service', 'app', 'web')).toBeDefined();
   });
 
   it('keeps retrying discovery until the API answers', async () => {
     const { server, view } = await setup({ seed: seedBasics, start: false });
-    server.failRequests({ count: 2, verb: 'discovery', status: 503 });
+    server.failRequests({ count: 2, verb: 'discovery', path: '/apis', status: 503 });
     view.start();
     expect(await view.whenReady(Date.now() + 15_000)).toBe(true);
     expect(server.requestsFor({ verb: 'discovery' }).filter((r) => r.path === '/apis').length).toBe(3);
@@ -322,6 +325,40 @@ describe('LiveView', () => {
     expect(text).toContain('mesh_informer_last_event_age_seconds{kind="Namespace"} 6');
     expect(text).toContain('mesh_informer_last_event_age_seconds{kind="Egress"} 0');
     await view.stop();
+  });
+
+  it('names the resource it cannot list and the refusal while not ready, says it once, and recovers when allowed', async () => {
+    const everythingBut = (denied: string): PolicyRule[] => [
+      { apiGroups: ['*'], resources: ['*'], verbs: ['get', 'watch'] },
+      { apiGroups: [''], resources: ['namespaces', 'services'], verbs: ['list'] },
+      { apiGroups: ['policy.flomesh.io', 'policy.openservicemesh.io', 'config.flomesh.io', 'plugin.flomesh.io'], resources: ['egresses', 'meshconfigs', 'plugins'].filter((r) => r !== denied), verbs: ['list'] },
+    ];
+    const { server, view, logs } = await setup({ seed: seedBasics, start: false });
+    server.authorize({ clusterRules: everythingBut('plugins') });
+    view.start();
+    await waitFor(() => view.notReady().length === 1 && view.notReady()[0]!.includes('403'), { what: 'the refusal reported' });
+    expect(view.notReady()).toEqual([
+      `plugins.v1alpha1.plugin.flomesh.io not listed yet: GET /apis/plugin.flomesh.io/v1alpha1/plugins: 403 plugins.plugin.flomesh.io is forbidden: User "${DEFAULT_USER}" cannot list resource "plugins" in API group "plugin.flomesh.io" at the cluster scope`,
+    ]);
+    // retried every few ms here (the backoff is 10–40 ms), said once
+    await waitFor(() => server.requestsFor({ verb: 'list', resource: 'plugins' }).length >= 5, { what: 'several retries' });
+    expect(logs.filter((l) => l.msg === 'list failed; retrying' && String(l.resource).endsWith('/plugins'))).toHaveLength(1);
+    expect(view.ready()).toBe(false);
+    server.authorize(undefined);
+    expect(await view.whenReady(Date.now() + 15_000)).toBe(true);
+    expect(view.notReady()).toEqual([]);
+    expect(logs.filter((l) => l.msg === 'following the server again' && String(l.resource).endsWith('/plugins'))).toHaveLength(1);
+  });
+
+  it('learns the API server version with every discovery, and reports a change', async () => {
+    const { server, view } = await setup({ seed: seedBasics, server: { kubernetesVersion: { major: '1', minor: '32+' } }, view: { discoveryIntervalMs: 50 } });
+    const seen: number[] = [];
+    view.onVersion((m) => seen.push(m));
+    expect(await view.whenReady(Date.now() + 15_000)).toBe(true);
+    expect(view.kubernetesMinor()).toBe(32);
+    server.setKubernetesVersion({ major: '1', minor: '33' });
+    await waitFor(() => view.kubernetesMinor() === 33, { what: 'the upgrade seen' });
+    expect(seen).toEqual([32, 33]);
   });
 
   it('fetchNamespace GETs a namespace missing from the cache and caches it', async () => {

@@ -445,7 +445,7 @@ export class FakeApiServer {
   /** the last resourceVersion handed out before the latest restart: nothing up to it is served again */
   private restartedAtRv = 0;
   private readonly expiredWatch: 'event' | 'status';
-  private readonly version: KubernetesVersion;
+  private version: KubernetesVersion;
   private readonly garbageCollect: boolean;
   private latency: number;
   private policy: AuthorizationPolicy | undefined;
@@ -625,6 +625,11 @@ export class FakeApiServer {
   /** Authorize every request with RBAC rules (undefined, the default: allow everything). Refused requests get 403. */
   authorize(policy: AuthorizationPolicy | undefined): void {
     this.policy = policy;
+  }
+
+  /** What /version reports from now on (an upgraded API server). */
+  setKubernetesVersion(version: KubernetesVersion): void {
+    this.version = version;
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -222,6 +222,26 @@ describe('LeaderElector', () => {
     expect(b.newLeaders).toEqual(['a', 'b']);
   });
 
+  it('a follower whose retry period is longer than what is left of the lease tries right when it expires, not a period later', async () => {
+    // a dead holder's lease (1 s) and a follower that would otherwise wait 4 s between attempts
+    fake.addObject({
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: leaseName, namespace: NS },
+      spec: { holderIdentity: 'ghost', leaseDurationSeconds: LEASE_SECONDS, renewTime: microTime(Date.now()), leaseTransitions: 1 },
+    });
+    const b = elector('slow', { leaseDurationMs: 10_000, renewDeadlineMs: 8000, retryPeriodMs: 4000, random: () => 0 });
+    b.elector.start();
+    await following(b, 'ghost');
+    await b.elector.waitForLeadership(15_000);
+    const mine = requestsOf('slow');
+    const firstRead = mine.find((r) => r.verb === 'get')!;
+    const takeover = mine.find((r) => r.verb === 'update')!;
+    // the lease's second, not the 4 s period (a lower bound from the lease, an upper one below the period)
+    expect(takeover.at - firstRead.at).toBeGreaterThanOrEqual(LEASE_SECONDS * 1000 - 5);
+    expect(takeover.at - firstRead.at).toBeLessThan(4000);
+  });
+
   it("judges expiry by its own clock only, never by the holder's timestamps", async () => {
     // a holder whose clock runs an hour ahead (renewTime in the future) and one of long ago look the same: each is
     // taken over leaseDurationSeconds after this replica last saw the record change

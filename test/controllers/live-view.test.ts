@@ -376,6 +376,21 @@ describe('LiveView', () => {
     await expect(view.fetchNamespace('app')).rejects.toBeInstanceOf(KubeApiError);
   });
 
+  it('fetchNamespace never replaces a newer cached copy with an older answer (the watch got there first)', async () => {
+    const { server, view } = await setup({ seed: seedBasics });
+    await view.whenReady(Date.now() + 15_000);
+    const cached = view.get('Namespace', '', 'app')!;
+    server.modifyObject('v1', 'Namespace', undefined, 'app', (o) => void (o.metadata!.labels = { fresh: 'yes' }));
+    await waitFor(() => view.get('Namespace', '', 'app')?.metadata?.labels?.fresh === 'yes', { what: 'the watch to bring the newer copy' });
+    // an answer that left the API server before that change (its resourceVersion is the older one)
+    const stale = { ...structuredClone(cached), metadata: { ...structuredClone(cached.metadata), labels: { stale: 'yes' } } };
+    const http = (view as unknown as { http: KubeHttp }).http;
+    const real = http.getOptional.bind(http);
+    http.getOptional = (async (req: Parameters<KubeHttp['getOptional']>[0]) => (req.path === '/api/v1/namespaces/app' ? stale : real(req))) as KubeHttp['getOptional'];
+    expect((await view.fetchNamespace('app'))?.metadata?.labels).toEqual({ stale: 'yes' });
+    expect(view.get('Namespace', '', 'app')?.metadata?.labels).toEqual({ fresh: 'yes' });
+  });
+
   it('stop() ends every watch and timer; nothing is called afterwards', async () => {
     const { server, view } = await setup({ seed: seedBasics, view: { discoveryIntervalMs: 30 } });
     await view.whenReady(Date.now() + 15_000);

@@ -1,0 +1,73 @@
+// The one paginated list: pages followed by their continue token, where the list is read from, and a token that
+// expires between two pages (410) answered by starting over in one unpaginated request.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { KubeHttp, type KubeRequest } from '../../src/kube/http.js';
+import { listAll, listPages } from '../../src/kube/list.js';
+import { FakeApiServer } from '../support/fake-apiserver.js';
+
+const SERVICES = '/api/v1/services';
+let api: FakeApiServer;
+let kube: KubeHttp;
+
+beforeAll(async () => {
+  api = await FakeApiServer.start();
+  kube = new KubeHttp(api.kubeConfig());
+  for (let i = 0; i < 5; i++) api.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: `s${i}`, namespace: 'app' } });
+});
+afterAll(async () => {
+  kube.close();
+  await api.close();
+});
+beforeEach(() => api.clearRequests());
+
+const lists = () => api.requestsFor({ verb: 'list', resource: 'services' }).map((r) => ({ limit: r.query.limit, continue: r.query.continue !== undefined, resourceVersion: r.query.resourceVersion }));
+
+describe('listPages', () => {
+  it('follows the continue token page by page, and hands over the list\'s resourceVersion', async () => {
+    const { items, resourceVersion } = await listPages(kube, SERVICES, { limit: 2 });
+    expect(items.map((i) => i.metadata?.name)).toEqual(['s0', 's1', 's2', 's3', 's4']);
+    expect(resourceVersion).toMatch(/^\d+$/);
+    expect(lists()).toEqual([
+      { limit: '2', continue: false, resourceVersion: undefined },
+      { limit: '2', continue: true, resourceVersion: undefined },
+      { limit: '2', continue: true, resourceVersion: undefined },
+    ]);
+  });
+
+  it('asks the watch cache with resourceVersion=0, and never sends a resourceVersion beside a continue token', async () => {
+    await listPages(kube, SERVICES, { limit: 2, resourceVersion: '0' });
+    expect(lists()[0]).toEqual({ limit: '2', continue: false, resourceVersion: '0' });
+    expect(lists().slice(1).every((l) => l.continue && l.resourceVersion === undefined)).toBe(true);
+  });
+
+  it('starts over in one unpaginated request when the continue token expired between two pages', async () => {
+    let pages = 0;
+    const expiring = {
+      json: async <T>(req: KubeRequest): Promise<T> => {
+        const body = await kube.json<T>(req);
+        // the API server's snapshot goes away after the first page (a list slower than its retention)
+        if (++pages === 1) api.expireResourceVersions();
+        return body;
+      },
+    } as unknown as KubeHttp;
+    const { items } = await listPages(expiring, SERVICES, { limit: 2 });
+    expect(items.map((i) => i.metadata?.name)).toEqual(['s0', 's1', 's2', 's3', 's4']);
+    expect(lists()).toEqual([
+      { limit: '2', continue: false, resourceVersion: undefined },
+      { limit: '2', continue: true, resourceVersion: undefined },
+      { limit: undefined, continue: false, resourceVersion: undefined },
+    ]);
+  });
+
+  it('any other failure is the caller\'s, as is a 410 on the first page (nothing to start over from)', async () => {
+    api.failRequests({ count: 1, verb: 'list', resource: 'services', status: 410 });
+    await expect(listPages(kube, SERVICES, { limit: 2 })).rejects.toMatchObject({ status: 410 });
+    api.failRequests({ count: 1, verb: 'list', resource: 'services', status: 500 });
+    await expect(listPages(kube, SERVICES, { limit: 2 })).rejects.toMatchObject({ status: 500 });
+  });
+
+  it('listAll sets apiVersion and kind on each item (list items carry neither)', async () => {
+    const items = await listAll(kube, SERVICES, { apiVersion: 'v1', kind: 'Service', limit: 500 });
+    expect(items.map((i) => [i.apiVersion, i.kind])).toEqual(items.map(() => ['v1', 'Service']));
+  });
+});

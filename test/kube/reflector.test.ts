@@ -1,0 +1,231 @@
+// The one list + watch loop, edge by edge, against the fake API server (and a bare HTTP server where the fake cannot
+// misbehave the way a test needs): where lists are read from, what a 410 does, how failures back off, that a watch
+// ending or breaking at once cannot make the loop spin, what `freshen` and `whenCurrent` promise, the named variant.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KubeHttp } from '../../src/kube/http.js';
+import { Reflector, type ReflectorOptions } from '../../src/kube/reflector.js';
+import type { KubeObject } from '../../src/mesh/objects.js';
+import { FakeApiServer, waitFor } from '../support/fake-apiserver.js';
+import { quietPeriod } from '../support/wait.js';
+
+const SERVICES = '/api/v1/services';
+const HOUR = 3_600_000;
+
+interface Harness {
+  reflector: Reflector;
+  items: Map<string, KubeObject>;
+  replaced: number;
+  logs: Array<Record<string, unknown>>;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function reflect(kube: KubeHttp, extra: Partial<ReflectorOptions> = {}): Harness {
+  const h: Harness = { reflector: undefined as unknown as Reflector, items: new Map(), replaced: 0, logs: [] };
+  const key = (o: KubeObject): string => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+  h.reflector = new Reflector({
+    http: kube,
+    path: SERVICES,
+    apiVersion: 'v1',
+    kind: 'Service',
+    logger: pino({ level: 'debug' }, { write: (l: string) => void h.logs.push(JSON.parse(l) as Record<string, unknown>) }),
+    backoff: { initialMs: 10, maxMs: 40 },
+    handler: {
+      replace: (items) => {
+        h.replaced++;
+        h.items = new Map(items.map((o) => [key(o), o]));
+      },
+      upsert: (o) => void h.items.set(key(o), o),
+      remove: (o) => void h.items.delete(key(o)),
+    },
+    ...extra,
+  });
+  cleanups.push(() => h.reflector.stop());
+  return h;
+}
+
+async function fake(): Promise<{ api: FakeApiServer; kube: KubeHttp }> {
+  const api = await FakeApiServer.start();
+  const kube = new KubeHttp(api.kubeConfig());
+  cleanups.push(() => api.close(), () => kube.close());
+  return { api, kube };
+}
+
+/** A bare server for behaviours the fake has no switch for; `watch` answers every watch request. */
+async function bare(watch: (res: http.ServerResponse) => void): Promise<{ kube: KubeHttp; requests: string[] }> {
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req.url ?? '');
+    if (req.url?.includes('watch=true')) return watch(res);
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '7' }, items: [] }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const api = await FakeApiServer.start();
+  const kc = api.kubeConfig();
+  await api.close();
+  kc.clusters = kc.clusters.map((c) => ({ ...c, server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }));
+  const kube = new KubeHttp(kc);
+  cleanups.push(() => {
+    kube.close();
+    server.closeAllConnections();
+    server.close();
+  });
+  return { kube, requests };
+}
+
+const svc = (name: string): Record<string, unknown> => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'app' } });
+
+describe('Reflector', () => {
+  it('lists, hands the items over, then follows the watch: adds, changes, deletions', async () => {
+    const { api, kube } = await fake();
+    api.addObject(svc('a'));
+    const h = reflect(kube);
+    expect(h.reflector.isCurrent()).toBe(false);
+    h.reflector.start();
+    await waitFor(() => h.reflector.isCurrent() && api.watchCount('services') === 1, { what: 'listed and watching' });
+    expect(h.reflector.hasListed()).toBe(true);
+    expect([...h.items.keys()]).toEqual(['app/a']);
+    expect(h.items.get('app/a')).toMatchObject({ apiVersion: 'v1', kind: 'Service' });
+    api.addObject(svc('b'));
+    api.modifyObject('v1', 'Service', 'app', 'a', (o) => void (o.spec = { ports: [{ port: 80 }] }));
+    api.deleteObject('v1', 'Service', 'app', 'b');
+    api.addObject(svc('c'));
+    await waitFor(() => h.items.has('app/c'), { what: 'the last event' });
+    expect([...h.items.keys()].sort()).toEqual(['app/a', 'app/c']);
+    expect(h.items.get('app/a')?.spec).toEqual({ ports: [{ port: 80 }] });
+    expect(h.replaced).toBe(1);
+    // the watch continues from the list's resourceVersion
+    const [list] = api.requestsFor({ verb: 'list', resource: 'services' });
+    const [watch] = api.requestsFor({ verb: 'watch', resource: 'services' });
+    expect(list?.query.resourceVersion).toBe('0');
+    expect(watch?.query).toMatchObject({ watch: 'true', allowWatchBookmarks: 'true' });
+    expect(watch?.query.resourceVersion).toMatch(/^\d+$/);
+  });
+
+  it('reads lists from the watch cache (resourceVersion=0) at start and on relist(), from etcd after a 410', async () => {
+    const { api, kube } = await fake();
+    api.addObject(svc('a'));
+    const h = reflect(kube);
+    h.reflector.start();
+    await waitFor(() => api.watchCount('services') === 1, { what: 'watching' });
+    h.reflector.relist();
+    await waitFor(() => api.requestsFor({ verb: 'list', resource: 'services' }).length === 2 && api.watchCount('services') === 1, { what: 'relisted' });
+    api.sendWatchError({ plural: 'services' });
+    await waitFor(() => api.requestsFor({ verb: 'list', resource: 'services' }).length === 3 && h.reflector.isCurrent(), { what: 'relisted after the 410' });
+    expect(api.requestsFor({ verb: 'list', resource: 'services' }).map((r) => r.query.resourceVersion)).toEqual(['0', '0', undefined]);
+    // after that consistent list, back to the cache
+    h.reflector.relist();
+    await waitFor(() => api.requestsFor({ verb: 'list', resource: 'services' }).length === 4, { what: 'a plain relist again' });
+    expect(api.requestsFor({ verb: 'list', resource: 'services' })[3]?.query.resourceVersion).toBe('0');
+  });
+
+  it('does not spin on a watch that ends at once with nothing to say: it backs off', async () => {
+    const { kube, requests } = await bare((res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end());
+    const h = reflect(kube, { backoff: { initialMs: HOUR, maxMs: HOUR } });
+    h.reflector.start();
+    await waitFor(() => requests.filter((r) => r.includes('watch=true')).length >= 1, { what: 'the first watch' });
+    await quietPeriod(300);
+    // one watch, then an hour's wait (the free retry is for watches that had shown the server well)
+    expect(requests.filter((r) => r.includes('watch=true'))).toHaveLength(1);
+  });
+
+  it('does not spin on a watch that opens and fails at once, again and again: one retry at once, then backoff', async () => {
+    const error = JSON.stringify({ type: 'ERROR', object: { kind: 'Status', code: 500, reason: 'InternalError', message: 'boom' } });
+    const { kube, requests } = await bare((res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(`${error}\n`));
+    const h = reflect(kube, { backoff: { initialMs: HOUR, maxMs: HOUR } });
+    h.reflector.start();
+    await waitFor(() => requests.filter((r) => r.includes('watch=true')).length >= 2, { what: 'two watches' });
+    await quietPeriod(300);
+    expect(requests.filter((r) => r.includes('watch=true'))).toHaveLength(2);
+    expect(h.reflector.failure()).toBe(`watch ${SERVICES}: boom`);
+    expect(h.reflector.isCurrent()).toBe(false);
+  });
+
+  it('a watch that had been up is retried at once when it breaks (no backoff), and current again after', async () => {
+    const { api, kube } = await fake();
+    const h = reflect(kube, { backoff: { initialMs: HOUR, maxMs: HOUR } });
+    h.reflector.start();
+    await waitFor(() => api.watchCount('services') === 1 && h.reflector.isCurrent(), { what: 'watching' });
+    api.bookmark('services'); // an event: the watch has shown the server well
+    await waitFor(() => h.reflector.status().lastEventAt !== undefined);
+    api.dropWatches('services');
+    await waitFor(() => api.requestsFor({ verb: 'watch', resource: 'services' }).length === 2 && api.watchCount('services') === 1, { what: 'watching again' });
+    api.addObject(svc('after'));
+    await waitFor(() => h.items.has('app/after') && h.reflector.isCurrent(), { what: 'following again' });
+  });
+
+  it('backs off failures exponentially, says each reason once, and tells the failure until it recovers', async () => {
+    const { api, kube } = await fake();
+    api.failLists(4, { resource: 'services', status: 503 });
+    const h = reflect(kube, { backoff: { initialMs: 20, maxMs: 400 } });
+    h.reflector.start();
+    await waitFor(() => h.reflector.failure() !== undefined, { what: 'the failure' });
+    expect(h.reflector.failure()).toBe(`GET ${SERVICES}: 503 injected failure (503)`);
+    expect(await h.reflector.whenCurrent(Date.now() + 15_000)).toBe(true);
+    expect(h.reflector.failure()).toBeUndefined();
+    const lists = api.requestsFor({ verb: 'list', resource: 'services' });
+    expect(lists).toHaveLength(5);
+    // 20, 40, 80, 160 ms before jitter; equal jitter waits at least half: lower bounds only
+    const gaps = lists.slice(1).map((l, i) => l.at - lists[i]!.at);
+    expect(gaps.map((g, i) => g >= 10 * 2 ** i)).toEqual([true, true, true, true]);
+    expect(h.logs.filter((l) => l.msg === 'list failed; retrying')).toHaveLength(1);
+    expect(h.logs.filter((l) => l.msg === 'still failing; retrying')).toHaveLength(3);
+    expect(h.logs.filter((l) => l.msg === 'following the server again')).toHaveLength(1);
+  });
+
+  it('freshen() lists at once, consistently, without waiting out the backoff; whenCurrent() gives up at its deadline', async () => {
+    const { api, kube } = await fake();
+    const h = reflect(kube, { backoff: { initialMs: HOUR, maxMs: HOUR } });
+    h.reflector.start();
+    await waitFor(() => api.watchCount('services') === 1 && h.reflector.isCurrent(), { what: 'watching' });
+    api.failRequests({ count: 1000, verb: 'watch', resource: 'services', status: 503 });
+    api.dropWatches('services');
+    await waitFor(() => !h.reflector.isCurrent(), { what: 'behind' });
+    // the free retry fails too: the reflector now sleeps for an hour
+    await waitFor(() => api.requestsFor({ verb: 'watch', resource: 'services' }).length >= 2, { what: 'the retry' });
+    expect(await h.reflector.whenCurrent(Date.now() + 50)).toBe(false);
+    api.addObject(svc('new'));
+    expect(await h.reflector.freshen(Date.now() + 15_000)).toBe(true);
+    expect(h.items.has('app/new')).toBe(true);
+    expect(api.requestsFor({ verb: 'list', resource: 'services' }).at(-1)?.query.resourceVersion).toBeUndefined();
+  });
+
+  it('follows one named object: a GET, then a watch by field selector from the newest state (after a restart too)', async () => {
+    const { api, kube } = await fake();
+    api.addObject(svc('one'));
+    api.addObject(svc('other'));
+    const h = reflect(kube, { path: '/api/v1/namespaces/app/services', name: 'one' });
+    h.reflector.start();
+    await waitFor(() => api.watchCount('services') === 1 && h.reflector.isCurrent(), { what: 'watching' });
+    expect([...h.items.keys()]).toEqual(['app/one']);
+    expect(api.requestsFor({ verb: 'get', resource: 'services' }).map((r) => r.path)).toEqual(['/api/v1/namespaces/app/services/one']);
+    const [watch] = api.requestsFor({ verb: 'watch', resource: 'services' });
+    expect(watch?.query).toMatchObject({ fieldSelector: 'metadata.name=one' });
+    expect(watch?.query.resourceVersion).toBeUndefined();
+    await api.restart({ downMs: 20 });
+    api.clearRequests();
+    api.modifyObject('v1', 'Service', 'app', 'one', (o) => void (o.spec = { ports: [{ port: 1 }] }));
+    await waitFor(() => (h.items.get('app/one')?.spec as { ports?: unknown[] } | undefined)?.ports !== undefined, { what: 'the change after the restart' });
+    expect(api.requestsFor({ verb: 'get', resource: 'services' }).length).toBeLessThanOrEqual(2);
+  });
+
+  it('stop() ends the watch and any wait, and leaves it not current', async () => {
+    const { api, kube } = await fake();
+    const h = reflect(kube);
+    h.reflector.start();
+    await waitFor(() => api.watchCount('services') === 1, { what: 'watching' });
+    const waiting = h.reflector.whenCurrent(0);
+    await h.reflector.stop();
+    expect(h.reflector.isCurrent()).toBe(false);
+    await expect(waiting).resolves.toBe(true);
+    await waitFor(() => api.watchCount('services') === 0, { what: 'the watch closed' });
+    expect(await h.reflector.whenCurrent(0)).toBe(false);
+  });
+
+});

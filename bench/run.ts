@@ -28,6 +28,7 @@ import { liveBench, type LivePoint } from './live.js';
 import { scaleSection } from './scale.js';
 import { certsSection } from './certs.js';
 import { yamlSection } from './yaml.js';
+import { apiserverSection } from './apiserver.js';
 
 const CONCURRENCY = 16;
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 1000);
@@ -406,13 +407,19 @@ async function cliSection(): Promise<Section> {
   };
 }
 
+/** Part H: the live path through a real control plane (bench/apiserver.ts), when KUBEBUILDER_ASSETS is set. */
+async function apiserverPart(): Promise<Section> {
+  await waitForQuiet('part H');
+  return apiserverSection();
+}
+
 /** Part F: what one per-pod certificate costs with each way of making it (bench/certs.ts). */
 async function certsPart(): Promise<Section> {
   await waitForQuiet('part F');
   return certsSection();
 }
 
-const PARTS: Record<string, () => Promise<Section>> = { core: coreSection, live: liveSection, cli: cliSection, scale: scaleSection, certs: certsPart, yaml: yamlSection };
+const PARTS: Record<string, () => Promise<Section>> = { core: coreSection, live: liveSection, cli: cliSection, scale: scaleSection, certs: certsPart, yaml: yamlSection, apiserver: apiserverPart };
 
 /** A section of RESULTS.md, between markers, so that a run of some parts keeps the others' last results. */
 const sectionOf = (text: string, part: string): string | undefined => {

@@ -22,6 +22,8 @@ import { percentile } from './loadgen.js';
 export interface LivePoint {
   readonly latencyMs: number;
   readonly concurrency: number;
+  /** paced to this many pods a second (the pace of a real API server) */
+  readonly ratePerSecond?: number;
   readonly load: LoadResult & ServerSide;
   readonly pods: number;
   readonly secrets: number;
@@ -120,7 +122,7 @@ async function startLive(api: FakeApi, dir: string): Promise<RunningServer> {
   return server;
 }
 
-export async function liveBench(opts: { latencies: readonly number[]; concurrencies: readonly number[]; warmupMs: number; durationMs: number }): Promise<LiveBenchResult> {
+export async function liveBench(opts: { latencies: readonly number[]; concurrencies: readonly number[]; warmupMs: number; durationMs: number; /** also a point at the last latency and concurrency, paced to this many pods a second */ pacedRate?: number }): Promise<LiveBenchResult> {
   const points: LivePoint[] = [];
   const admissionOnly: LiveBenchResult['admissionOnly'] = [];
   let reinvocation: (LoadResult & ServerSide) | undefined;
@@ -134,11 +136,17 @@ export async function liveBench(opts: { latencies: readonly number[]; concurrenc
         latencyMs,
         load: await runLoad({ name: `admission only, API latency ${latencyMs} ms`, port: server.port, path: '/mutate-pod-creation?timeout=10s', ca, servername: SERVICE_NAME, bodies: [bodyTemplate(MUTATE_FIXTURE)], concurrency: 1, warmupMs: opts.warmupMs, durationMs: opts.durationMs, expectPatch: true }),
       });
-      for (const concurrency of opts.concurrencies) {
+      const last = latencyMs === opts.latencies[opts.latencies.length - 1];
+      const runs: Array<{ concurrency: number; ratePerSecond?: number }> = [
+        ...opts.concurrencies.map((concurrency) => ({ concurrency })),
+        ...(last && opts.pacedRate ? [{ concurrency: opts.concurrencies[opts.concurrencies.length - 1]!, ratePerSecond: opts.pacedRate }] : []),
+      ];
+      for (const { concurrency, ratePerSecond } of runs) {
         await api.reset();
         const since = Date.now();
         const scenario: LoadScenario = {
-          name: `live, API latency ${latencyMs} ms, ${concurrency} in flight`,
+          name: `live, API latency ${latencyMs} ms, ${concurrency} in flight${ratePerSecond ? `, ${ratePerSecond} pods/s` : ''}`,
+          ...(ratePerSecond ? { ratePerSecond } : {}),
           port: server.port,
           path: '/mutate-pod-creation?timeout=10s',
           ca,
@@ -169,6 +177,7 @@ export async function liveBench(opts: { latencies: readonly number[]; concurrenc
         points.push({
           latencyMs,
           concurrency,
+          ...(ratePerSecond ? { ratePerSecond } : {}),
           load,
           pods,
           secrets: stats.secrets.length,

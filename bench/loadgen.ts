@@ -19,6 +19,8 @@ export interface LoadScenario {
   /** each body is `parts[0] + uid + parts[1]`; bodies are rotated request by request */
   readonly bodies: readonly (readonly [string, string])[];
   readonly concurrency: number;
+  /** start at most this many requests a second (default: as many as `concurrency` allows) */
+  readonly ratePerSecond?: number;
   readonly warmupMs: number;
   readonly durationMs: number;
   /** the answer must carry a patch (mutate scenarios) */
@@ -162,8 +164,17 @@ export async function runScenario(s: LoadScenario): Promise<LoadResult> {
     process.send?.({ mark: 'end' } satisfies WindowMark);
   };
   const marks = [setTimeout(startMark, s.warmupMs), setTimeout(endMark, s.warmupMs + s.durationMs)];
+  // paced: request i starts no earlier than i / ratePerSecond after the first (the load of a real API server, which
+  // admits pods at its own pace, instead of as many as the server can take)
+  const paceFrom = performance.now();
+  let started = 0;
   const worker = async (): Promise<void> => {
     for (;;) {
+      if (s.ratePerSecond) {
+        const due = paceFrom + (started++ * 1000) / s.ratePerSecond;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
       const start = performance.now();
       if (start >= measureTo) return;
       const parts = s.bodies[next++ % s.bodies.length]!;

@@ -116,7 +116,7 @@ spec:
     const [svc, deploy] = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject & { spec: any });
     expect(svc).toEqual(parseAllDocuments(input)[0]!.toJS());
     const template = deploy!.spec.template;
-    expect(template.metadata.labels).toEqual({ app: 'web', 'fsm-proxy-uuid': UUID_PLACEHOLDER });
+    expect(template.metadata.labels).toEqual({ app: 'web', 'fsm-proxy-uuid': UUID_PLACEHOLDER, 'mesh-admission.io/mesh': 'fsm' });
     expect(template.metadata.generateName).toBeUndefined();
     expect(template.spec.containers.map((c: { name: string }) => c.name)).toEqual(['sidecar', 'web']);
     expect(template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['fsm-init']);

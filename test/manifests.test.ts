@@ -12,7 +12,8 @@ import { parseAllDocuments } from 'yaml';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { FLAVOR_NAMES, generateManifests, INSTALL, REPO_ROOT } from '../scripts/manifests.js';
 import { meshIdentity, type MeshIdentity } from '../src/mesh/flavor.js';
-import { clusterRole, meshNamespaceRole } from '../src/install/rbac.js';
+import { clusterRole, clusterRoleBinding, meshNamespaceRole } from '../src/install/rbac.js';
+import { DEFAULT_IMAGES } from '../src/injector/settings.js';
 import { webhookConfigurations, webhookNames } from '../src/install/webhook-config.js';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
@@ -44,7 +45,7 @@ describe('generated manifests', () => {
       expect(k.resources).toEqual([`../../flavors/${flavor}`]);
       expect(k.namespace).toBe(mesh.meshNamespace);
       const params = parseAllDocuments(readFileSync(join(dir, 'parameters.yaml'), 'utf8'))[0]!.toJSON() as Obj;
-      expect(params.data).toEqual({ meshName: mesh.meshName, failurePolicy: 'Fail' });
+      expect(params.data).toEqual({ meshName: mesh.meshName, failurePolicy: 'Fail', healthcheckImage: DEFAULT_IMAGES[flavor].healthcheck });
     }
   });
 });
@@ -55,6 +56,7 @@ interface Params {
   readonly image: string;
   readonly replicas: number;
   readonly failurePolicy: string;
+  readonly healthcheckImage: string;
 }
 
 /** A user's overlay outside the repository: a copy of the flavor's overlay with every parameter changed. */
@@ -72,18 +74,20 @@ function customOverlay(flavor: 'fsm' | 'osm-edge', p: Params): string {
   writeFileSync(join(dir, 'kustomization.yaml'), k);
   const params = readFileSync(join(dir, 'parameters.yaml'), 'utf8')
     .replace(/meshName: .*/, `meshName: ${p.mesh.meshName}`)
-    .replace(/failurePolicy: .*/, `failurePolicy: ${p.failurePolicy}`);
+    .replace(/failurePolicy: .*/, `failurePolicy: ${p.failurePolicy}`)
+    .replace(/healthcheckImage: .*/, `healthcheckImage: ${p.healthcheckImage}`);
   writeFileSync(join(dir, 'parameters.yaml'), params);
   return dir;
 }
 
-const defaults = (flavor: 'fsm' | 'osm-edge'): Params => ({ mesh: meshIdentity(flavor), image: 'mesh-admission:latest', replicas: 2, failurePolicy: 'Fail' });
+const defaults = (flavor: 'fsm' | 'osm-edge'): Params => ({ mesh: meshIdentity(flavor), image: 'mesh-admission:latest', replicas: 2, failurePolicy: 'Fail', healthcheckImage: DEFAULT_IMAGES[flavor].healthcheck });
 const INSTALLS: ReadonlyArray<{ title: string; dir: () => string; params: Params }> = [
   { title: 'manifests/ (fsm, defaults)', dir: () => join(REPO_ROOT, 'manifests'), params: defaults('fsm') },
   { title: 'manifests/overlays/fsm', dir: () => join(REPO_ROOT, 'manifests/overlays/fsm'), params: defaults('fsm') },
   { title: 'manifests/overlays/osm-edge', dir: () => join(REPO_ROOT, 'manifests/overlays/osm-edge'), params: defaults('osm-edge') },
   ...(['fsm', 'osm-edge'] as const).map((flavor) => {
-    const params: Params = { mesh: meshIdentity(flavor, 'blue', 'blue-mesh'), image: 'registry.example.com/mesh-admission:v9', replicas: 3, failurePolicy: 'Ignore' };
+    // a mesh name with a dash: the names of the cluster-scoped objects are split at dashes to carry it
+    const params: Params = { mesh: meshIdentity(flavor, 'blue-2', 'blue-mesh'), image: 'registry.example.com/mesh-admission:v9', replicas: 3, failurePolicy: 'Ignore', healthcheckImage: 'mirror.example.com/healthcheck:v9' };
     return { title: `a copied ${flavor} overlay with every parameter changed`, dir: () => customOverlay(flavor, params), params };
   }),
 ];
@@ -96,7 +100,7 @@ if (!KUBECTL) {
   for (const install of INSTALLS) describeInstall(install.title, install.dir, install.params);
 }
 
-function describeInstall(title: string, dir: () => string, { mesh, image, replicas, failurePolicy }: Params): void {
+function describeInstall(title: string, dir: () => string, { mesh, image, replicas, failurePolicy, healthcheckImage }: Params): void {
   let docs: Obj[] = [];
   const one = (kind: string): Obj => {
     const found = docs.filter((d) => d.kind === kind);
@@ -123,6 +127,10 @@ function describeInstall(title: string, dir: () => string, { mesh, image, replic
         expect(JSON.stringify(d), `${d.kind}: no internal kustomize annotation left`).not.toContain('config.kubernetes.io');
       }
       for (const b of [one('ClusterRoleBinding'), one('RoleBinding')]) expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'mesh-admission', namespace: NS }]);
+    });
+
+    it('every cluster-scoped object carries the mesh name (two meshes\' installs never share one); namespaced ones live in the mesh namespace', () => {
+      for (const d of docs) expect(d.metadata.name, d.kind).toBe(CLUSTER_SCOPED.has(d.kind) ? `mesh-admission-${mesh.meshName}` : 'mesh-admission');
     });
 
     it('every field is known to the Kubernetes API models (a stand-in for kubectl apply --dry-run=client, which needs a cluster)', () => {
@@ -164,7 +172,8 @@ function describeInstall(title: string, dir: () => string, { mesh, image, replic
       expect(arg('--flavor')).toBe('$(MESH_FLAVOR)');
       expect(arg('--mesh-name')).toBe('$(MESH_NAME)');
       const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
-      expect(env).toMatchObject({ MESH_FLAVOR: mesh.flavor.name, MESH_NAME: mesh.meshName });
+      expect(env).toMatchObject({ MESH_FLAVOR: mesh.flavor.name, MESH_NAME: mesh.meshName, HEALTHCHECK_IMAGE: healthcheckImage });
+      expect(arg('--healthcheck-image')).toBe('$(HEALTHCHECK_IMAGE)');
       expect(arg('--host')).toBe('0.0.0.0');
       expect(arg('--mesh-namespace')).toBe('$(POD_NAMESPACE)');
       expect(arg('--port')).toBe('9443');
@@ -229,7 +238,8 @@ function describeInstall(title: string, dir: () => string, { mesh, image, replic
       }
       expect(one('ClusterRole')).toEqual(clusterRole(mesh));
       expect(one('Role')).toEqual(meshNamespaceRole(mesh));
-      expect(one('ClusterRoleBinding').roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mesh-admission' });
+      expect(one('ClusterRoleBinding')).toEqual(clusterRoleBinding(mesh));
+      expect(one('ClusterRoleBinding').roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `mesh-admission-${mesh.meshName}` });
       expect(one('RoleBinding').roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'mesh-admission' });
     });
 

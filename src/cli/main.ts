@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { InputError } from '../mesh/errors.js';
 import { FLAVORS, isFlavorName, meshIdentity, type FlavorName, type MeshIdentity } from '../mesh/flavor.js';
 import { SIDECAR_MODE_FLAGS, type SidecarModeFlag } from '../mesh/names.js';
+import { DEFAULT_IMAGES } from '../injector/settings.js';
 import { LISTEN_HOSTS, listenHost, SERVE_DEFAULTS, type ServeOptions } from '../server/options.js';
 
 const EXIT_USAGE = 2;
@@ -145,12 +146,14 @@ interface InjectorFlags {
   sidecarMode: SidecarModeFlag;
   sidecarImage?: string;
   initContainerImage?: string;
+  healthcheckImage?: string;
 }
 function addInjectorOptions(cmd: Command): Command {
   return cmd
     .addOption(sidecarModeOption())
     .option('--sidecar-image <image>', 'sidecar image when the MeshConfig names none')
-    .option('--init-container-image <image>', 'init container image when the MeshConfig names none');
+    .option('--init-container-image <image>', 'init container image when the MeshConfig names none')
+    .option('--healthcheck-image <image>', 'image of the healthcheck helper added for TCP and HTTPS probes (default: the flavor\'s)');
 }
 
 // ---- commands ----------------------------------------------------------------------------------------------------
@@ -182,6 +185,7 @@ program
   .addOption(sidecarModeOption())
   .option('--sidecar-image <image>', 'sidecar image (default: from the MeshConfig)')
   .option('--init-container-image <image>', 'init container image (default: from the MeshConfig)')
+  .option('--healthcheck-image <image>', `image of the healthcheck helper added to pods whose TCP or HTTPS probes are rewritten (default: ${DEFAULT_IMAGES.fsm.healthcheck} / ${DEFAULT_IMAGES['osm-edge'].healthcheck})`)
   .option('--register-webhooks <url>', 'live mode: create/update the webhook configurations mesh-admission-dev pointing at this URL (deleted on shutdown)')
   .option('--keep-webhooks', 'with --register-webhooks: leave the configurations in place on shutdown', false)
   .option('--service-name <name>', 'Service the webhooks are reached through', SERVE_DEFAULTS.serviceName)
@@ -249,7 +253,7 @@ addInjectorOptions(
     const { given, state, live } = await readInputs(paths, { ...o, strict: false });
     const { explainDocuments, explainSummary, formatExplainText, formatExplainYaml } = await import('./explain.js');
     const minor = live?.kubernetesMinor;
-    const injector = { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage, ...(minor !== undefined ? { kubernetesMinor: minor } : {}) };
+    const injector = { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage, healthcheckImage: o.healthcheckImage, ...(minor !== undefined ? { kubernetesMinor: minor } : {}) };
     const perDocument = explainDocuments(given, meshOf(o), injector, state, live?.view, o.namespace);
     const results = perDocument.filter((r) => r !== undefined);
     const problems = [...(state?.problems ?? []), ...given.problems];
@@ -294,7 +298,7 @@ addInjectorOptions(
         ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
         output: o.output,
         mesh: meshOf(o),
-        injector: { sidecarMode: o.sidecarMode, ...(o.sidecarImage ? { sidecarImage: o.sidecarImage } : {}), ...(o.initContainerImage ? { initContainerImage: o.initContainerImage } : {}) },
+        injector: { sidecarMode: o.sidecarMode, ...(o.sidecarImage ? { sidecarImage: o.sidecarImage } : {}), ...(o.initContainerImage ? { initContainerImage: o.initContainerImage } : {}), ...(o.healthcheckImage ? { healthcheckImage: o.healthcheckImage } : {}) },
       },
       process,
     );

@@ -84,8 +84,6 @@ export type WebhookName = keyof typeof WEBHOOK_PATHS;
  * the API server calls mutating webhooks in the order of their configurations' names.
  */
 export const INSTALL_NAME_PREFIX = 'mesh-admission';
-/** metadata.name of both webhook configurations (by default). */
-export const WEBHOOK_CONFIGURATION_NAME = 'mesh-admission';
 
 export function installName(mesh: MeshIdentity): string {
   return `${INSTALL_NAME_PREFIX}-${mesh.meshName}`;

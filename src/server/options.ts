@@ -21,6 +21,8 @@ export interface ServeOptions {
   sidecarMode: SidecarModeFlag;
   sidecarImage?: string;
   initContainerImage?: string;
+  /** the healthcheck helper's image (default: the flavor's) */
+  healthcheckImage?: string;
   registerWebhooks?: string;
   /** with registerWebhooks: leave the configurations in place on shutdown (default: delete them) */
   keepWebhooks?: boolean;

@@ -142,6 +142,50 @@ describe('mesh-admission audit', () => {
     }
   });
 
+  it('another injector of the mesh\'s pods and another validator of its kinds are findings naming the configuration and what to do', async () => {
+    const ADM = 'admissionregistration.k8s.io/v1';
+    api.addObject({
+      apiVersion: ADM,
+      kind: 'MutatingWebhookConfiguration',
+      metadata: { name: 'fsm-webhook-fsm', labels: { app: 'fsm-injector' } },
+      webhooks: [{ name: 'fsm-inject.k8s.io', clientConfig: { service: { name: 'fsm-injector', namespace: 'fsm-system' } }, namespaceSelector: { matchLabels: { 'flomesh.io/monitored-by': 'fsm' } }, rules: [{ operations: ['CREATE'], apiGroups: ['*'], apiVersions: ['v1'], resources: ['pods'] }], sideEffects: 'NoneOnDryRun', admissionReviewVersions: ['v1'] }],
+    });
+    api.addObject({
+      apiVersion: ADM,
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'fsm-validator-mesh-fsm' },
+      webhooks: [{ name: 'fsm-validator.k8s.io', clientConfig: { service: { name: 'fsm-validator', namespace: 'fsm-system' } }, rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['plugin.flomesh.io'], apiVersions: ['v1alpha1'], resources: ['plugins'] }], sideEffects: 'None', admissionReviewVersions: ['v1'] }],
+    });
+    try {
+      const { code, stdout } = await run();
+      expect(code).toBe(1);
+      expect(stdout).toContain(
+        [
+          // after the policy objects, by configuration name
+          'ValidatingWebhookConfiguration fsm-validator-mesh-fsm',
+          '  warning webhooks[0]: fsm-validator.k8s.io: also validates Plugin: an object must satisfy both validators; it is the mesh\'s own validator, which its controller re-creates when it starts: delete it after each restart of fsm-controller (README: "Replacing the mesh\'s own webhooks")  [webhook-conflict]',
+          '',
+          'MutatingWebhookConfiguration fsm-webhook-fsm',
+          '  error   webhooks[0]: fsm-inject.k8s.io: the mesh\'s own sidecar injector, called before mesh-admission-fsm for pod CREATE in apps, clean: pods are injected by it, and this server adds nothing to them; run one injector per mesh: scale fsm-injector to zero and delete this configuration (README: "Replacing the mesh\'s own webhooks")  [webhook-conflict]',
+          '',
+          'Pod apps/legacy',
+        ].join('\n'),
+      );
+      expect(stdout).toContain('1 error, 3 warnings in 2 policy objects and 3 pods.');
+      // one namespace: the webhooks are cluster-wide, not part of it
+      expect((await run({ namespace: 'clean' })).stdout).not.toContain('webhook-conflict');
+      // a role that may not list them: the check is skipped and the report says so
+      api.authorize({ clusterRules: READ_ONLY.filter((r) => !r.apiGroups.includes('admissionregistration.k8s.io')) });
+      const refused = await run();
+      expect(refused.stdout).not.toContain('webhook-conflict');
+      expect(refused.stdout).toContain('Not checked: webhook configurations (this user may not list them).');
+    } finally {
+      api.authorize({ clusterRules: READ_ONLY });
+      api.deleteObject(ADM, 'MutatingWebhookConfiguration', undefined, 'fsm-webhook-fsm');
+      api.deleteObject(ADM, 'ValidatingWebhookConfiguration', undefined, 'fsm-validator-mesh-fsm');
+    }
+  });
+
   it('--namespace: one namespace only; clean is exit 0', async () => {
     const { code, stdout } = await run({ namespace: 'clean' });
     expect(stdout).toBe('0 errors, 0 warnings in 0 policy objects and 1 pod.\nNot checked: bootstrap Secrets (this user may not list Secrets).\n');

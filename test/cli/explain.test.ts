@@ -122,4 +122,17 @@ spec:
     expect(template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['fsm-init']);
     expect(deploy!.spec.selector).toEqual({ matchLabels: { app: 'web' } });
   });
+
+  it('--healthcheck-image names the helper added for a TCP probe; without it, the flavor\'s default', () => {
+    const input = `apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: curl}
+spec:
+  containers: [{name: db, image: postgres, ports: [{containerPort: 5432}], livenessProbe: {tcpSocket: {port: 5432}}}]
+`;
+    const run = (...extra: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'explain', '-f', '-', '--cluster-state', 'examples/cluster', '-o', 'json', ...extra], { cwd: REPO_ROOT, encoding: 'utf8', input, env: offlineEnv });
+    const images = (r: ReturnType<typeof run>) => (JSON.parse(r.stdout) as { results: Array<{ added: { images: Record<string, string> } }> }).results[0]!.added.images['fsm-healthcheck'];
+    expect(images(run('--healthcheck-image', 'mirror.example.com/fsm-healthcheck:1.6.0'))).toBe('mirror.example.com/fsm-healthcheck:1.6.0');
+    expect(images(run())).toBe('flomesh/fsm-healthcheck:1.6.0');
+  });
 });

@@ -222,8 +222,9 @@ describe('BootstrapSecretController', () => {
     const quota = api.addObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-secrets', namespace: 'apps' }, spec: { hard: { 'count/secrets': '0' } } });
     const p = api.addObject(admitted());
     await waitFor(() => counts.failed.length === 1, { what: 'the refusal' });
-    const [event] = eventsOf(p);
-    expect(event?.message).toBe(
+    // the Warning Event is written after the failure is counted
+    const event = await waitFor(() => eventsOf(p)[0], { what: 'the Warning Event' });
+    expect(event.message).toBe(
       `bootstrap Secret sidecar-bootstrap-config-${p.metadata!.labels!['fsm-proxy-uuid']} could not be created: POST /api/v1/namespaces/apps/secrets: 403 secrets "sidecar-bootstrap-config-${p.metadata!.labels!['fsm-proxy-uuid']}" is forbidden: exceeded quota: no-secrets, requested: count/secrets=1, used: count/secrets=0, limited: count/secrets=0; retrying until it can be (the sidecar cannot start without it)`,
     );
     expect(c.waitingCount()).toBe(1);

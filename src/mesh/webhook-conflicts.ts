@@ -10,7 +10,8 @@
 // namespace's labels. An objectSelector or matchConditions may narrow that further; they cannot be judged without the
 // pod, so such a webhook counts as one that may be called. Generic policy engines, whose rules match every resource
 // (`*`) rather than pods or the mesh's groups by name, are not counted: they do not inject or validate the mesh's
-// objects as such.
+// objects as such. Nor is another mesh's install of this server, and a validator whose namespaceSelector keeps it out of
+// the mesh's namespaces counts for the cluster-scoped kinds only.
 import type { MeshIdentity } from './flavor.js';
 import { selectorMatches } from './label-selector.js';
 import { isMonitoredNamespace, isUnmeshedNamespace, meshWebhookNames } from './names.js';
@@ -98,6 +99,15 @@ function entries(configurations: readonly KubeObject[], own: string): Entry[] {
 }
 
 /**
+ * Another mesh's install of this server (labelled as serverLabels labels it, for another mesh): it validates with its own
+ * mesh's view, as this one does, and its injection selects its own mesh's namespaces. Not a conflict.
+ */
+function otherInstall(mesh: MeshIdentity, configuration: KubeObject): boolean {
+  const labels = isRecord(configuration.metadata?.labels) ? configuration.metadata.labels : {};
+  return labels['app.kubernetes.io/name'] === 'mesh-admission' && labels['app.kubernetes.io/instance'] !== mesh.meshName;
+}
+
+/**
  * A rule matches one of the operations on (group, resource) in this scope. `named`: the group (mutating: the resource)
  * must be named in the rule, not only reached through `*`.
  */
@@ -132,7 +142,7 @@ function isMeshInjector(mesh: MeshIdentity, e: Entry): boolean {
 /** The mutating webhooks (other than this server's) the API server calls for a pod created in a namespace with these labels. */
 export function podMutatorsFor(mesh: MeshIdentity, own: OwnWebhooks, mutating: readonly KubeObject[], namespaceLabels: Readonly<Record<string, unknown>> | undefined): PodMutator[] {
   return entries(mutating, own.mutating)
-    .filter((e) => list(e.webhook.rules).some((r) => ruleMatches(r, ['CREATE'], '', 'pods', 'Namespaced', 'resource')) && selectorMatches(e.webhook.namespaceSelector, namespaceLabels))
+    .filter((e) => !otherInstall(mesh, e.configuration) && list(e.webhook.rules).some((r) => ruleMatches(r, ['CREATE'], '', 'pods', 'Namespaced', 'resource')) && selectorMatches(e.webhook.namespaceSelector, namespaceLabels))
     .map((e) => ({
       configuration: nameOf(e.configuration),
       webhook: e.name,
@@ -215,9 +225,14 @@ export function webhookConflicts(mesh: MeshIdentity, own: OwnWebhooks, configura
     });
   }
   const validated = kindResources().filter((r) => !r.warningsOnly);
+  // where the mesh's namespaced policies live: its namespaces and its own (the MeshConfig)
+  const home = [...meshed, ...namespaces.filter((n) => nameOf(n) === mesh.meshNamespace)];
   for (const e of entries(configurations.validating, own.validating)) {
+    if (otherInstall(mesh, e.configuration)) continue;
     const rules = list(e.webhook.rules);
-    const kinds = [...new Set(validated.filter((r) => rules.some((rule) => ruleMatches(rule, ['CREATE', 'UPDATE'], r.group, r.resource, r.scope, 'group'))).map((r) => r.kind))];
+    // a namespaceSelector never applies to cluster-scoped objects (Plugin, Cluster)
+    const reaches = (r: { scope: string }): boolean => r.scope === 'Cluster' || home.some((n) => selectorMatches(e.webhook.namespaceSelector, isRecord(n.metadata?.labels) ? n.metadata.labels : undefined));
+    const kinds = [...new Set(validated.filter((r) => reaches(r) && rules.some((rule) => ruleMatches(rule, ['CREATE', 'UPDATE'], r.group, r.resource, r.scope, 'group'))).map((r) => r.kind))];
     if (kinds.length === 0) continue;
     const leftover = pointsAt(e.webhook, own.service);
     out.push({

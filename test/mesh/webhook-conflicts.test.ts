@@ -162,7 +162,9 @@ describe('webhook conflicts', () => {
     const services = validating('svc-check', [{ name: 's.example.com', rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['services'] }] }]);
     const engine = validating('gatekeeper', [{ name: 'g.example.com', rules: [{ operations: ['*'], apiGroups: ['*'], apiVersions: ['*'], resources: ['*'] }] }]);
     const ownValidator = validating('mesh-admission-fsm', [{ name: 'validate.flomesh.io', rules: [{ operations: ['CREATE'], apiGroups: ['policy.flomesh.io'], apiVersions: ['*'], resources: ['egresses'] }] }]);
-    const found = webhookConflicts(fsm, OWN, { mutating: [], validating: [fsmValidator, multicluster, services, engine, ownValidator] }, []);
+    // another mesh's install of this server validates with its own mesh's view: not a conflict
+    const otherInstall = { ...validating('mesh-admission-blue', [{ name: 'validate.flomesh.io', rules: [{ operations: ['CREATE'], apiGroups: ['policy.flomesh.io'], apiVersions: ['*'], resources: ['egresses'] }] }]), metadata: { name: 'mesh-admission-blue', labels: { 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'blue' } } };
+    const found = webhookConflicts(fsm, OWN, { mutating: [], validating: [fsmValidator, multicluster, services, engine, ownValidator, otherInstall] }, [meshed('apps')]);
     expect(found.map((c) => [c.configuration, c.webhook, c.kind, c.severity, c.kinds])).toEqual([
       ['flomesh-validating-webhook-configuration', 'vglobaltrafficpolicy.v1alpha1.kb.flomesh.io', 'validator', 'warning', ['GlobalTrafficPolicy']],
       ['fsm-validator-mesh-fsm', 'fsm-validator.k8s.io', 'validator', 'warning', ['Plugin', 'PluginChain', 'PluginConfig', 'Egress', 'IngressBackend', 'EgressGateway']],
@@ -171,5 +173,16 @@ describe('webhook conflicts', () => {
       'also validates Plugin, PluginChain, PluginConfig, Egress and 2 more: an object must satisfy both validators; it is the mesh\'s own validator, which its controller re-creates when it starts: delete it after each restart of fsm-controller (README: "Replacing the mesh\'s own webhooks")',
     );
     expect(found[0]!.message).toBe('also validates GlobalTrafficPolicy: an object must satisfy both validators; remove it unless its checks are wanted in addition to this server\'s');
+  });
+
+  it('a validator kept out of the mesh\'s namespaces by its namespaceSelector counts for the cluster-scoped kinds only', () => {
+    // another mesh's validator: its selector picks that mesh's namespaces, but a Plugin is cluster-scoped
+    const blueValidator = validating('fsm-validator-mesh-blue', [
+      { name: 'fsm-validator.k8s.io', namespaceSelector: { matchLabels: { 'flomesh.io/monitored-by': 'blue' } }, rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['plugin.flomesh.io', 'policy.flomesh.io'], apiVersions: ['v1alpha1'], resources: ['plugins', 'pluginchains', 'egresses'] }] },
+    ]);
+    expect(webhookConflicts(fsm, OWN, { mutating: [], validating: [blueValidator] }, [meshed('apps')]).map((c) => c.kinds)).toEqual([['Plugin']]);
+    // one that reaches the mesh's own namespace (the MeshConfig lives there) counts for its namespaced kinds too
+    const home = validating('home', [{ name: 'h.example.com', namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'fsm-system' } }, rules: [{ operations: ['UPDATE'], apiGroups: ['config.flomesh.io'], apiVersions: ['*'], resources: ['meshconfigs'] }] }]);
+    expect(webhookConflicts(fsm, OWN, { mutating: [], validating: [home] }, [ns('fsm-system')]).map((c) => c.kinds)).toEqual([['MeshConfig']]);
   });
 });

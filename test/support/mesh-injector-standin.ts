@@ -43,6 +43,8 @@ export interface ConfigurationOptions {
 
 export class MeshInjectorStandin {
   readonly calls: StandinCall[] = [];
+  /** not running (its Deployment scaled to zero): connections are dropped, as with no endpoint behind the Service */
+  down = false;
 
   private constructor(
     private readonly server: Server,
@@ -58,6 +60,7 @@ export class MeshInjectorStandin {
     const leaf = await issueLeaf(ca, { commonName: `${mesh.flavor.prefix}-injector.${mesh.meshNamespace}.svc`, dnsNames: ['localhost'], ips: ['127.0.0.1'], usage: 'server', notBefore, notAfter });
     let self: MeshInjectorStandin | undefined;
     const server = createServer({ cert: leaf.cert, key: leaf.key }, (req, res) => {
+      if (self?.down) return void req.socket.destroy();
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
@@ -170,5 +173,149 @@ export class MeshInjectorStandin {
     patch.push(prefix === 'fsm' ? { op: 'add', path: '/spec/containers/0', value: sidecar } : { op: 'add', path: '/spec/containers/-', value: sidecar });
     this.calls.push({ namespace, name, dryRun, outcome: 'injected', uuid });
     return reply({ uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') });
+  }
+}
+
+/**
+ * Stand-ins for the mesh's control plane objects and what its processes do with its webhook configurations, played
+ * from the Deployments' state (no kubelet runs them here):
+ * - `<p>-injector` (a plain Deployment, args as the chart writes them): while its replicas are above zero the injector
+ *   "runs": it writes `<p>-webhook-<mesh>` when it starts (pointing at the stand-in injector, which answers only
+ *   while it runs), and with `--enable-reconciler=true` re-creates it when deleted (the reconciler runs in it);
+ * - `<p>-controller`: writes `<p>-validator-mesh-<mesh>` when it starts (a restart is a changed pod template), and with
+ *   `--enable-reconciler=true` re-creates it when deleted.
+ * Polled every 100 ms (the real ones use informers; what matters here is what they do, not how fast).
+ */
+export class MeshControlPlaneStandin {
+  private timer: NodeJS.Timeout | undefined;
+  private injectorStartedFrom: string | undefined;
+  private controllerStartedFrom: string | undefined;
+  private busy = false;
+  /** what the stand-ins did, in order (`<component> wrote <object>`, `injector stopped`) */
+  readonly actions: string[] = [];
+  /** looks at the Deployments done so far: a test waits for a few more to know a deletion was not undone */
+  ticks = 0;
+
+  constructor(
+    private readonly mesh: MeshIdentity,
+    private readonly kube: Kube,
+    private readonly injector: MeshInjectorStandin,
+  ) {}
+
+  get names() {
+    const { prefix } = this.mesh.flavor;
+    return {
+      injector: `${prefix}-injector`,
+      controller: `${prefix}-controller`,
+      mutating: `${prefix}-webhook-${this.mesh.meshName}`,
+      validating: `${prefix}-validator-mesh-${this.mesh.meshName}`,
+    };
+  }
+
+  /** The two Deployments as the chart writes them (reconciler on, as `enableReconciler: true` makes it). */
+  async install(reconciler = true): Promise<void> {
+    const { prefix } = this.mesh.flavor;
+    const n = this.names;
+    const deployment = (name: string, args: string[]): Obj => ({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name, namespace: this.mesh.meshNamespace, labels: { app: name, meshName: this.mesh.meshName } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: name } },
+        template: { metadata: { labels: { app: name } }, spec: { containers: [{ name, image: `standin.example.com/${name}:mesh`, args }] } },
+      },
+    });
+    const common = [`--mesh-name`, this.mesh.meshName, `--${prefix}-namespace`, this.mesh.meshNamespace, `--enable-reconciler=${reconciler}`];
+    await this.kube.create(deployment(n.injector, ['--webhook-config-name', n.mutating, ...common]));
+    await this.kube.create(deployment(n.controller, ['--validator-webhook-config', n.validating, ...common]));
+  }
+
+  start(): void {
+    const tick = (): void => {
+      if (this.busy) return;
+      this.busy = true;
+      void this.step()
+        .catch(() => undefined)
+        .finally(() => {
+          this.busy = false;
+          this.ticks++;
+        });
+    };
+    this.timer = setInterval(tick, 100);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** The injector "runs" (its Deployment has replicas): the stand-in injector answers only then. */
+  injectorRunning(): boolean {
+    return this.injectorStartedFrom !== undefined;
+  }
+
+  private async step(): Promise<void> {
+    const ns = this.mesh.meshNamespace;
+    const n = this.names;
+    const injector = await this.kube.get(`/apis/apps/v1/namespaces/${ns}/deployments/${n.injector}`);
+    const controller = await this.kube.get(`/apis/apps/v1/namespaces/${ns}/deployments/${n.controller}`);
+    const adm = '/apis/admissionregistration.k8s.io/v1';
+    const runs = (d: Obj | undefined): string | undefined => {
+      const spec = d?.spec as { replicas?: number; template?: unknown } | undefined;
+      return spec && (spec.replicas ?? 1) > 0 ? JSON.stringify(spec.template) : undefined;
+    };
+    const reconciles = (d: Obj | undefined): boolean =>
+      JSON.stringify((d?.spec as { template?: { spec?: { containers?: Array<{ args?: string[] }> } } })?.template?.spec?.containers?.[0]?.args ?? []).includes('--enable-reconciler=true');
+
+    const inj = runs(injector);
+    if (inj !== this.injectorStartedFrom) {
+      this.injectorStartedFrom = inj;
+      this.injector.down = inj === undefined;
+      // a start writes the configuration (create, or update of what is there)
+      if (inj !== undefined) await this.write('injector', this.injector.configuration());
+      else this.actions.push('injector stopped');
+    } else if (inj !== undefined && reconciles(injector) && !(await this.kube.get(`${adm}/mutatingwebhookconfigurations/${n.mutating}`))) {
+      await this.write('reconciler', this.injector.configuration());
+    }
+
+    const ctl = runs(controller);
+    const validator = this.validatorConfiguration();
+    if (ctl !== this.controllerStartedFrom) {
+      this.controllerStartedFrom = ctl;
+      if (ctl !== undefined) await this.write('controller', validator);
+    } else if (ctl !== undefined && reconciles(controller) && !(await this.kube.get(`${adm}/validatingwebhookconfigurations/${n.validating}`))) {
+      await this.write('reconciler', validator);
+    }
+  }
+
+  private async write(who: string, obj: Obj): Promise<void> {
+    await this.kube.apply(obj);
+    this.actions.push(`${who} wrote ${obj.metadata?.name}`);
+  }
+
+  /** The validator's configuration as the controller writes it (its policy rules; Plugins too). */
+  private validatorConfiguration(): Obj {
+    const { prefix, domain } = this.mesh.flavor;
+    const policyGroup = this.mesh.flavor.name === 'fsm' ? 'policy.flomesh.io' : 'policy.openservicemesh.io';
+    return {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: this.names.validating, labels: { 'app.kubernetes.io/name': domain, 'app.kubernetes.io/instance': this.mesh.meshName, app: `${prefix}-controller` } },
+      webhooks: [
+        {
+          name: `${prefix}-validator.k8s.io`,
+          // nothing answers there: the rules are what matters; Ignore keeps the suite's own policy writes possible
+          clientConfig: { url: 'https://127.0.0.1:1/validate' },
+          failurePolicy: 'Ignore',
+          namespaceSelector: { matchLabels: { [`${domain}/monitored-by`]: this.mesh.meshName } },
+          rules: [
+            { operations: ['CREATE', 'UPDATE'], apiGroups: [policyGroup], apiVersions: ['v1alpha1'], resources: ['ingressbackends', 'egresses', 'egressgateways'] },
+            { operations: ['CREATE', 'UPDATE'], apiGroups: ['plugin.flomesh.io'], apiVersions: ['v1alpha1'], resources: ['plugins', 'pluginchains', 'pluginconfigs'] },
+          ],
+          sideEffects: 'NoneOnDryRun',
+          admissionReviewVersions: ['v1'],
+        },
+      ],
+    };
   }
 }

@@ -51,6 +51,7 @@ const PLURALS: Readonly<Record<string, { plural: string; namespaced: boolean }>>
   MutatingWebhookConfiguration: { plural: 'mutatingwebhookconfigurations', namespaced: false },
   ValidatingWebhookConfiguration: { plural: 'validatingwebhookconfigurations', namespaced: false },
   Deployment: { plural: 'deployments', namespaced: true },
+  PodDisruptionBudget: { plural: 'poddisruptionbudgets', namespaced: true },
   Lease: { plural: 'leases', namespaced: true },
   ...Object.fromEntries(KINDS.map((k) => [k.kind, { plural: k.plural, namespaced: k.scope === 'Namespaced' }])),
 };

@@ -195,13 +195,14 @@ program
   .option('--validation-fail-open', 'admit with a warning when validation cannot finish in time', false)
   .option('--audit-interval-seconds <n>', 'live mode: audit the cluster this often (jittered ±10 %; 0: never); results on /audit and as metrics', seconds, SERVE_DEFAULTS.auditIntervalSeconds)
   .option('--log-level <level>', 'pino log level', SERVE_DEFAULTS.logLevel)
-  .action(async (o: Record<string, unknown>) => {
+  .action(async (o: Record<string, unknown>, cmd: Command) => {
     if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) throw new InputError('--tls-cert-file and --tls-key-file go together');
     if (o.keepWebhooks && o.registerWebhooks === undefined) throw new InputError('--keep-webhooks goes with --register-webhooks');
     const { inClusterAvailable } = await import('../kube/in-cluster.js');
     const live = o.kubeconfig !== undefined || inClusterAvailable();
     const host = listenHost(typeof o.host === 'string' ? o.host : undefined, live);
-    const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), host, sidecarMode: o.sidecarMode as SidecarModeFlag, flavor: o.flavor as FlavorName };
+    const defaultDirs = { certsDir: cmd.getOptionValueSource('certsDir') === 'default', secretsDir: cmd.getOptionValueSource('secretsDir') === 'default' };
+    const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), host, defaultDirs, sidecarMode: o.sidecarMode as SidecarModeFlag, flavor: o.flavor as FlavorName };
     const { startServer } = await import('../server/run.js');
     const server = await startServer(opts);
     // A failed watch or API call is retried where it happens; if one ever escapes as a rejection, log it rather than

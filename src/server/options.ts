@@ -10,6 +10,11 @@ export interface ServeOptions {
   clusterState?: string;
   kubeconfig?: string;
   certsDir: string;
+  /**
+   * standalone mode: --certs-dir and --secrets-dir were not given, so a folder that cannot be written (an image's
+   * read-only working directory) falls back to one under the temporary directory; a given one must be writable
+   */
+  defaultDirs?: { readonly certsDir: boolean; readonly secretsDir: boolean };
   tlsCertFile?: string;
   tlsKeyFile?: string;
   /** live mode with certificate files: the CA to publish in the webhook configurations' caBundle */

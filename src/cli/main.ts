@@ -181,7 +181,7 @@ program
   .option('--secrets-dir <dir>', 'standalone mode: where bootstrap Secrets are written as YAML', SERVE_DEFAULTS.secretsDir)
   .addOption(flavorOption(SERVE_DEFAULTS.flavor))
   .option('--mesh-name <name>', 'mesh name (default: fsm / osm)')
-  .option('--mesh-namespace <ns>', 'mesh control-plane namespace (default: fsm-system / osm-system)')
+  .option('--mesh-namespace <ns>', 'mesh control-plane namespace (default: in a pod, its own; else fsm-system / osm-system)')
   .addOption(sidecarModeOption())
   .option('--sidecar-image <image>', 'sidecar image (default: from the MeshConfig)')
   .option('--init-container-image <image>', 'init container image (default: from the MeshConfig)')
@@ -198,11 +198,14 @@ program
   .action(async (o: Record<string, unknown>, cmd: Command) => {
     if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) throw new InputError('--tls-cert-file and --tls-key-file go together');
     if (o.keepWebhooks && o.registerWebhooks === undefined) throw new InputError('--keep-webhooks goes with --register-webhooks');
-    const { inClusterAvailable } = await import('../kube/in-cluster.js');
-    const live = o.kubeconfig !== undefined || inClusterAvailable();
+    const { inClusterAvailable, inClusterNamespace } = await import('../kube/in-cluster.js');
+    const inCluster = o.kubeconfig === undefined && inClusterAvailable();
+    const live = o.kubeconfig !== undefined || inCluster;
+    // in a pod the install lives in the mesh's namespace: the pod's own, unless --mesh-namespace says otherwise
+    const podNamespace = inCluster && o.meshNamespace === undefined ? inClusterNamespace() : undefined;
     const host = listenHost(typeof o.host === 'string' ? o.host : undefined, live);
     const defaultDirs = { certsDir: cmd.getOptionValueSource('certsDir') === 'default', secretsDir: cmd.getOptionValueSource('secretsDir') === 'default' };
-    const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), host, defaultDirs, sidecarMode: o.sidecarMode as SidecarModeFlag, flavor: o.flavor as FlavorName };
+    const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), ...(podNamespace ? { meshNamespace: podNamespace } : {}), host, defaultDirs, sidecarMode: o.sidecarMode as SidecarModeFlag, flavor: o.flavor as FlavorName };
     const { startServer } = await import('../server/run.js');
     const server = await startServer(opts);
     // A failed watch or API call is retried where it happens; if one ever escapes as a rejection, log it rather than

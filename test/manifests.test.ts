@@ -92,6 +92,20 @@ const INSTALLS: ReadonlyArray<{ title: string; dir: () => string; params: Params
   }),
 ];
 
+describe.skipIf(!KUBECTL)('an install that only validates (README: "Replacing the mesh\'s own webhooks")', () => {
+  it('the README\'s patch, in a copied overlay for another mesh, drops the injection webhook and nothing else', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const patch = /To keep this server as the validator[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)![1]!;
+    const dir = customOverlay('fsm', { ...defaults('fsm'), mesh: meshIdentity('fsm', 'blue', 'blue-system') });
+    const k = readFileSync(join(dir, 'kustomization.yaml'), 'utf8').replace('  - path: parameters.yaml\n', `  - path: parameters.yaml\n${patch}`);
+    writeFileSync(join(dir, 'kustomization.yaml'), k);
+    const docs = parseAllDocuments(execFileSync(KUBECTL!, ['kustomize', dir], { encoding: 'utf8' })).map((d) => d.toJSON() as Obj);
+    expect(docs.filter((d) => d.kind === 'MutatingWebhookConfiguration')).toEqual([]);
+    expect(docs.filter((d) => d.kind === 'ValidatingWebhookConfiguration').map((d) => d.metadata.name)).toEqual(['mesh-admission-blue']);
+    expect(docs).toHaveLength(9);
+  });
+});
+
 if (!KUBECTL) {
   describe('manifests/ (kubectl kustomize)', () => {
     it.skip('kubectl is not installed: the kustomizations were not rendered (install kubectl to check them)', () => undefined);

@@ -192,7 +192,7 @@ function validatorMessage(mesh: MeshIdentity, e: Entry, kinds: readonly string[]
 
 /**
  * Every other webhook that conflicts with this server's: mutating webhooks called for pod CREATE in at least one of
- * the mesh's namespaces (as they are labelled now), and validators of the kind table's kinds (whatever their
+ * the mesh's namespaces (as they are labelled now; only while this server's own injection webhook exists), and validators of the kind table's kinds (whatever their
  * namespaceSelector: Plugins and Clusters are cluster-scoped, and policies may sit in any namespace). Sorted by
  * configuration kind, name and entry.
  */
@@ -200,7 +200,9 @@ export function webhookConflicts(mesh: MeshIdentity, own: OwnWebhooks, configura
   const out: WebhookConflict[] = [];
   const meshed = meshNamespaceObjects(mesh, namespaces);
   const byEntry = new Map<string, { m: PodMutator; namespaces: string[] }>();
-  for (const ns of meshed) {
+  // without this server's injection webhook (an install that only validates) no other injector conflicts with it
+  const injecting = configurations.mutating.some((c) => nameOf(c) === own.mutating);
+  for (const ns of injecting ? meshed : []) {
     const labels = isRecord(ns.metadata?.labels) ? ns.metadata.labels : undefined;
     for (const m of podMutatorsFor(mesh, own, configurations.mutating, labels)) {
       const key = `${m.configuration}\u0000${m.index}`;

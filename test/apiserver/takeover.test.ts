@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MeshControlPlaneStandin, MeshInjectorStandin, STANDIN_SIDECAR_IMAGE } from '../support/mesh-injector-standin.js';
 import { REPO_ROOT } from '../support/fixtures.js';
-import { describeApiServer, meshIdentity, plainPod, statusMessage, TestCluster, TSX_LOADER, waitFor, type ServerProcess } from './harness.js';
+import { webhookConfigurations } from '../../src/install/webhook-config.js';
+import { describeApiServer, meshIdentity, plainPod, statusMessage, TestCluster, TSX_LOADER, waitFor, type Obj, type ServerProcess } from './harness.js';
 
 const ADM = '/apis/admissionregistration.k8s.io/v1';
 
@@ -191,6 +192,12 @@ describeApiServer('README: replacing the mesh\'s own webhooks, step by step', ()
 
   it('osm-edge: each step against the stand-ins', async () => {
     const { plane } = await meshFor('osm-edge', 'osm-apps');
+    // step 1's webhook configurations, as `kubectl apply -k manifests/overlays/osm-edge` writes them (no server runs
+    // behind them here: the audit is the check)
+    const osm = meshIdentity('osm-edge');
+    const installed = webhookConfigurations(osm, { target: { service: { name: 'mesh-admission', namespace: osm.meshNamespace, port: 443 } } });
+    await cluster.admin.create(installed.mutating as unknown as Obj);
+    await cluster.admin.create(installed.validating as unknown as Obj);
     const [, scale, wait, deleteMutating, , deleteValidating, check] = commands.osm;
     // this mesh's (the FSM mesh's validator reaches the cluster-scoped Plugins of every mesh: a conflict of both)
     const own = /^osm-/;

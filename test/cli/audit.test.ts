@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditCommand, type AuditCommandOptions } from '../../src/cli/audit.js';
 import { injectPod } from '../../src/injector/inject.js';
 import { auditClusterRoleRules, auditSecretsRule } from '../../src/install/rbac.js';
+import { webhookConfigurations } from '../../src/install/webhook-config.js';
 import { MemoryView } from '../../src/cluster/memory.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
 import { kindResources } from '../../src/mesh/kinds.js';
@@ -144,6 +145,9 @@ describe('mesh-admission audit', () => {
 
   it('another injector of the mesh\'s pods and another validator of its kinds are findings naming the configuration and what to do', async () => {
     const ADM = 'admissionregistration.k8s.io/v1';
+    // this server's own injection webhook, as installed: another injector conflicts with it
+    const own = webhookConfigurations(mesh, { target: { service: { name: 'mesh-admission', namespace: 'fsm-system' } } }).mutating;
+    api.addObject(own as unknown as Obj);
     api.addObject({
       apiVersion: ADM,
       kind: 'MutatingWebhookConfiguration',
@@ -183,6 +187,7 @@ describe('mesh-admission audit', () => {
       api.authorize({ clusterRules: READ_ONLY });
       api.deleteObject(ADM, 'MutatingWebhookConfiguration', undefined, 'fsm-webhook-fsm');
       api.deleteObject(ADM, 'ValidatingWebhookConfiguration', undefined, 'fsm-validator-mesh-fsm');
+      api.deleteObject(ADM, 'MutatingWebhookConfiguration', undefined, 'mesh-admission-fsm');
     }
   });
 

@@ -7,6 +7,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { slimConfiguration, WebhookConflictWatcher } from '../../src/controllers/webhook-conflicts.js';
 import { KubeHttp } from '../../src/kube/http.js';
+import { webhookConfigurations } from '../../src/install/webhook-config.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
 import type { KubeObject } from '../../src/mesh/objects.js';
 import type { WebhookConflict } from '../../src/mesh/webhook-conflicts.js';
@@ -52,6 +53,10 @@ describe('WebhookConflictWatcher', () => {
 
   async function start(namespaces: KubeObject[], opts: { viewSynced?: () => boolean } = {}) {
     api = await FakeApiServer.start();
+    // this server's own configurations, as installed (another injector conflicts only with an injecting server)
+    const { mutating, validating } = webhookConfigurations(mesh, { target: { service: { name: 'mesh-admission', namespace: 'fsm-system' } } });
+    api.addObject(mutating as unknown as Obj);
+    api.addObject(validating as unknown as Obj);
     http = new KubeHttp(api.kubeConfig());
     const lines: Array<{ level: number; msg: string }> = [];
     const sink = new Writable({ write: (chunk: Buffer, _e, cb) => (lines.push(JSON.parse(chunk.toString()) as { level: number; msg: string }), cb()) });
@@ -78,7 +83,7 @@ describe('WebhookConflictWatcher', () => {
 
     // an edit that changes no conflict (a label), then one that adds a validator: only the second is reported
     api.modifyObject(ADM, 'MutatingWebhookConfiguration', undefined, 'fsm-webhook-fsm', (o) => void ((o.metadata as { labels: Record<string, string> }).labels.extra = 'x'));
-    await waitFor(() => watcher!.configurations()?.mutating[0]?.metadata?.labels?.extra === 'x', { what: 'the edit to be seen' });
+    await waitFor(() => watcher!.configurations()?.mutating.find((c) => c.metadata?.name === 'fsm-webhook-fsm')?.metadata?.labels?.extra === 'x', { what: 'the edit to be seen' });
     api.addObject(validatorConfig());
     await waitFor(() => changes.length === 3, { what: 'the validator' });
     expect(changes[2]!.map((c) => c.configuration)).toEqual(['fsm-webhook-fsm', 'fsm-validator-mesh-fsm']);
@@ -99,7 +104,7 @@ describe('WebhookConflictWatcher', () => {
     let synced = false;
     const { changes } = await start([ns('apps')], { viewSynced: () => synced });
     api.addObject(injectorConfig());
-    await waitFor(() => watcher!.synced() && watcher!.configurations()?.mutating.length === 1, { what: 'the configuration listed' });
+    await waitFor(() => watcher!.synced() && watcher!.configurations()?.mutating.length === 2, { what: 'the configuration listed' });
     expect(watcher!.podMutators(ns('apps'))).toMatchObject([{ configuration: 'fsm-webhook-fsm', meshInjector: true, calledBefore: true }]);
     expect(watcher!.podMutators(ns('plain', false))).toEqual([]);
     expect(changes).toEqual([]);

@@ -42,6 +42,8 @@ function meshInjector(prefix = 'fsm', domain = 'flomesh.io', mesh = 'fsm', extra
 
 const mutating = (name: string, webhook: Record<string, unknown>): KubeObject => ({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name }, webhooks: [webhook] });
 const validating = (name: string, webhooks: Array<Record<string, unknown>>): KubeObject => ({ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name }, webhooks });
+/** This server's own injection configuration, as installed. */
+const OWN_MUTATING = mutating('mesh-admission-fsm', { name: 'inject.flomesh.io', clientConfig: { service: { name: 'mesh-admission', namespace: 'fsm-system' } }, rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }], namespaceSelector: { matchLabels: { 'flomesh.io/monitored-by': 'fsm' } } });
 
 describe('label selectors as the API server evaluates them', () => {
   it('matches all when absent or empty, ANDs every term, and NotIn/DoesNotExist match a missing key', () => {
@@ -99,7 +101,7 @@ describe('webhook conflicts', () => {
   const namespaces = [meshed('apps'), meshed('web'), ns('kube-system', { 'flomesh.io/monitored-by': 'fsm' }), ns('fsm-system', { 'flomesh.io/monitored-by': 'fsm' }), ns('plain')];
 
   it('reports the mesh\'s own injector as an error, naming the mesh\'s namespaces it is called for and what to do', () => {
-    const [c, ...rest] = webhookConflicts(fsm, OWN, { mutating: [meshInjector()], validating: [] }, namespaces);
+    const [c, ...rest] = webhookConflicts(fsm, OWN, { mutating: [OWN_MUTATING, meshInjector()], validating: [] }, namespaces);
     expect(rest).toEqual([]);
     expect(c).toEqual({
       configurationKind: 'MutatingWebhookConfiguration',
@@ -120,22 +122,25 @@ describe('webhook conflicts', () => {
   it('says what happens when the mesh\'s injector comes after this server (osm-edge), with either failure policy', () => {
     const own = { ...OWN, mutating: 'mesh-admission-osm', validating: 'mesh-admission-osm' };
     const osmNs = [ns('apps', { 'openservicemesh.io/monitored-by': 'osm' })];
-    const [closed] = webhookConflicts(osm, own, { mutating: [meshInjector('osm', 'openservicemesh.io', 'osm')], validating: [] }, osmNs);
+    const ownOsm = { ...OWN_MUTATING, metadata: { name: 'mesh-admission-osm' } };
+    const [closed] = webhookConflicts(osm, own, { mutating: [ownOsm, meshInjector('osm', 'openservicemesh.io', 'osm')], validating: [] }, osmNs);
     expect(closed!.message).toBe(
       'the mesh\'s own sidecar injector, called after mesh-admission-osm for pod CREATE in apps: it would refuse pods this server injected, so this server leaves them to it; run one injector per mesh: scale osm-injector to zero and delete this configuration (README: "Replacing the mesh\'s own webhooks")',
     );
-    const [open] = webhookConflicts(osm, own, { mutating: [meshInjector('osm', 'openservicemesh.io', 'osm', { failurePolicy: 'Ignore' })], validating: [] }, osmNs);
+    const [open] = webhookConflicts(osm, own, { mutating: [ownOsm, meshInjector('osm', 'openservicemesh.io', 'osm', { failurePolicy: 'Ignore' })], validating: [] }, osmNs);
     expect(open!.message).toContain('its failurePolicy is Ignore, so it cannot refuse the pods this server injects, but it may inject them again');
   });
 
-  it('reports no injector conflict while no namespace is in the mesh', () => {
-    expect(webhookConflicts(fsm, OWN, { mutating: [meshInjector()], validating: [] }, [ns('plain')])).toEqual([]);
+  it('reports no injector conflict while no namespace is in the mesh, or when this server does not inject', () => {
+    expect(webhookConflicts(fsm, OWN, { mutating: [OWN_MUTATING, meshInjector()], validating: [] }, [ns('plain')])).toEqual([]);
+    // an install that only validates (its injection webhook dropped): the mesh's injector is the one injector
+    expect(webhookConflicts(fsm, OWN, { mutating: [meshInjector()], validating: [] }, namespaces)).toEqual([]);
   });
 
   it('reports another pod mutator as a warning, and a configuration pointing at this server\'s Service as a leftover', () => {
     const vault = mutating('vault-agent-injector-cfg', { name: 'vault.hashicorp.com', rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }] });
     const leftover = mutating('mesh-admission', { name: 'inject.flomesh.io', clientConfig: { service: { name: 'mesh-admission', namespace: 'fsm-system', path: '/mutate-pod-creation' } }, rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }], namespaceSelector: { matchLabels: { 'flomesh.io/monitored-by': 'fsm' } } });
-    const found = webhookConflicts(fsm, OWN, { mutating: [vault, leftover], validating: [] }, namespaces);
+    const found = webhookConflicts(fsm, OWN, { mutating: [OWN_MUTATING, vault, leftover], validating: [] }, namespaces);
     expect(found.map((c) => [c.configuration, c.kind, c.severity, c.calledBefore, c.namespaces])).toEqual([
       ['mesh-admission', 'leftover', 'error', true, ['apps', 'web']],
       ['vault-agent-injector-cfg', 'pod-mutator', 'warning', false, ['apps', 'web']],

@@ -207,18 +207,26 @@ program
     const defaultDirs = { certsDir: cmd.getOptionValueSource('certsDir') === 'default', secretsDir: cmd.getOptionValueSource('secretsDir') === 'default' };
     const opts: ServeOptions = { ...SERVE_DEFAULTS, ...(o as Partial<ServeOptions>), ...(podNamespace ? { meshNamespace: podNamespace } : {}), host, defaultDirs, sidecarMode: o.sidecarMode as SidecarModeFlag, flavor: o.flavor as FlavorName };
     const { startServer } = await import('../server/run.js');
-    const server = await startServer(opts);
-    // A failed watch or API call is retried where it happens; if one ever escapes as a rejection, log it rather than
-    // let Node end the process (a webhook down means pods and policies cannot be created at all).
-    process.on('unhandledRejection', (err) => server.logger.error({ err }, 'unhandled rejection'));
+    // The handlers are in place before the server starts: a signal that comes as it starts (the line saying it serves
+    // is already out) shuts it down once it is up, instead of killing it mid-answer. A second signal exits at once.
+    const starting = startServer(opts);
     let signals = 0;
     const stop = (signal: string): void => {
       if (++signals > 1) process.exit(1);
-      server.logger.info({ signal }, 'signal received');
-      void server.shutdown().then(() => process.exit(0));
+      void starting.then(
+        (server) => {
+          server.logger.info({ signal }, 'signal received');
+          return server.shutdown().then(() => process.exit(0));
+        },
+        () => undefined, // the start failed: its error ends the process
+      );
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    const server = await starting;
+    // A failed watch or API call is retried where it happens; if one ever escapes as a rejection, log it rather than
+    // let Node end the process (a webhook down means pods and policies cannot be created at all).
+    process.on('unhandledRejection', (err) => server.logger.error({ err }, 'unhandled rejection'));
   });
 
 addReportOptions(

@@ -192,9 +192,9 @@ function validatorMessage(mesh: MeshIdentity, e: Entry, kinds: readonly string[]
 
 /**
  * Every other webhook that conflicts with this server's: mutating webhooks called for pod CREATE in at least one of
- * the mesh's namespaces (as they are labelled now; only while this server's own injection webhook exists), and validators of the kind table's kinds (whatever their
- * namespaceSelector: Plugins and Clusters are cluster-scoped, and policies may sit in any namespace). Sorted by
- * configuration kind, name and entry.
+ * the mesh's namespaces as they are labelled now (only while this server's own injection webhook exists), and
+ * validators of the kind table's kinds (the cluster-scoped ones whatever their namespaceSelector, the namespaced ones
+ * when it reaches the mesh's namespaces or its control-plane namespace). Sorted by configuration kind, name and entry.
  */
 export function webhookConflicts(mesh: MeshIdentity, own: OwnWebhooks, configurations: WebhookConfigurations, namespaces: readonly KubeObject[]): WebhookConflict[] {
   const out: WebhookConflict[] = [];

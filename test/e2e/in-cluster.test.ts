@@ -50,6 +50,6 @@ describe('serve in a pod (in-cluster credentials, no kubeconfig)', () => {
     } finally {
       child.kill('SIGTERM');
     }
-    expect(await done).toBe(0);
+    expect(await done, out).toBe(0);
   });
 });

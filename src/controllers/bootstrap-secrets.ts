@@ -316,10 +316,17 @@ export class BootstrapSecretController {
     p.retryTimer.unref();
   }
 
-  /** Something that refused Secrets in `namespace` may have changed (a ResourceQuota): retry its waiting pods now. */
+  /**
+   * Something that refused Secrets in `namespace` may have changed (a ResourceQuota): retry its waiting pods now, and
+   * start their backoff over. The API server's quota admission reads its own cache of ResourceQuotas, which can be a
+   * moment behind the watch that told us: a retry that still meets the old quota must come back in half a second,
+   * not after the 30 s the pod had reached.
+   */
   retryNamespace(namespace: string): void {
     for (const [uid, p] of this.pending) {
-      if (!p.retryTimer || p.pod.metadata?.namespace !== namespace) continue;
+      if (p.pod.metadata?.namespace !== namespace) continue;
+      p.attempts = 0;
+      if (!p.retryTimer) continue;
       clearTimeout(p.retryTimer);
       p.retryTimer = undefined;
       this.enqueue(uid, p);

@@ -90,8 +90,9 @@ describeApiServer('secure by default (FSM)', () => {
     cluster = await TestCluster.start({ auditPolicy: { apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules: [{ level: 'Metadata', users: [SERVER_USER] }, { level: 'None' }] } });
     const { admin } = cluster;
     // the install's scraper role, a reader bound to it, a tenant bound to nothing
-    // the install's metrics-reader ClusterRole, as the flavor's manifests ship it
-    for (const role of parseAllDocuments(readFileSync(join(REPO_ROOT, 'manifests/flavors/fsm/rbac.yaml'), 'utf8')).map((d) => d.toJSON() as Obj).filter((o) => o.metadata?.name === 'mesh-admission-fsm-metrics-reader')) await admin.create(role);
+    // the install's metrics-reader ClusterRole is in the flavor's rbac.yaml, which the harness applied
+    const shipped = parseAllDocuments(readFileSync(join(REPO_ROOT, 'manifests/flavors/fsm/rbac.yaml'), 'utf8')).map((d) => d.toJSON() as Obj).find((o) => o.metadata?.name === 'mesh-admission-fsm-metrics-reader');
+    expect((await admin.get('/apis/rbac.authorization.k8s.io/v1/clusterroles/mesh-admission-fsm-metrics-reader'))?.rules).toEqual(shipped?.rules);
     for (const ns of ['monitoring', 'shop']) await admin.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     for (const [ns, sa] of [['monitoring', 'prometheus'], ['monitoring', 'cache-probe'], ['shop', 'tenant']] as const) await admin.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: ns } });
     await admin.create({

@@ -54,7 +54,12 @@ describeApiServer('two meshes\' installs side by side', () => {
     // the names never meet: every cluster-scoped object carries its mesh's name, the namespaced ones their namespace
     const ids = installs.flatMap((i) => i.objects.map(id));
     expect(new Set(ids).size).toBe(ids.length);
-    for (const i of installs) for (const o of i.objects.filter((x) => CLUSTER_SCOPED.has(x.kind ?? ''))) expect(o.metadata?.name, id(o)).toBe(`mesh-admission-${i.mesh}`);
+    // (the metrics reader's role, bound by whoever scrapes, is the one with a suffix)
+    for (const i of installs) {
+      for (const o of i.objects.filter((x) => CLUSTER_SCOPED.has(x.kind ?? ''))) {
+        expect(o.metadata?.name, id(o)).toBe(o.kind === 'ClusterRole' && o.metadata?.name?.endsWith('-metrics-reader') ? `mesh-admission-${i.mesh}-metrics-reader` : `mesh-admission-${i.mesh}`);
+      }
+    }
 
     const stored = new Map<string, { uid: string; resourceVersion: string }>();
     for (const install of installs) {

@@ -1,5 +1,5 @@
 // The mutating webhook: a Pod CREATE in, the injector's decision out. Admission only decides and patches: in live mode
-// the bootstrap Secret is created once the pod exists, from the pod watch (kube/bootstrap-secrets.ts), so nothing
+// the bootstrap Secret is created once the pod exists, from the pod watch (controllers/bootstrap-secrets.ts), so nothing
 // leaves the process here. Standalone mode (no API server) writes the Secret at admission through a SecretStore; every
 // check runs first, and a write that fails is a denial with the reason, never a half-injected pod.
 import { randomUUID } from 'node:crypto';

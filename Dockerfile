@@ -33,7 +33,9 @@ ENV NODE_ENV=production
 WORKDIR /app
 # Everything under /app is owned by root and read-only to the server: it runs with a read-only root filesystem and
 # writes only to mounted directories (the Deployment mounts an emptyDir on /tmp and points --certs-dir and
-# --secrets-dir there; in-cluster the certificates and bootstrap Secrets live in the API anyway).
+# --secrets-dir there; in-cluster the certificates and bootstrap Secrets live in the API anyway). The default command
+# (standalone `serve`) cannot make ./certs here: it falls back to $TMPDIR (or /tmp) and says so, or, with nothing
+# writable there either, stops at once naming --certs-dir (test/server/nonroot.test.ts runs it so).
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./

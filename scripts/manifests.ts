@@ -14,14 +14,24 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { FLAVORS, meshIdentity, type FlavorName, type MeshIdentity } from '../src/mesh/flavor.js';
-import { NAMESPACE_NAME_LABEL, monitoredByLabel } from '../src/mesh/names.js';
-import { auditClusterRoles, clusterRole, meshNamespaceRole, metricsReaderClusterRole } from '../src/install/rbac.js';
+import { installName, NAMESPACE_NAME_LABEL, monitoredByLabel } from '../src/mesh/names.js';
+import { auditClusterRoles, clusterRole, clusterRoleBinding, clusterRoleRules, meshNamespaceRole, metricsReaderClusterRole } from '../src/install/rbac.js';
+import { DEFAULT_IMAGES } from '../src/injector/settings.js';
 import { meshNamespaceSelector, webhookConfigurations, webhookNames } from '../src/install/webhook-config.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The install every flavor's manifests describe: reached through the Service mesh-admission:443. */
+/**
+ * The install every flavor's manifests describe: reached through the Service mesh-admission:443. Its namespaced objects
+ * are named `mesh-admission` (a mesh has a namespace of its own); the cluster-scoped ones `mesh-admission-<mesh>`.
+ */
 export const INSTALL = { serviceName: 'mesh-admission', port: 443, name: 'mesh-admission', parameters: 'mesh-admission-parameters', failurePolicy: 'Fail', monitoringNamespace: 'monitoring' } as const;
+/** `mesh-admission-<mesh>` split at '-': the mesh name is the part after those of `mesh-admission`. */
+const INSTALL_NAME_PARTS = INSTALL.name.split('-').length;
+const CLUSTER_SCOPED_KINDS = ['ClusterRole', 'ClusterRoleBinding', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'] as const;
+const NAMESPACED_KINDS = ['ServiceAccount', 'Role', 'RoleBinding', 'Deployment', 'Service', 'PodDisruptionBudget'] as const;
+/** The environment variable of the Deployment that carries the healthcheck image parameter to --healthcheck-image. */
+export const HEALTHCHECK_IMAGE_ENV = 'HEALTHCHECK_IMAGE';
 export const FLAVOR_NAMES = Object.keys(FLAVORS) as FlavorName[];
 
 /** The default mesh of a flavor: its default name, in its default namespace. */
@@ -47,6 +57,9 @@ const fieldKey = (key: string): string => `[${key}]`;
 export function replacements(mesh: MeshIdentity): unknown[] {
   const { mutating, validating } = webhookConfigurations(mesh, { target: { service: { name: INSTALL.serviceName, namespace: mesh.meshNamespace, port: INSTALL.port } } });
   const names = webhookNames(mesh);
+  const scoped = installName(mesh);
+  const metricsReader = metricsReaderClusterRole(mesh).metadata.name;
+  const nameOf = (kind: string): string => ((CLUSTER_SCOPED_KINDS as readonly string[]).includes(kind) ? scoped : INSTALL.name);
   const configs = [mutating, validating];
   const withSelector = configs.flatMap((c) => c.webhooks.filter((w) => w.namespaceSelector).map((w) => ({ kind: c.kind!, name: w.name })));
   const nsIndex = meshNamespaceSelector(mesh).matchExpressions!.find((e) => e.key === NAMESPACE_NAME_LABEL)!.values!.indexOf(mesh.meshNamespace);
@@ -58,12 +71,18 @@ export function replacements(mesh: MeshIdentity): unknown[] {
   const param = (key: string) => ({ kind: 'ConfigMap', name: INSTALL.parameters, fieldPath: `data.${key}` });
   const selectorLabels = ['spec.selector.matchLabels', 'spec.template.metadata.labels', 'spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution.0.podAffinityTerm.labelSelector.matchLabels'];
   const instance = `${fieldKey(INSTANCE_LABEL)}`;
+  // the ClusterRole's rules that name the webhook configurations (patch, by resourceNames)
+  const rules = clusterRoleRules(mesh);
+  const patchRules = rules.flatMap((r, i) => (r.resourceNames?.includes(names.mutatingConfiguration) || r.resourceNames?.includes(names.validatingConfiguration) ? [i] : []));
+  // `mesh-admission-<mesh>`: the mesh name is the third part of the name split at '-' (the default's has no '-')
+  const meshPart = { delimiter: '-', index: INSTALL_NAME_PARTS };
+  const container = 'spec.template.spec.containers.[name=mesh-admission]';
   return [
     {
       source: { kind: 'ServiceAccount', name: INSTALL.name, fieldPath: 'metadata.namespace' },
       targets: [
-        ...['ClusterRoleBinding', 'RoleBinding'].map((kind) => ({ select: { kind, name: INSTALL.name }, fieldPaths: [`subjects.[name=${INSTALL.name}].namespace`] })),
-        ...all.map((c) => ({ select: { kind: c.kind, name: INSTALL.name }, fieldPaths: c.name.map((w) => `webhooks.[name=${w}].clientConfig.service.namespace`) })),
+        ...(['ClusterRoleBinding', 'RoleBinding'] as const).map((kind) => ({ select: { kind, name: nameOf(kind) }, fieldPaths: [`subjects.[name=${INSTALL.name}].namespace`] })),
+        ...all.map((c) => ({ select: { kind: c.kind, name: scoped }, fieldPaths: c.name.map((w) => `webhooks.[name=${w}].clientConfig.service.namespace`) })),
         ...perConfig(withSelector, (w) => `webhooks.[name=${w}].namespaceSelector.matchExpressions.[key=${NAMESPACE_NAME_LABEL}].values.${nsIndex}`),
       ],
     },
@@ -71,20 +90,31 @@ export function replacements(mesh: MeshIdentity): unknown[] {
       source: param('meshName'),
       targets: [
         ...perConfig(withSelector, (w) => `webhooks.[name=${w}].namespaceSelector.matchLabels.${fieldKey(monitoredByLabel(mesh.flavor))}`),
-        { select: { kind: 'Deployment', name: INSTALL.name }, fieldPaths: ['spec.template.spec.containers.[name=mesh-admission].env.[name=MESH_NAME].value', ...selectorLabels.map((p) => `${p}.${instance}`)] },
+        { select: { kind: 'Deployment', name: INSTALL.name }, fieldPaths: [`${container}.env.[name=MESH_NAME].value`, ...selectorLabels.map((p) => `${p}.${instance}`)] },
         { select: { kind: 'Service', name: INSTALL.name }, fieldPaths: [`spec.selector.${instance}`] },
         { select: { kind: 'PodDisruptionBudget', name: INSTALL.name }, fieldPaths: [`spec.selector.matchLabels.${instance}`] },
-        ...['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'Service', 'PodDisruptionBudget', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].map((kind) => ({
-          select: { kind, name: INSTALL.name },
-          fieldPaths: [`metadata.labels.${instance}`],
-        })),
+        ...[...NAMESPACED_KINDS, ...CLUSTER_SCOPED_KINDS].map((kind) => ({ select: { kind, name: nameOf(kind) }, fieldPaths: [`metadata.labels.${instance}`] })),
+        { select: { kind: 'ClusterRole', name: metricsReader }, fieldPaths: [`metadata.labels.${instance}`] },
       ],
     },
     {
       source: param('failurePolicy'),
       targets: [
-        { select: { kind: 'MutatingWebhookConfiguration', name: INSTALL.name }, fieldPaths: [`webhooks.[name=${names.inject}].failurePolicy`] },
-        { select: { kind: 'ValidatingWebhookConfiguration', name: INSTALL.name }, fieldPaths: [`webhooks.[name=${names.validate}].failurePolicy`] },
+        { select: { kind: 'MutatingWebhookConfiguration', name: scoped }, fieldPaths: [`webhooks.[name=${names.inject}].failurePolicy`] },
+        { select: { kind: 'ValidatingWebhookConfiguration', name: scoped }, fieldPaths: [`webhooks.[name=${names.validate}].failurePolicy`] },
+      ],
+    },
+    {
+      source: param('healthcheckImage'),
+      targets: [{ select: { kind: 'Deployment', name: INSTALL.name }, fieldPaths: [`${container}.env.[name=${HEALTHCHECK_IMAGE_ENV}].value`] }],
+    },
+    // Last, because the replacements above find these objects by their names: the mesh name into the names of the
+    // cluster-scoped objects (and the references to them), so that two meshes' installs never share one.
+    {
+      source: param('meshName'),
+      targets: [
+        ...CLUSTER_SCOPED_KINDS.map((kind) => ({ select: { kind, name: scoped }, fieldPaths: ['metadata.name', ...(kind === 'ClusterRoleBinding' ? ['roleRef.name'] : []), ...(kind === 'ClusterRole' ? patchRules.map((i) => `rules.${i}.resourceNames.0`) : [])], options: meshPart })),
+        { select: { kind: 'ClusterRole', name: metricsReader }, fieldPaths: ['metadata.name'], options: meshPart },
       ],
     },
     // the optional NetworkPolicy (../components/network-policy): which pods it covers, and the namespace scrapers
@@ -106,7 +136,7 @@ export function parameters(mesh: MeshIdentity, failurePolicy: string = INSTALL.f
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: INSTALL.parameters, annotations: { 'config.kubernetes.io/local-config': 'true' } },
-    data: { meshName: mesh.meshName, failurePolicy, monitoringNamespace: INSTALL.monitoringNamespace },
+    data: { meshName: mesh.meshName, failurePolicy, monitoringNamespace: INSTALL.monitoringNamespace, healthcheckImage: DEFAULT_IMAGES[mesh.flavor.name].healthcheck },
   };
 }
 
@@ -162,18 +192,14 @@ export function generateManifests(): Record<string, string> {
     const repl = HEADER('Kustomize replacements: where each parameter of mesh-admission-parameters and the namespace land.') + stringify(replacements(mesh), { lineWidth: 0 });
     files[`${dir}/kustomization.yaml`] = flavorKustomization(mesh);
     files[`${dir}/webhooks.yaml`] = HEADER('No caBundle: the server patches it into both objects on start and keeps it patched.') + yamlDocs([mutating, validating]);
-    files[`${dir}/rbac.yaml`] = HEADER('Bindings are in ../../base/serviceaccount.yaml.') + yamlDocs([clusterRole(mesh), meshNamespaceRole(mesh)]);
+    files[`${dir}/rbac.yaml`] =
+      HEADER('The RoleBinding is in ../../base/serviceaccount.yaml. The metrics-reader ClusterRole is for\n# scrapers: bind it to their ServiceAccount (../../monitoring/; see README, "Security").') +
+      yamlDocs([clusterRole(mesh), clusterRoleBinding(mesh), meshNamespaceRole(mesh), metricsReaderClusterRole(mesh)]);
     files[`${dir}/parameters.yaml`] = HEADER('The defaults; an overlay sets its own.') + stringify(parameters(mesh), { lineWidth: 0 });
     files[`${dir}/replacements.yaml`] = repl;
     files[`manifests/overlays/${flavor}/replacements.yaml`] = repl;
   }
   files['manifests/audit/clusterrole.yaml'] = auditRoles();
-  files['manifests/base/metrics-reader.yaml'] =
-    HEADER(
-      'For scrapers: get on /metrics and /audit, which the server checks with a\n' +
-        '# SubjectAccessReview. Bind it to the scraper\'s ServiceAccount (../monitoring/). A non-resource URL is not tied to one\n' +
-        "# server: the grant covers /metrics of every component that checks callers this way. See README, \"Security\".",
-    ) + yamlDocs([metricsReaderClusterRole()]);
   return files;
 }
 

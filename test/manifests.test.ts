@@ -12,7 +12,9 @@ import { parseAllDocuments } from 'yaml';
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { FLAVOR_NAMES, generateManifests, INSTALL, REPO_ROOT } from '../scripts/manifests.js';
 import { meshIdentity, type MeshIdentity } from '../src/mesh/flavor.js';
-import { accessReviewRules, clusterRole, meshNamespaceRole, metricsReaderClusterRole } from '../src/install/rbac.js';
+import { installName } from '../src/mesh/names.js';
+import { accessReviewRules, clusterRole, clusterRoleBinding, meshNamespaceRole, metricsReaderClusterRole } from '../src/install/rbac.js';
+import { DEFAULT_IMAGES } from '../src/injector/settings.js';
 import { webhookConfigurations, webhookNames } from '../src/install/webhook-config.js';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: any };
@@ -44,7 +46,7 @@ describe('generated manifests', () => {
       expect(k.resources).toEqual([`../../flavors/${flavor}`]);
       expect(k.namespace).toBe(mesh.meshNamespace);
       const params = parseAllDocuments(readFileSync(join(dir, 'parameters.yaml'), 'utf8'))[0]!.toJSON() as Obj;
-      expect(params.data).toEqual({ meshName: mesh.meshName, failurePolicy: 'Fail', monitoringNamespace: 'monitoring' });
+      expect(params.data).toEqual({ meshName: mesh.meshName, failurePolicy: 'Fail', monitoringNamespace: 'monitoring', healthcheckImage: DEFAULT_IMAGES[flavor].healthcheck });
     }
   });
 });
@@ -57,6 +59,7 @@ interface Params {
   readonly failurePolicy: string;
   /** the overlay includes the NetworkPolicy component, with this monitoring namespace */
   readonly monitoringNamespace?: string;
+  readonly healthcheckImage: string;
 }
 
 /** A user's overlay outside the repository: a copy of the flavor's overlay with every parameter changed. */
@@ -76,18 +79,20 @@ function customOverlay(flavor: 'fsm' | 'osm-edge', p: Params): string {
   const params = readFileSync(join(dir, 'parameters.yaml'), 'utf8')
     .replace(/meshName: .*/, `meshName: ${p.mesh.meshName}`)
     .replace(/failurePolicy: .*/, `failurePolicy: ${p.failurePolicy}`)
-    .replace(/monitoringNamespace: .*/, `monitoringNamespace: ${p.monitoringNamespace ?? 'monitoring'}`);
+    .replace(/monitoringNamespace: .*/, `monitoringNamespace: ${p.monitoringNamespace ?? 'monitoring'}`)
+    .replace(/healthcheckImage: .*/, `healthcheckImage: ${p.healthcheckImage}`);
   writeFileSync(join(dir, 'parameters.yaml'), params);
   return dir;
 }
 
-const defaults = (flavor: 'fsm' | 'osm-edge'): Params => ({ mesh: meshIdentity(flavor), image: 'mesh-admission:latest', replicas: 2, failurePolicy: 'Fail' });
+const defaults = (flavor: 'fsm' | 'osm-edge'): Params => ({ mesh: meshIdentity(flavor), image: 'mesh-admission:latest', replicas: 2, failurePolicy: 'Fail', healthcheckImage: DEFAULT_IMAGES[flavor].healthcheck });
 const INSTALLS: ReadonlyArray<{ title: string; dir: () => string; params: Params }> = [
   { title: 'manifests/ (fsm, defaults)', dir: () => join(REPO_ROOT, 'manifests'), params: defaults('fsm') },
   { title: 'manifests/overlays/fsm', dir: () => join(REPO_ROOT, 'manifests/overlays/fsm'), params: defaults('fsm') },
   { title: 'manifests/overlays/osm-edge', dir: () => join(REPO_ROOT, 'manifests/overlays/osm-edge'), params: defaults('osm-edge') },
   ...(['fsm', 'osm-edge'] as const).map((flavor) => {
-    const params: Params = { mesh: meshIdentity(flavor, 'blue', 'blue-mesh'), image: 'registry.example.com/mesh-admission:v9', replicas: 3, failurePolicy: 'Ignore', monitoringNamespace: 'observability' };
+    // a mesh name with a dash: the names of the cluster-scoped objects are split at dashes to carry it
+    const params: Params = { mesh: meshIdentity(flavor, 'blue-2', 'blue-mesh'), image: 'registry.example.com/mesh-admission:v9', replicas: 3, failurePolicy: 'Ignore', monitoringNamespace: 'observability', healthcheckImage: 'mirror.example.com/healthcheck:v9' };
     return { title: `a copied ${flavor} overlay with every parameter changed and the NetworkPolicy component`, dir: () => customOverlay(flavor, params), params };
   }),
 ];
@@ -102,9 +107,24 @@ if (KUBECTL)
         { port: 'metrics', scheme: 'https', path: '/metrics', interval: '30s', bearerTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token', tlsConfig: { serverName: 'mesh-admission.fsm-system.svc', ca: { secret: { name: 'fsm-admission-tls', key: 'ca.crt' } } } },
       ]);
       const binding = docs.find((d) => d.kind === 'ClusterRoleBinding')!;
-      expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: metricsReaderClusterRole().metadata.name });
+      expect(binding.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: metricsReaderClusterRole(meshIdentity('fsm')).metadata.name });
     });
   });
+
+describe.skipIf(!KUBECTL)('an install that only validates (README: "Replacing the mesh\'s own webhooks")', () => {
+  it('the README\'s patch, in a copied overlay for another mesh, drops the injection webhook and nothing else', () => {
+    const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+    const patch = /To keep this server as the validator[\s\S]*?```yaml\n([\s\S]*?)```/.exec(readme)![1]!;
+    const dir = customOverlay('fsm', { ...defaults('fsm'), mesh: meshIdentity('fsm', 'blue', 'blue-system') });
+    const k = readFileSync(join(dir, 'kustomization.yaml'), 'utf8').replace('  - path: parameters.yaml\n', `  - path: parameters.yaml\n${patch}`);
+    writeFileSync(join(dir, 'kustomization.yaml'), k);
+    const docs = parseAllDocuments(execFileSync(KUBECTL!, ['kustomize', dir], { encoding: 'utf8' })).map((d) => d.toJSON() as Obj);
+    expect(docs.filter((d) => d.kind === 'MutatingWebhookConfiguration')).toEqual([]);
+    expect(docs.filter((d) => d.kind === 'ValidatingWebhookConfiguration').map((d) => d.metadata.name)).toEqual(['mesh-admission-blue']);
+    // the install's other objects, the metrics-reader ClusterRole among them
+    expect(docs).toHaveLength(10);
+  });
+});
 
 if (!KUBECTL) {
   describe('manifests/ (kubectl kustomize)', () => {
@@ -114,9 +134,9 @@ if (!KUBECTL) {
   for (const install of INSTALLS) describeInstall(install.title, install.dir, install.params);
 }
 
-function describeInstall(title: string, dir: () => string, { mesh, image, replicas, failurePolicy, monitoringNamespace }: Params): void {
+function describeInstall(title: string, dir: () => string, { mesh, image, replicas, failurePolicy, monitoringNamespace, healthcheckImage }: Params): void {
   let docs: Obj[] = [];
-  const one = (kind: string, name = 'mesh-admission'): Obj => {
+  const one = (kind: string, name = CLUSTER_SCOPED.has(kind) ? installName(mesh) : 'mesh-admission'): Obj => {
     const found = docs.filter((d) => d.kind === kind && d.metadata.name === name);
     expect(found, `${kind} ${name}`).toHaveLength(1);
     return found[0]!;
@@ -137,12 +157,19 @@ function describeInstall(title: string, dir: () => string, { mesh, image, replic
       for (const d of docs) {
         if (CLUSTER_SCOPED.has(d.kind)) expect(d.metadata.namespace, `${d.kind} is cluster-scoped`).toBeUndefined();
         else expect(d.metadata.namespace, `${d.kind}/${d.metadata.name}`).toBe(NS);
-        // the scrapers' ClusterRole is the same object for every mesh's install: the tool's name only
-        if (d.metadata.name === 'mesh-admission-metrics-reader') expect(d.metadata.labels).toEqual({ 'app.kubernetes.io/name': 'mesh-admission' });
-        else expect(d.metadata.labels, `${d.kind} labels`).toMatchObject(labels);
+        expect(d.metadata.labels, `${d.kind} labels`).toMatchObject(labels);
         expect(JSON.stringify(d), `${d.kind}: no internal kustomize annotation left`).not.toContain('config.kubernetes.io');
       }
       for (const b of [one('ClusterRoleBinding'), one('RoleBinding')]) expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: 'mesh-admission', namespace: NS }]);
+    });
+
+    it('every cluster-scoped object carries the mesh name (two meshes\' installs never share one); namespaced ones live in the mesh namespace', () => {
+      const scoped = `mesh-admission-${mesh.meshName}`;
+      for (const d of docs) {
+        if (CLUSTER_SCOPED.has(d.kind)) expect([scoped, `${scoped}-metrics-reader`], d.kind).toContain(d.metadata.name);
+        else expect(d.metadata.name, d.kind).toBe('mesh-admission');
+      }
+      expect(docs.filter((d) => d.kind === 'ClusterRole').map((d) => d.metadata.name).sort()).toEqual([scoped, `${scoped}-metrics-reader`]);
     });
 
     it('every field is known to the Kubernetes API models (a stand-in for kubectl apply --dry-run=client, which needs a cluster)', () => {
@@ -186,7 +213,8 @@ function describeInstall(title: string, dir: () => string, { mesh, image, replic
       expect(arg('--flavor')).toBe('$(MESH_FLAVOR)');
       expect(arg('--mesh-name')).toBe('$(MESH_NAME)');
       const env = Object.fromEntries(c.env.filter((e: any) => 'value' in e).map((e: any) => [e.name, e.value]));
-      expect(env).toMatchObject({ MESH_FLAVOR: mesh.flavor.name, MESH_NAME: mesh.meshName });
+      expect(env).toMatchObject({ MESH_FLAVOR: mesh.flavor.name, MESH_NAME: mesh.meshName, HEALTHCHECK_IMAGE: healthcheckImage });
+      expect(arg('--healthcheck-image')).toBe('$(HEALTHCHECK_IMAGE)');
       expect(arg('--host')).toBe('0.0.0.0');
       expect(arg('--mesh-namespace')).toBe('$(POD_NAMESPACE)');
       expect(arg('--port')).toBe('9443');
@@ -224,6 +252,9 @@ function describeInstall(title: string, dir: () => string, { mesh, image, replic
         expect(c.resources[k].cpu, `${k}.cpu`).toBeDefined();
         expect(c.resources[k].memory, `${k}.memory`).toBeDefined();
       }
+      // from the measured resident memory (README "Memory"): the request above the 338 MB peak at 10,000 objects
+      expect(c.resources.requests.memory).toBe('384Mi');
+      expect(c.resources.limits.memory).toBe('768Mi');
     });
 
     it('PodDisruptionBudget maxUnavailable 1 over the Deployment’s pods', () => {
@@ -253,11 +284,12 @@ function describeInstall(title: string, dir: () => string, { mesh, image, replic
         }
       }
       expect(one('ClusterRole')).toEqual(clusterRole(mesh));
-      expect(one('ClusterRole', 'mesh-admission-metrics-reader')).toEqual(metricsReaderClusterRole());
+      expect(one('ClusterRole', `${installName(mesh)}-metrics-reader`)).toEqual(metricsReaderClusterRole(mesh));
       // the server asks the API server who a metrics caller is and what it may do
       expect(one('ClusterRole').rules).toEqual(expect.arrayContaining(accessReviewRules()));
       expect(one('Role')).toEqual(meshNamespaceRole(mesh));
-      expect(one('ClusterRoleBinding').roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mesh-admission' });
+      expect(one('ClusterRoleBinding')).toEqual(clusterRoleBinding(mesh));
+      expect(one('ClusterRoleBinding').roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `mesh-admission-${mesh.meshName}` });
       expect(one('RoleBinding').roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'mesh-admission' });
     });
 

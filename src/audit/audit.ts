@@ -13,6 +13,8 @@ import { bootstrapSecretPlan, injectPod, podNamespace, sidecarImageFor } from '.
 import type { InjectorOptions } from '../injector/settings.js';
 import { PLACEMENT_RULE } from '../validator/plugin.js';
 import { validate } from '../validator/validate.js';
+import type { OwnWebhooks, WebhookConfigurations } from '../mesh/webhook-conflicts.js';
+import { webhookFindings } from './webhooks.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -45,6 +47,10 @@ export interface AuditInput {
   readonly namespace?: string;
   /** epoch ms: pods younger than `secretGraceMs` are not yet expected to have their bootstrap Secret */
   readonly now: number;
+  /** the cluster's webhook configurations and this server's own: other webhooks conflicting with it are findings */
+  readonly webhooks?: { readonly configurations: WebhookConfigurations; readonly own: OwnWebhooks };
+  /** why the webhook configurations were not read, for the report (when `webhooks` is undefined) */
+  readonly webhooksNotListed?: string;
 }
 
 export interface AuditOptions {
@@ -90,6 +96,11 @@ export function* auditSteps(input: AuditInput, opts: AuditOptions): Generator<vo
   const findings: Finding[] = [];
   const objects = yield* auditObjects(input, opts, findings);
   const notChecked: string[] = [];
+  // cluster-wide: not part of a one-namespace audit
+  if (input.namespace === undefined) {
+    if (input.webhooks) findings.push(...webhookFindings(opts.mesh, input.webhooks.own, input.webhooks.configurations, input.view.list('Namespace')));
+    else if (input.webhooksNotListed) notChecked.push(`webhook configurations (${input.webhooksNotListed})`);
+  }
   if (!input.bootstrapSecrets) notChecked.push(`bootstrap Secrets (${input.bootstrapSecretsNotListed ?? 'they could not be listed'})`);
   const pods = yield* auditPods(input, opts, findings);
   yield* auditNamespaces(input, opts, findings);

@@ -11,6 +11,22 @@ import { isMonitoredNamespace } from '../mesh/names.js';
 import { loadKubeConfig } from '../kube/kubeconfig.js';
 import { KubeApiError, KubeHttp } from '../kube/http.js';
 import { listBootstrapSecretNames, listPods, readSnapshot, serverMinor } from '../controllers/snapshot.js';
+import { listWebhookConfigurations } from '../controllers/webhook-conflicts.js';
+import { installName } from '../mesh/names.js';
+import type { WebhookConfigurations } from '../mesh/webhook-conflicts.js';
+
+/** The install's Service (the manifests'), to recognise a leftover configuration that points at it. */
+const INSTALL_SERVICE = 'mesh-admission';
+
+/** The webhook configurations, or undefined when this user may not list them (the check is then skipped and said so). */
+async function webhookConfigurationsOrNot(http: KubeHttp): Promise<WebhookConfigurations | undefined> {
+  try {
+    return await listWebhookConfigurations(http);
+  } catch (err) {
+    if (err instanceof KubeApiError && err.status === 403) return undefined;
+    throw err;
+  }
+}
 
 export interface AuditCommandOptions {
   /** the kubeconfig file, or $KUBECONFIG's files */
@@ -42,7 +58,8 @@ export async function auditCommand(o: AuditCommandOptions, io: CommandIo): Promi
     const [{ view, notServed }, minor] = await Promise.all([readSnapshot(http), serverMinor(http)]);
     if (o.namespace !== undefined && !view.get('Namespace', '', o.namespace)) throw new InputError(`namespace ${o.namespace} not found`);
     const namespaces = o.namespace !== undefined ? (isMonitoredNamespace(o.mesh, view.get('Namespace', '', o.namespace)?.metadata?.labels) ? [o.namespace] : []) : meshNamespaces(view, o.mesh);
-    const [pods, secrets] = await Promise.all([listPods(http, namespaces), listBootstrapSecretNames(http, o.mesh, namespaces)]);
+    const [pods, secrets, webhooks] = await Promise.all([listPods(http, namespaces), listBootstrapSecretNames(http, o.mesh, namespaces), o.namespace === undefined ? webhookConfigurationsOrNot(http) : undefined]);
+    const own = { mutating: installName(o.mesh), validating: installName(o.mesh), service: { name: INSTALL_SERVICE, namespace: o.mesh.meshNamespace } };
     const report = audit(
       {
         view,
@@ -50,6 +67,7 @@ export async function auditCommand(o: AuditCommandOptions, io: CommandIo): Promi
         now: Date.now(),
         ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
         ...(secrets ? { bootstrapSecrets: secrets } : { bootstrapSecretsNotListed: 'this user may not list Secrets' }),
+        ...(webhooks ? { webhooks: { configurations: webhooks, own } } : { webhooksNotListed: 'this user may not list them' }),
       },
       { mesh: o.mesh, injector: { ...o.injector, mesh: o.mesh, kubernetesMinor: minor } },
     );

@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { InputError } from '../mesh/errors.js';
 import { FLAVORS, isFlavorName, meshIdentity, type FlavorName, type MeshIdentity } from '../mesh/flavor.js';
 import { SIDECAR_MODE_FLAGS, type SidecarModeFlag } from '../mesh/names.js';
+import { DEFAULT_IMAGES } from '../injector/settings.js';
 import { LISTEN_HOSTS, listenHost, SERVE_DEFAULTS, type ServeOptions } from '../server/options.js';
 import { parseLevelVersion, POD_SECURITY_MODES, type PodSecurityDefaults, type PodSecurityMode } from '../injector/pod-security.js';
 
@@ -159,13 +160,15 @@ interface InjectorFlags {
   sidecarImage?: string;
   initContainerImage?: string;
   podSecurityDefault?: PodSecurityDefaults;
+  healthcheckImage?: string;
 }
 function addInjectorOptions(cmd: Command): Command {
   return cmd
     .addOption(sidecarModeOption())
     .option('--sidecar-image <image>', 'sidecar image when the MeshConfig names none')
     .option('--init-container-image <image>', 'init container image when the MeshConfig names none')
-    .option('--pod-security-default <mode=level>', POD_SECURITY_DEFAULT_HELP, podSecurityDefault);
+    .option('--pod-security-default <mode=level>', POD_SECURITY_DEFAULT_HELP, podSecurityDefault)
+    .option('--healthcheck-image <image>', 'image of the healthcheck helper added for TCP and HTTPS probes (default: the flavor\'s)');
 }
 const podSecurityOf = (o: InjectorFlags): { podSecurityDefaults?: PodSecurityDefaults } => (o.podSecurityDefault ? { podSecurityDefaults: o.podSecurityDefault } : {});
 
@@ -196,11 +199,12 @@ program
   .option('--secrets-dir <dir>', 'standalone mode: where bootstrap Secrets are written as YAML', SERVE_DEFAULTS.secretsDir)
   .addOption(flavorOption(SERVE_DEFAULTS.flavor))
   .option('--mesh-name <name>', 'mesh name (default: fsm / osm)')
-  .option('--mesh-namespace <ns>', 'mesh control-plane namespace (default: fsm-system / osm-system)')
+  .option('--mesh-namespace <ns>', 'mesh control-plane namespace (default: in a pod, its own; else fsm-system / osm-system)')
   .addOption(sidecarModeOption())
   .option('--sidecar-image <image>', 'sidecar image (default: from the MeshConfig)')
   .option('--init-container-image <image>', 'init container image (default: from the MeshConfig)')
   .option('--pod-security-default <mode=level>', POD_SECURITY_DEFAULT_HELP, podSecurityDefault)
+  .option('--healthcheck-image <image>', `image of the healthcheck helper added to pods whose TCP or HTTPS probes are rewritten (default: ${DEFAULT_IMAGES.fsm.healthcheck} / ${DEFAULT_IMAGES['osm-edge'].healthcheck})`)
   .option('--register-webhooks <url>', 'live mode: create/update the webhook configurations mesh-admission-dev pointing at this URL (deleted on shutdown)')
   .option('--keep-webhooks', 'with --register-webhooks: leave the configurations in place on shutdown', false)
   .option('--service-name <name>', 'Service the webhooks are reached through', SERVE_DEFAULTS.serviceName)
@@ -210,33 +214,47 @@ program
   .option('--validation-fail-open', 'admit with a warning when validation cannot finish in time', false)
   .option('--audit-interval-seconds <n>', 'live mode: audit the cluster this often (jittered ±10 %; 0: never); results on /audit and as metrics', seconds, SERVE_DEFAULTS.auditIntervalSeconds)
   .option('--log-level <level>', 'pino log level', SERVE_DEFAULTS.logLevel)
-  .action(async (o: Record<string, unknown>) => {
+  .action(async (o: Record<string, unknown>, cmd: Command) => {
     if ((o.tlsCertFile === undefined) !== (o.tlsKeyFile === undefined)) throw new InputError('--tls-cert-file and --tls-key-file go together');
     if (o.keepWebhooks && o.registerWebhooks === undefined) throw new InputError('--keep-webhooks goes with --register-webhooks');
-    const { inClusterAvailable } = await import('../kube/in-cluster.js');
-    const live = o.kubeconfig !== undefined || inClusterAvailable();
+    const { inClusterAvailable, inClusterNamespace } = await import('../kube/in-cluster.js');
+    const inCluster = o.kubeconfig === undefined && inClusterAvailable();
+    const live = o.kubeconfig !== undefined || inCluster;
+    // in a pod the install lives in the mesh's namespace: the pod's own, unless --mesh-namespace says otherwise
+    const podNamespace = inCluster && o.meshNamespace === undefined ? inClusterNamespace() : undefined;
     const host = listenHost(typeof o.host === 'string' ? o.host : undefined, live);
+    const defaultDirs = { certsDir: cmd.getOptionValueSource('certsDir') === 'default', secretsDir: cmd.getOptionValueSource('secretsDir') === 'default' };
     const opts: ServeOptions = {
       ...SERVE_DEFAULTS,
       ...(o as Partial<ServeOptions>),
+      ...(podNamespace ? { meshNamespace: podNamespace } : {}),
       host,
+      defaultDirs,
       sidecarMode: o.sidecarMode as SidecarModeFlag,
       flavor: o.flavor as FlavorName,
       ...(o.podSecurityDefault ? { podSecurityDefaults: o.podSecurityDefault as PodSecurityDefaults } : {}),
     };
     const { startServer } = await import('../server/run.js');
-    const server = await startServer(opts);
-    // A failed watch or API call is retried where it happens; if one ever escapes as a rejection, log it rather than
-    // let Node end the process (a webhook down means pods and policies cannot be created at all).
-    process.on('unhandledRejection', (err) => server.logger.error({ err }, 'unhandled rejection'));
+    // The handlers are in place before the server starts: a signal that comes as it starts (the line saying it serves
+    // is already out) shuts it down once it is up, instead of killing it mid-answer. A second signal exits at once.
+    const starting = startServer(opts);
     let signals = 0;
     const stop = (signal: string): void => {
       if (++signals > 1) process.exit(1);
-      server.logger.info({ signal }, 'signal received');
-      void server.shutdown().then(() => process.exit(0));
+      void starting.then(
+        (server) => {
+          server.logger.info({ signal }, 'signal received');
+          return server.shutdown().then(() => process.exit(0));
+        },
+        () => undefined, // the start failed: its error ends the process
+      );
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    const server = await starting;
+    // A failed watch or API call is retried where it happens; if one ever escapes as a rejection, log it rather than
+    // let Node end the process (a webhook down means pods and policies cannot be created at all).
+    process.on('unhandledRejection', (err) => server.logger.error({ err }, 'unhandled rejection'));
   });
 
 addReportOptions(
@@ -275,7 +293,7 @@ addInjectorOptions(
     const { given, state, live } = await readInputs(paths, { ...o, strict: false });
     const { explainDocuments, explainSummary, formatExplainText, formatExplainYaml } = await import('./explain.js');
     const minor = live?.kubernetesMinor;
-    const injector = { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage, ...podSecurityOf(o), ...(minor !== undefined ? { kubernetesMinor: minor } : {}) };
+    const injector = { sidecarMode: o.sidecarMode, sidecarImage: o.sidecarImage, initContainerImage: o.initContainerImage, healthcheckImage: o.healthcheckImage, ...podSecurityOf(o), ...(minor !== undefined ? { kubernetesMinor: minor } : {}) };
     const perDocument = explainDocuments(given, meshOf(o), injector, state, live?.view, o.namespace);
     const results = perDocument.filter((r) => r !== undefined);
     const problems = [...(state?.problems ?? []), ...given.problems];
@@ -320,7 +338,7 @@ addInjectorOptions(
         ...(o.namespace !== undefined ? { namespace: o.namespace } : {}),
         output: o.output,
         mesh: meshOf(o),
-        injector: { sidecarMode: o.sidecarMode, ...(o.sidecarImage ? { sidecarImage: o.sidecarImage } : {}), ...(o.initContainerImage ? { initContainerImage: o.initContainerImage } : {}), ...podSecurityOf(o) },
+        injector: { sidecarMode: o.sidecarMode, ...(o.sidecarImage ? { sidecarImage: o.sidecarImage } : {}), ...(o.initContainerImage ? { initContainerImage: o.initContainerImage } : {}), ...(o.healthcheckImage ? { healthcheckImage: o.healthcheckImage } : {}), ...podSecurityOf(o) },
       },
       process,
     );

@@ -4,7 +4,7 @@
 // plugin, a dry run, a timeout) cannot exist, so nothing needs sweeping. The kubelet waits for a Secret volume that
 // does not exist yet and retries the mount, so the sidecar still starts with its configuration.
 //
-// - Which pods: labelled `<p>-proxy-uuid`, with the bootstrap volume naming `sidecar-bootstrap-config-<uuid>`, not
+// - Which pods: labelled `<p>-proxy-uuid` and `mesh-admission.io/mesh=<mesh>` (injected by this server for this mesh), with the bootstrap volume naming `sidecar-bootstrap-config-<uuid>`, not
 //   being deleted, and still Pending: a pod that runs had its volume mounted, so its Secret exists. This also bounds
 //   the work at start-up to the pods still starting.
 // - Who creates: one replica (the Lease holder, leader.ts), so that each Secret is created once; the others keep the
@@ -26,7 +26,7 @@ import { bootstrapSecretFor } from '../injector/bootstrap.js';
 import { bootstrapSecretPlan } from '../injector/inject.js';
 import type { SecretPlan } from '../injector/types.js';
 import type { InjectorOptions } from '../injector/settings.js';
-import { proxyUuidLabel } from '../mesh/names.js';
+import { injectedPodSelector } from '../mesh/names.js';
 import { isRecord, type KubeObject, type OwnerReference } from '../mesh/objects.js';
 import type { IssuedBootstrapCertificate } from '../certs/bootstrap-issuer.js';
 import { backoffDelay, type BackoffPolicy } from '../mesh/backoff.js';
@@ -135,7 +135,9 @@ export class BootstrapSecretController {
       path: podsPath(),
       apiVersion: 'v1',
       kind: 'Pod',
-      labelSelector: proxyUuidLabel(opts.injector.mesh),
+      // only the pods this server injected for this mesh: a pod the mesh's own injector (or another mesh's server)
+      // injected has its Secret from that injector, and is never even listed here
+      labelSelector: injectedPodSelector(opts.injector.mesh),
       logger: this.log,
       transform: slimPod,
       ...(opts.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: opts.watchTimeoutSeconds } : {}),

@@ -1,7 +1,7 @@
 // Keeps `webhooks[*].clientConfig.caBundle` of this server's MutatingWebhookConfiguration and
-// ValidatingWebhookConfiguration (both `mesh-admission` by default) equal to the CA bundle the serving certificate
-// chains to (docs/architecture.md#serving-certificate-rotation): on start, whenever the bundle changes, and whenever
-// someone edits the objects.
+// ValidatingWebhookConfiguration (both `mesh-admission-<mesh>` as installed, `mesh-admission-dev` for a workstation
+// run) equal to the CA bundle the serving certificate chains to (docs/architecture.md#serving-certificate-rotation):
+// on start, whenever the bundle changes, and whenever someone edits the objects.
 //
 // - Each configuration is patched with an RFC 6902 patch whose every `add` is guarded by a `test` of the webhook's name
 //   at that index (src/install/webhook-config.ts caBundlePatch), so a concurrent reorder fails the patch instead of
@@ -19,7 +19,6 @@ import { webhookConfigurationPath, type WebhookConfigurationKind } from '../kube
 import { Reflector } from '../kube/reflector.js';
 import type { KubeObject } from '../mesh/objects.js';
 import { caBundlePatch, encodeCaBundle } from '../install/webhook-config.js';
-import { WEBHOOK_CONFIGURATION_NAME } from '../mesh/names.js';
 import { fromPemAll } from '../certs/der.js';
 import { errorMessage } from '../mesh/errors.js';
 
@@ -45,8 +44,8 @@ export interface PublishResult {
 
 export interface CaBundlePatcherOptions {
   readonly http: KubeHttp;
-  readonly mutatingName?: string;
-  readonly validatingName?: string;
+  readonly mutatingName: string;
+  readonly validatingName: string;
   readonly logger?: Logger;
   /** re-check period (default 30 s) */
   readonly resyncMs?: number;
@@ -76,8 +75,8 @@ export class CaBundlePatcher {
   constructor(private readonly opts: CaBundlePatcherOptions) {
     this.logger = opts.logger ?? pino({ level: 'silent' });
     this.targets = [
-      { kind: 'MutatingWebhookConfiguration', name: opts.mutatingName ?? WEBHOOK_CONFIGURATION_NAME },
-      { kind: 'ValidatingWebhookConfiguration', name: opts.validatingName ?? WEBHOOK_CONFIGURATION_NAME },
+      { kind: 'MutatingWebhookConfiguration', name: opts.mutatingName },
+      { kind: 'ValidatingWebhookConfiguration', name: opts.validatingName },
     ];
   }
 

@@ -4,7 +4,7 @@
 // validated before the caller touches anything outside the process.
 import type { V1Container, V1PodDNSConfig, V1PodDNSConfigOption, V1Volume } from '@kubernetes/client-node';
 import type { Operation } from 'fast-json-patch';
-import { annotationKeys, bootstrapSecretLabels, bootstrapSecretName, ignoreLabel, isUnmeshedNamespace, monitoredByLabel, proxyUuidLabel } from '../mesh/names.js';
+import { annotationKeys, bootstrapSecretLabels, bootstrapSecretName, ignoreLabel, INJECTED_BY_LABEL, isUnmeshedNamespace, monitoredByLabel, proxyUuidLabel } from '../mesh/names.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { isRecord, type KubeObject } from '../mesh/objects.js';
 import { DEFAULT_NAMESPACE } from '../mesh/kinds.js';
@@ -146,7 +146,11 @@ export interface AddedSummary {
 export type InjectionPlan =
   | { readonly action: 'skip'; readonly reason: SkipReason; readonly message: string; readonly warnings: string[] }
   | { readonly action: 'deny'; readonly reason: DenyReason; readonly message: string; readonly warnings: string[] }
-  | { readonly action: 'noop'; readonly reason: 'already-injected'; readonly message: string; readonly warnings: string[] }
+  /**
+   * already-injected: this server injected it (a reinvocation); other-injector: the sidecar and proxy UUID are there
+   * without this server's INJECTED_BY_LABEL, so another injector (the mesh's own) put them there
+   */
+  | { readonly action: 'noop'; readonly reason: 'already-injected' | 'other-injector'; readonly message: string; readonly warnings: string[] }
   | {
       readonly action: 'inject' | 'reidentify';
       readonly reason: string;
@@ -255,7 +259,11 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
   const volume = volumes[volumeIndex];
   if (volume && !isRecord(volume.secret))
     return { action: 'deny', reason: 'invalid-pod', message: `${podRef.label}: volume "${BOOTSTRAP_VOLUME}" is reserved for the sidecar's bootstrap Secret, but this pod defines it as another volume type; rename it`, warnings: [] };
-  if (hasSidecar && hasLabel) return { action: 'noop', reason: 'already-injected', message: 'the sidecar and proxy UUID label are present', warnings: [] };
+  if (hasSidecar && hasLabel) {
+    if (podLabels?.[INJECTED_BY_LABEL] === mesh.meshName) return { action: 'noop', reason: 'already-injected', message: 'the sidecar and proxy UUID label are present', warnings: [] };
+    // Whoever injected it also made its bootstrap Secret: adding anything (or a Secret) would break its sidecar.
+    return { action: 'noop', reason: 'other-injector', message: `the sidecar and proxy UUID label are present without ${INJECTED_BY_LABEL}=${mesh.meshName}: another injector injected this pod`, warnings: [] };
+  }
 
   const settings = resolveSettings(opts, input.meshConfigSpec, podRef, nsRef, errors);
   const interception = resolveInterception(mesh.flavor, podRef.annotations, input.meshConfigSpec);
@@ -270,7 +278,9 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
   const secretName = bootstrapSecretName(uuid);
   const warnings: string[] = [...(probes?.warnings ?? [])];
   const patch = new PatchBuilder();
-  const summary: AddedSummary = { mode: settings.mode, initContainers: [], containers: [], volumes: [], labels: { [uuidLabel]: uuid }, annotations: {}, rewrittenProbes: [], images: {} };
+  // the UUID names the bootstrap Secret; INJECTED_BY_LABEL tells the Secret's creator (and a later call) the pod is ours
+  const ownLabels = { [uuidLabel]: uuid, [INJECTED_BY_LABEL]: mesh.meshName };
+  const summary: AddedSummary = { mode: settings.mode, initContainers: [], containers: [], volumes: [], labels: { ...ownLabels }, annotations: {}, rewrittenProbes: [], images: {} };
   // What bootstrap.yaml records comes from the probes as the pod will carry them (rewritten now, or already, in a
   // copy): exactly what the Secret's creator reads back from the stored pod (bootstrapSecretPlan).
   const finalContainers = containers.map((c, i) => {
@@ -282,7 +292,7 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
   if (pod.metadata === undefined) patch.add('/metadata', {});
   if (hasSidecar || volume) {
     // The copy keeps its containers and probes; only the identity (label, Secret, volume) is new.
-    patch.setMapEntries('/metadata/labels', podLabels, { [uuidLabel]: uuid });
+    patch.setMapEntries('/metadata/labels', podLabels, ownLabels);
     if (volume) patch.replace(`/spec/volumes/${volumeIndex}/secret/secretName`, secretName);
     else patch.append('/spec/volumes', spec.volumes, [{ name: BOOTSTRAP_VOLUME, secret: { secretName } }]);
     return {
@@ -297,7 +307,7 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
   }
 
   if (settings.labelOnly) {
-    patch.setMapEntries('/metadata/labels', podLabels, { [uuidLabel]: uuid });
+    patch.setMapEntries('/metadata/labels', podLabels, ownLabels);
     return { action: 'inject', reason: 'node-level-interception', message: 'NodeLevel interception: proxy UUID label only', patch: patch.ops, secret: undefined, summary, warnings };
   }
 
@@ -306,7 +316,7 @@ function planInjection(opts: InjectorOptions, input: PodAdmission): InjectionPla
     patch.replace(`/spec/containers/${ch.container}/${ch.field}`, ch.probe);
     summary.rewrittenProbes.push(`${containers[ch.container]?.name ?? ch.container}/${ch.field}`);
   }
-  patch.setMapEntries('/metadata/labels', podLabels, { [uuidLabel]: uuid });
+  patch.setMapEntries('/metadata/labels', podLabels, ownLabels);
 
   if (settings.metrics) {
     const podAnnotations = isRecord(pod.metadata?.annotations) ? pod.metadata.annotations : undefined;

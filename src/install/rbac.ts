@@ -1,9 +1,9 @@
 // The RBAC the server needs, derived from the kind table (mesh/kinds.ts) so that the read rules follow the kinds the
 // validator understands. Pure: no I/O. Used by `npm run manifests` (manifests/flavors/<flavor>/rbac.yaml).
-import type { V1ClusterRole, V1ObjectMeta, V1PolicyRule, V1Role } from '@kubernetes/client-node';
+import type { V1ClusterRole, V1ClusterRoleBinding, V1ObjectMeta, V1PolicyRule, V1Role } from '@kubernetes/client-node';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { KINDS, kindResources, type KindInfo } from '../mesh/kinds.js';
-import { leaderLeaseName, serverLabels, servingSecretName } from '../mesh/names.js';
+import { installName, leaderLeaseName, serverLabels, servingSecretName } from '../mesh/names.js';
 import { webhookNames, type WebhookNames } from './webhook-config.js';
 
 const ADMISSION_GROUP = 'admissionregistration.k8s.io';
@@ -12,6 +12,10 @@ const COORDINATION_GROUP = 'coordination.k8s.io';
 export type PolicyRule = Omit<V1PolicyRule, 'apiGroups' | 'resources'> & { apiGroups: string[]; resources: string[] };
 export type ClusterRole = Omit<V1ClusterRole, 'metadata' | 'rules'> & { metadata: V1ObjectMeta & { name: string }; rules: PolicyRule[] };
 export type Role = Omit<V1Role, 'metadata' | 'rules'> & { metadata: V1ObjectMeta & { name: string; namespace: string }; rules: PolicyRule[] };
+export type ClusterRoleBinding = Omit<V1ClusterRoleBinding, 'metadata'> & { metadata: V1ObjectMeta & { name: string } };
+
+/** The ServiceAccount the server runs as, in the mesh namespace. */
+export const SERVICE_ACCOUNT = 'mesh-admission';
 
 /** What the cluster view does with every resource it caches: one list, then watches. */
 const LIST_WATCH = ['list', 'watch'];
@@ -28,9 +32,10 @@ const LIST_WATCH = ['list', 'watch'];
  *   namespace (the Secret belongs to its pod, and Kubernetes deletes it with the pod);
  * - events: create (a Warning Event on a pod whose Secret cannot be created);
  * - resourcequotas: list/watch (a quota that refused a bootstrap Secret and is then lifted retries it at once);
- * - the two webhook configurations, by resourceNames: get and patch (caBundle) and watch, which the API server
- *   authorizes against resourceNames because the watch carries `fieldSelector=metadata.name=<name>`. No list, no
- *   create/update/delete: the manifests create them; `--register-webhooks` runs with the user's own credentials.
+ * - every mutating and validating webhook configuration: get, list, watch, read-only (the conflict watcher reports the
+ *   other webhooks called for the mesh's pods and policies; the caBundle patcher gets and watches its own two);
+ * - its own two webhook configurations, by resourceNames: patch (caBundle). No create/update/delete: the manifests
+ *   create them; `--register-webhooks` runs with the user's own credentials.
  * - tokenreviews and subjectaccessreviews: create (the callers of /metrics and /audit: accessReviewRules).
  */
 export function clusterRoleRules(mesh: MeshIdentity, names?: Partial<WebhookNames>, kinds: readonly KindInfo[] = KINDS): PolicyRule[] {
@@ -43,8 +48,9 @@ export function clusterRoleRules(mesh: MeshIdentity, names?: Partial<WebhookName
     { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
     { apiGroups: [''], resources: ['events'], verbs: ['create'] },
     { apiGroups: [''], resources: ['resourcequotas'], verbs: [...LIST_WATCH] },
-    { apiGroups: [ADMISSION_GROUP], resources: ['mutatingwebhookconfigurations'], resourceNames: [n.mutatingConfiguration], verbs: ['get', 'watch', 'patch'] },
-    { apiGroups: [ADMISSION_GROUP], resources: ['validatingwebhookconfigurations'], resourceNames: [n.validatingConfiguration], verbs: ['get', 'watch', 'patch'] },
+    { apiGroups: [ADMISSION_GROUP], resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'], verbs: ['get', ...LIST_WATCH] },
+    { apiGroups: [ADMISSION_GROUP], resources: ['mutatingwebhookconfigurations'], resourceNames: [n.mutatingConfiguration], verbs: ['patch'] },
+    { apiGroups: [ADMISSION_GROUP], resources: ['validatingwebhookconfigurations'], resourceNames: [n.validatingConfiguration], verbs: ['patch'] },
     ...accessReviewRules(),
   ];
 }
@@ -74,12 +80,17 @@ function kindReadRules(kinds: readonly KindInfo[], verbs: readonly string[]): Po
 
 /**
  * What the read-only commands (`audit`, `validate --kubeconfig`, `explain --kubeconfig`) need: list on Namespaces,
- * Pods and every (group, plural) of the kind table (Services among them). Plain lists: no watch, no get of single
+ * Pods, every (group, plural) of the kind table (Services among them) and the webhook configurations. Plain lists: no watch, no get of single
  * objects, nothing that writes. Discovery and /version are allowed to every authenticated user by Kubernetes' own
  * system:discovery role.
  */
 export function auditClusterRoleRules(kinds: readonly KindInfo[] = KINDS): PolicyRule[] {
-  return [{ apiGroups: [''], resources: ['namespaces', 'pods'], verbs: ['list'] }, ...kindReadRules(kinds, ['list'])];
+  return [
+    { apiGroups: [''], resources: ['namespaces', 'pods'], verbs: ['list'] },
+    ...kindReadRules(kinds, ['list']),
+    // the other webhooks called for the mesh's pods and policies (webhook-conflict findings)
+    { apiGroups: [ADMISSION_GROUP], resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'], verbs: ['list'] },
+  ];
 }
 
 /**
@@ -116,12 +127,24 @@ export function meshNamespaceRoleRules(mesh: MeshIdentity): PolicyRule[] {
   ];
 }
 
-export function clusterRole(mesh: MeshIdentity, name = 'mesh-admission', names?: Partial<WebhookNames>): ClusterRole {
+/** The ClusterRole of the install: `mesh-admission-<mesh>`, so that two meshes' installs keep theirs apart. */
+export function clusterRole(mesh: MeshIdentity, name = installName(mesh), names?: Partial<WebhookNames>): ClusterRole {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
     metadata: { name, labels: serverLabels(mesh) },
     rules: clusterRoleRules(mesh, names),
+  };
+}
+
+/** Binds the install's ClusterRole to its ServiceAccount; named like the ClusterRole (`mesh-admission-<mesh>`). */
+export function clusterRoleBinding(mesh: MeshIdentity, name = installName(mesh)): ClusterRoleBinding {
+  return {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name, labels: serverLabels(mesh) },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+    subjects: [{ kind: 'ServiceAccount', name: SERVICE_ACCOUNT, namespace: mesh.meshNamespace }],
   };
 }
 
@@ -141,16 +164,17 @@ export const METRICS_PATHS = ['/metrics', '/audit'] as const;
 export type NonResourceClusterRole = Omit<V1ClusterRole, 'metadata' | 'rules'> & { metadata: V1ObjectMeta & { name: string }; rules: Array<{ nonResourceURLs: string[]; verbs: string[] }> };
 
 /**
- * `<name>-metrics-reader`, for scrapers (bind it to Prometheus's ServiceAccount): `get` on the non-resource URLs
- * /metrics and /audit. A non-resource URL is not tied to one server: the same grant lets its holder read /metrics of
- * every component that checks its callers this way (the API server's own included), as controller-runtime's
- * metrics-reader role does. Labelled with the tool's name only: the same object serves every mesh's install.
+ * `mesh-admission-<mesh>-metrics-reader`, for scrapers (bind it to Prometheus's ServiceAccount): `get` on the
+ * non-resource URLs /metrics and /audit. Named and labelled per mesh like every cluster-scoped object of the install,
+ * so that two meshes' installs never share (or rewrite) one. A non-resource URL is not tied to one server: the same
+ * grant lets its holder read /metrics of every component that checks its callers this way (the API server's own
+ * included), as controller-runtime's metrics-reader role does.
  */
-export function metricsReaderClusterRole(name = 'mesh-admission'): NonResourceClusterRole {
+export function metricsReaderClusterRole(mesh: MeshIdentity): NonResourceClusterRole {
   return {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'ClusterRole',
-    metadata: { name: `${name}-metrics-reader`, labels: { ...AUDIT_LABELS } },
+    metadata: { name: `${installName(mesh)}-metrics-reader`, labels: serverLabels(mesh) },
     rules: [{ nonResourceURLs: [...METRICS_PATHS], verbs: ['get'] }],
   };
 }

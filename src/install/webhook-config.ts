@@ -32,7 +32,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { KINDS, kindResources, type KindInfo, type KindResource } from '../mesh/kinds.js';
-import { ignoreLabel, monitoredByLabel, NAMESPACE_NAME_LABEL, SYSTEM_NAMESPACES, serverLabels, WEBHOOK_CONFIGURATION_NAME, WEBHOOK_PATHS } from '../mesh/names.js';
+import { ignoreLabel, installName, monitoredByLabel, NAMESPACE_NAME_LABEL, SYSTEM_NAMESPACES, serverLabels, WEBHOOK_PATHS } from '../mesh/names.js';
 
 /** Injection timeout (the API server's maximum is 30). The server answers before it with its own deadline. */
 export const INJECT_TIMEOUT_SECONDS = 10;
@@ -81,8 +81,8 @@ export interface WebhookConfigOptions {
 export function defaultWebhookNames(mesh: MeshIdentity): WebhookNames {
   const d = mesh.flavor.domain;
   return {
-    mutatingConfiguration: WEBHOOK_CONFIGURATION_NAME,
-    validatingConfiguration: WEBHOOK_CONFIGURATION_NAME,
+    mutatingConfiguration: installName(mesh),
+    validatingConfiguration: installName(mesh),
     inject: `inject.${d}`,
     validate: `validate.${d}`,
     validateServices: `validate-services.${d}`,

@@ -3,11 +3,12 @@
 // account. Nothing here picks up a kubeconfig by itself. Credentials come from client-node's KubeConfig (client certs,
 // bearer tokens, token files re-read every minute, exec/OIDC plugins, proxies); the HTTP client is http.ts.
 import { existsSync, readFileSync } from 'node:fs';
+import type { User } from '@kubernetes/client-node';
 import { isIPv6 } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { InputError } from '../mesh/errors.js';
-import { inClusterAvailable, SERVICE_ACCOUNT_DIR } from './in-cluster.js';
+import { inClusterAvailable, serviceAccountDir } from './in-cluster.js';
 
 export { inClusterAvailable, SERVICE_ACCOUNT_DIR } from './in-cluster.js';
 
@@ -73,10 +74,29 @@ export function loadKubeConfig(opts: LoadKubeConfigOptions = {}): KubeConfig | u
     if (!kc.getCurrentCluster()) throw new KubeConfigError(`${name}: no current cluster (set current-context)`);
     return kc;
   }
-  const dir = opts.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
+  const dir = opts.serviceAccountDir ?? serviceAccountDir(env);
   if (opts.inCluster === false || !inClusterAvailable(env, dir)) return undefined;
   return inClusterConfig(env, dir);
 }
+
+/** The auth provider name of the projected service-account token (SERVICE_ACCOUNT_TOKEN below reads it). */
+export const SERVICE_ACCOUNT_TOKEN_PROVIDER = 'mesh-admission-service-account-token';
+
+/**
+ * The projected service-account token, read from its file every time credentials are computed (the HTTP client does
+ * that every 10 s, and at once after a 401). The kubelet rewrites the file well before the token expires, and the old
+ * token can be revoked at any time (its pod deleted): client-node's own file provider keeps a token it read for a
+ * minute, during which every request would be refused.
+ */
+const SERVICE_ACCOUNT_TOKEN: Parameters<KubeConfig['addAuthenticator']>[0] = {
+  isAuthProvider: (user: User): boolean => (user.authProvider as { name?: unknown } | undefined)?.name === SERVICE_ACCOUNT_TOKEN_PROVIDER,
+  applyAuthentication: async (user: User, opts: { headers?: unknown }): Promise<void> => {
+    const file = (user.authProvider as { config?: { path?: unknown } } | undefined)?.config?.path;
+    if (typeof file !== 'string') return;
+    const token = readFileSync(file, 'utf8').trim();
+    if (token) opts.headers = { ...(opts.headers as Record<string, unknown> | undefined), Authorization: `Bearer ${token}` };
+  },
+};
 
 /** Same as KubeConfig.loadFromCluster, but from the given environment and mount directory. */
 function inClusterConfig(env: NodeJS.ProcessEnv, dir: string): KubeConfig {
@@ -87,10 +107,11 @@ function inClusterConfig(env: NodeJS.ProcessEnv, dir: string): KubeConfig {
   const caFile = join(dir, 'ca.crt');
   const nsFile = join(dir, 'namespace');
   const kc = new KubeConfig();
+  kc.addAuthenticator(SERVICE_ACCOUNT_TOKEN);
   kc.loadFromOptions({
     clusters: [{ name: 'inCluster', server, skipTLSVerify: false, ...(existsSync(caFile) ? { caFile } : {}) }],
-    // the tokenFile provider re-reads the (projected, rotating) token every minute
-    users: [{ name: 'inClusterUser', authProvider: { name: 'tokenFile', config: { tokenFile: join(dir, 'token') } } }],
+    // the (projected, rotating) token re-read whenever credentials are computed
+    users: [{ name: 'inClusterUser', authProvider: { name: SERVICE_ACCOUNT_TOKEN_PROVIDER, config: { path: join(dir, 'token') } } }],
     contexts: [
       {
         name: 'inClusterContext',

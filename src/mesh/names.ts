@@ -77,8 +77,44 @@ export function bootstrapSecretSelector(mesh: MeshIdentity): string {
 export const WEBHOOK_PATHS = { validate: '/validate', mutate: '/mutate-pod-creation' } as const;
 export type WebhookName = keyof typeof WEBHOOK_PATHS;
 
-/** metadata.name of both webhook configurations (by default). */
-export const WEBHOOK_CONFIGURATION_NAME = 'mesh-admission';
+/**
+ * The name every cluster-scoped object of an install carries (both webhook configurations, the ClusterRole and its
+ * binding): `mesh-admission-<mesh name>`, so that the installs of two meshes in one cluster never overwrite each other.
+ * It sorts after FSM's own injector configuration (`fsm-webhook-<mesh>`) and before osm-edge's (`osm-webhook-<mesh>`);
+ * the API server calls mutating webhooks in the order of their configurations' names.
+ */
+export const INSTALL_NAME_PREFIX = 'mesh-admission';
+
+export function installName(mesh: MeshIdentity): string {
+  return `${INSTALL_NAME_PREFIX}-${mesh.meshName}`;
+}
+
+/**
+ * The label this server's injection adds to every pod it injects, valued with the mesh's name: what tells its pods
+ * from pods another injector (the mesh's own) injected, so that it creates bootstrap Secrets for its own pods only.
+ */
+export const INJECTED_BY_LABEL = 'mesh-admission.io/mesh';
+
+/** Label selector of the pods this server injected for this mesh (the bootstrap Secret creator's watch). */
+export function injectedPodSelector(mesh: MeshIdentity): string {
+  return `${proxyUuidLabel(mesh)},${INJECTED_BY_LABEL}=${mesh.meshName}`;
+}
+
+/**
+ * How the mesh's own webhooks are named: the injector writes its MutatingWebhookConfiguration `<p>-webhook-<mesh>`
+ * (the chart's default prefix) with one entry `<p>-inject.k8s.io` and the label `app: <p>-injector`; the controller
+ * writes the ValidatingWebhookConfiguration `<p>-validator-mesh-<mesh>` with one entry `<p>-validator.k8s.io`.
+ */
+export function meshWebhookNames(mesh: MeshIdentity) {
+  const p = mesh.flavor.prefix;
+  return {
+    injectorConfiguration: `${p}-webhook-${mesh.meshName}`,
+    injectorWebhook: `${p}-inject.k8s.io`,
+    injectorApp: `${p}-injector`,
+    validatorConfiguration: `${p}-validator-mesh-${mesh.meshName}`,
+    validatorWebhook: `${p}-validator.k8s.io`,
+  };
+}
 
 /** Labels on this server's own objects (webhook configurations, RBAC, its TLS Secret); `kubectl get -l` finds them. */
 export function serverLabels(mesh: MeshIdentity): Record<string, string> {

@@ -7,6 +7,7 @@ import { auditSteps, meshNamespaces, type AuditOptions, type AuditReport } from 
 import { auditJson, type AuditJson } from '../audit/report.js';
 import type { ClusterView } from '../cluster/view.js';
 import type { KubeObject } from '../mesh/objects.js';
+import type { OwnWebhooks, WebhookConfigurations } from '../mesh/webhook-conflicts.js';
 import type { Metrics } from './metrics.js';
 
 export interface AuditLoopOptions {
@@ -18,6 +19,8 @@ export interface AuditLoopOptions {
   readonly listBootstrapSecrets?: (namespaces: readonly string[]) => Promise<Set<string> | undefined>;
   /** why the Secrets are not checked when `listBootstrapSecrets` is not given */
   readonly bootstrapSecretsNotListed?: string;
+  /** the cluster's webhook configurations as last seen (undefined: not listed yet) and this server's own */
+  readonly webhooks?: () => { configurations: WebhookConfigurations | undefined; own: OwnWebhooks };
   readonly intervalMs: number;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -94,11 +97,13 @@ export class AuditLoop {
       const namespaces = meshNamespaces(view, this.opts.audit.mesh);
       const pods = await this.opts.listPods(namespaces);
       const secrets = this.opts.listBootstrapSecrets ? await this.opts.listBootstrapSecrets(namespaces) : undefined;
+      const hooks = this.opts.webhooks?.();
       const steps = auditSteps(
         {
           view,
           pods,
           now: this.now(),
+          ...(hooks ? (hooks.configurations ? { webhooks: { configurations: hooks.configurations, own: hooks.own } } : { webhooksNotListed: 'not listed yet' }) : {}),
           ...(secrets ? { bootstrapSecrets: secrets } : { bootstrapSecretsNotListed: this.opts.bootstrapSecretsNotListed ?? 'they could not be listed' }),
         },
         this.opts.audit,

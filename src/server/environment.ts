@@ -9,6 +9,7 @@ import type { InjectorOptions } from '../injector/settings.js';
 import type { ClusterView } from '../cluster/view.js';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import type { KubeObject } from '../mesh/objects.js';
+import type { OwnWebhooks, PodMutator, WebhookConfigurations } from '../mesh/webhook-conflicts.js';
 import type { Metrics } from './metrics.js';
 import type { ServeOptions } from './options.js';
 import type { SecretStore } from '../webhooks/secret-store.js';
@@ -36,6 +37,12 @@ export interface Environment {
   whenReady(): Promise<unknown>;
   /** reasons the server is not ready, empty when it is */
   notReady(): string[];
+  /** what /readyz says without failing readiness (live mode: conflicting webhooks), one line each */
+  warnings?(): string[];
+  /** live mode: the other mutating webhooks the API server calls for a pod of this namespace */
+  readonly podMutators?: (namespace: KubeObject | undefined) => PodMutator[];
+  /** live mode: the cluster's webhook configurations as last seen, and this server's own (the continuous audit) */
+  readonly webhooks?: () => { configurations: WebhookConfigurations | undefined; own: OwnWebhooks };
   /** shutdown has begun (the server still answers): hand over what another replica should take at once */
   drain?(): Promise<void>;
   stop(): Promise<void>;

@@ -4,8 +4,8 @@ import express, { type Request, type Response } from 'express';
 import type { Metrics } from './metrics.js';
 
 export interface HealthChecks {
-  /** TLS material loaded and the cluster view synced */
-  ready(): { ready: boolean; reasons: string[] };
+  /** TLS material loaded and the cluster view synced; warnings are shown without failing readiness */
+  ready(): { ready: boolean; reasons: string[]; warnings?: string[] };
   /** the continuous audit's last results (live mode); undefined: no audit runs here */
   audit?: () => { ran: false } | { ran: true; document: unknown };
 }
@@ -30,7 +30,7 @@ export function createHealthApp(metrics: Metrics, checks: HealthChecks, paths: S
   });
   app.get('/readyz', (_req: Request, res: Response) => {
     const r = checks.ready();
-    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', reasons: r.reasons });
+    res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not ready', reasons: r.reasons, ...(r.warnings?.length ? { warnings: r.warnings } : {}) });
   });
   app.get('/metrics', async (_req: Request, res: Response) => {
     res.setHeader('Content-Type', metrics.registry.contentType);

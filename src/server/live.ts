@@ -17,6 +17,9 @@ import { LeaderElector } from '../controllers/leader.js';
 import type { Environment, EnvironmentContext, TlsTarget } from './environment.js';
 import { ApiAccessReview } from '../controllers/access-review.js';
 import { devWebhookNames, registerWebhooks, unregisterWebhooks } from '../controllers/register-webhooks.js';
+import { webhookNames } from '../install/webhook-config.js';
+import { WebhookConflictWatcher } from '../controllers/webhook-conflicts.js';
+import { conflictLine } from '../mesh/webhook-conflicts.js';
 import { readTlsFiles, watchTlsFiles, type TlsMaterial } from './tls.js';
 import { leaderLeaseName, serverLabels, servingSecretName } from '../mesh/names.js';
 import { hostname } from 'node:os';
@@ -51,7 +54,22 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
   metrics.certificateExpiry.set({ cert: 'mesh-ca' }, meshCA.notAfter.getTime() / 1000);
   // a workstation run registers, patches and removes its own configurations, never the in-cluster install's
   const dev = opts.registerWebhooks ? devWebhookNames() : undefined;
-  const patcher = new CaBundlePatcher({ http, logger, ...(dev ? { mutatingName: dev.mutatingConfiguration, validatingName: dev.validatingConfiguration } : {}) });
+  const own = dev ?? webhookNames(mesh);
+  const patcher = new CaBundlePatcher({ http, logger, mutatingName: own.mutatingConfiguration, validatingName: own.validatingConfiguration });
+  // the other webhooks called for the mesh's pods and policies; a workstation run is reached by URL, not the Service
+  const ownWebhooks = { mutating: own.mutatingConfiguration, validating: own.validatingConfiguration, ...(dev ? {} : { service: { name: opts.serviceName, namespace: mesh.meshNamespace } }) };
+  const conflicts = new WebhookConflictWatcher({
+    http,
+    logger,
+    mesh,
+    own: ownWebhooks,
+    namespaces: () => view.list('Namespace'),
+    viewReady: () => view.ready(),
+    onChange: (found) => {
+      metrics.conflictingWebhooks.reset();
+      for (const c of found) metrics.conflictingWebhooks.inc({ name: c.configuration });
+    },
+  });
 
   let https: TlsTarget | undefined;
   let serving: ServingCertManager | undefined;
@@ -98,6 +116,7 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
     kubernetesMinor: () => view.kubernetesMinor(),
     async attach(server: TlsTarget, { issuer, injector }) {
       https = server;
+      conflicts.start();
       if (opts.tlsCertFile && opts.tlsKeyFile) stops.push(watchTlsFiles(server, opts.tlsCertFile, opts.tlsKeyFile, tls, logger, metrics));
       const bundle = serving?.caBundle() ?? tls.ca;
       if (opts.registerWebhooks) {
@@ -150,9 +169,13 @@ export async function liveEnvironment({ opts, mesh, logger, metrics }: Environme
       ...(opts.sidecarMode === 'auto' && view.kubernetesMinor() === undefined ? ['the API server version is not known yet (--sidecar-mode auto chooses native or classic sidecars from it)'] : []),
       ...(serving && !serving.current() ? ['serving certificate not loaded'] : []),
     ],
+    warnings: () => conflicts.conflicts().map((c) => `conflicting webhook: ${conflictLine(c)}`),
+    podMutators: (namespace) => conflicts.podMutators(namespace),
+    webhooks: () => ({ configurations: conflicts.configurations(), own: ownWebhooks }),
     async stop() {
       await (draining ??= Promise.all(drains.map((d) => d())).then(() => undefined));
       for (const stop of stops.reverse()) await stop();
+      await conflicts.stop();
       await view.stop();
       http.close();
     },

@@ -131,6 +131,12 @@ export class Metrics {
   observeInformers(source: InformerSource): void {
     this.informers = source;
   }
+  readonly conflictingWebhooks = new Gauge({
+    name: 'mesh_admission_conflicting_webhooks',
+    help: 'Webhooks of other configurations that conflict with this server\'s (another injector of the mesh\'s pods, another validator of its kinds), by configuration name; see the error log line or /readyz for what to do',
+    labelNames: ['name'] as const,
+    registers: [this.registry],
+  });
 
   /** Where the waiting gauge reads its value from. */
   countWaitingWith(source: () => number): void {

@@ -16,6 +16,11 @@ export interface ServeOptions {
   clusterState?: string;
   kubeconfig?: string;
   certsDir: string;
+  /**
+   * standalone mode: --certs-dir and --secrets-dir were not given, so a folder that cannot be written (an image's
+   * read-only working directory) falls back to one under the temporary directory; a given one must be writable
+   */
+  defaultDirs?: { readonly certsDir: boolean; readonly secretsDir: boolean };
   tlsCertFile?: string;
   tlsKeyFile?: string;
   /** live mode with certificate files: the CA to publish in the webhook configurations' caBundle */
@@ -29,6 +34,8 @@ export interface ServeOptions {
   initContainerImage?: string;
   /** the API server's Pod Security defaults (its admission configuration), for namespaces without the labels */
   podSecurityDefaults?: PodSecurityDefaults;
+  /** the healthcheck helper's image (default: the flavor's) */
+  healthcheckImage?: string;
   registerWebhooks?: string;
   /** with registerWebhooks: leave the configurations in place on shutdown (default: delete them) */
   keepWebhooks?: boolean;

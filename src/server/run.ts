@@ -110,6 +110,7 @@ function auditLoop(opts: ServeOptions, env: Environment, injector: AuditOptions[
     audit: { mesh: injector.mesh, injector },
     listPods,
     bootstrapSecretsNotListed: 'the server may not list Secrets; run mesh-admission audit with a role that may',
+    ...(env.webhooks ? { webhooks: env.webhooks } : {}),
     intervalMs,
     metrics,
     logger,
@@ -140,6 +141,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
     ...(opts.sidecarImage ? { sidecarImage: opts.sidecarImage } : {}),
     ...(opts.initContainerImage ? { initContainerImage: opts.initContainerImage } : {}),
     ...(opts.podSecurityDefaults ? { podSecurityDefaults: opts.podSecurityDefaults } : {}),
+    ...(opts.healthcheckImage ? { healthcheckImage: opts.healthcheckImage } : {}),
   };
   const handlers = deps.handlers ?? [
     validateHandler({ mesh, view: env.view, failOpen: opts.validationFailOpen, ...(env.freshness ? { freshness: env.freshness } : {}) }),
@@ -150,6 +152,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
       injections: metrics.injections,
       logger,
       ...(env.fetchNamespace ? { fetchNamespace: env.fetchNamespace } : {}),
+      ...(env.podMutators ? { podMutators: env.podMutators } : {}),
     }),
   ];
 
@@ -188,7 +191,7 @@ export async function startServer(opts: ServeOptions, deps: StartDeps = {}): Pro
     checks: {
       ready: () => {
         const reasons = [...(draining ? ['shutting down'] : []), ...env.notReady()];
-        return { ready: reasons.length === 0, reasons: [...new Set(reasons)] };
+        return { ready: reasons.length === 0, reasons: [...new Set(reasons)], warnings: env.warnings?.() ?? [] };
       },
       ...(audit ? { audit: () => (audit.document() ? { ran: true, document: audit.document() } : { ran: false }) } : {}),
     },

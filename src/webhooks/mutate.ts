@@ -14,6 +14,8 @@ import { injectPod, podNamespace } from '../injector/inject.js';
 import type { SecretPlan } from '../injector/types.js';
 import type { InjectorOptions } from '../injector/settings.js';
 import type { KubeObject } from '../mesh/objects.js';
+import { INJECTED_BY_LABEL } from '../mesh/names.js';
+import type { PodMutator } from '../mesh/webhook-conflicts.js';
 import type { SecretStore } from './secret-store.js';
 import { errorMessage } from '../mesh/errors.js';
 
@@ -33,7 +35,28 @@ export interface MutateHandlerOptions {
   readonly logger: Logger;
   /** live mode: a namespace missing from the cache is fetched once (it may have been labelled a moment ago) */
   readonly fetchNamespace?: (name: string) => Promise<KubeObject | undefined>;
+  /** live mode: the other mutating webhooks the API server calls for a pod of this namespace (the conflict watcher) */
+  readonly podMutators?: (namespace: KubeObject | undefined) => PodMutator[];
   readonly uuid?: () => string;
+}
+
+const ONE_INJECTOR = 'run one injector per mesh (README: "Replacing the mesh\'s own webhooks")';
+
+/** A pod that arrives injected by another injector: say which, when the configurations tell. */
+function injectedElsewhereWarning(meshName: string, before: readonly PodMutator[]): string {
+  const by = before.filter((m) => m.meshInjector);
+  const named = (by.length ? by : before).slice(0, 2).map((m) => `MutatingWebhookConfiguration ${m.configuration}`);
+  const which = named.length ? `${named.join(', ')}, called before this server` : `the pod has no ${INJECTED_BY_LABEL}=${meshName} label`;
+  return `sidecar already injected by another injector (${which}): this server added nothing; ${ONE_INJECTOR}`;
+}
+
+/**
+ * The mesh's own injector, called after this server and failing closed, takes a pod that carries the bootstrap volume
+ * for a copy of an injected pod: it reads a bootstrap Secret that does not exist yet (this server creates it once the
+ * pod exists), fails, and the API server refuses the pod. Leaving the pod to it is the outcome that works.
+ */
+function laterMeshInjector(mutators: readonly PodMutator[]): PodMutator | undefined {
+  return mutators.find((m) => m.meshInjector && !m.calledBefore && m.failClosed && !m.leftover);
 }
 
 const denied = (uid: string, code: number, reason: string, message: string, why: string, warnings: readonly string[] = []): AdmissionOutcome => ({
@@ -53,18 +76,28 @@ export function mutateHandler(opts: MutateHandlerOptions): AdmissionHandler {
   /** The decision for a pod whose namespace object is known (from the cache, or fetched). */
   const decide = (req: AdmissionRequest, request: { pod: KubeObject; namespace?: string; uuid: string }, namespaceObject: KubeObject | undefined, ctx: HandlerContext): AdmissionOutcome | Promise<AdmissionOutcome> => {
     const plan = injectPod({ ...request, ...(namespaceObject ? { namespaceObject } : {}) }, opts.view, opts.injector);
+    const namespace = podNamespace(request);
+    const mutators = (): PodMutator[] => opts.podMutators?.(namespaceObject ?? opts.view.get('Namespace', '', namespace)) ?? [];
     switch (plan.action) {
       case 'skip':
         count('skipped', plan.reason);
         return { response: allow(req.uid, plan.warnings), decision: 'skipped', reason: `${plan.reason}: ${plan.message}` };
-      case 'noop':
+      case 'noop': {
         count('skipped', plan.reason);
-        return { response: allow(req.uid, plan.warnings), decision: 'allowed', reason: plan.reason };
+        const warnings = plan.reason === 'other-injector' ? [...plan.warnings, injectedElsewhereWarning(opts.injector.mesh.meshName, mutators().filter((m) => m.calledBefore))] : plan.warnings;
+        return { response: allow(req.uid, warnings), decision: 'allowed', reason: plan.reason };
+      }
       case 'deny':
         count('denied', plan.reason);
         // a Pod Security refusal is answered as the API server's own would be (403 Forbidden)
         if (plan.reason === 'pod-security') return denied(req.uid, 403, 'Forbidden', plan.message, plan.reason, plan.warnings);
         return denied(req.uid, 400, 'BadRequest', plan.message, plan.reason, plan.warnings);
+    }
+    const later = laterMeshInjector(mutators());
+    if (later) {
+      count('skipped', 'other-injector');
+      const warning = `sidecar left to the mesh's own injector: MutatingWebhookConfiguration ${later.configuration} is called after this server and refuses a pod injected twice; ${ONE_INJECTOR}`;
+      return { response: allow(req.uid, [...plan.warnings, warning]), decision: 'skipped', reason: `other-injector: left to ${later.configuration}` };
     }
     const injected = (): AdmissionOutcome => {
       count('injected', plan.reason);
@@ -73,7 +106,6 @@ export function mutateHandler(opts: MutateHandlerOptions): AdmissionHandler {
     // dryRun: the same answer, but no certificate is issued and nothing is written.
     const secret = plan.secret;
     if (!secret || !opts.secrets || req.dryRun) return injected();
-    const namespace = podNamespace(request);
     return writeSecret(opts, opts.secrets, secret, ctx).then(injected, (err: unknown) => {
       count('denied', 'bootstrap-secret');
       opts.logger.error({ err: (err as Error).message, uid: req.uid, namespace, secret: secret.name }, 'bootstrap Secret not created');

@@ -93,7 +93,7 @@ describeApiServer('least privilege and a serving CA rotated under load', () => {
     const log = server.logs().map((l) => String(l.msg));
     expect(log.filter((m) => m.startsWith('CA rotation started'))).toHaveLength(1);
     // the published bundle holds the old CA (leaves it signed are still valid) and the new one
-    const config = await cluster.admin.get('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/mesh-admission');
+    const config = await cluster.admin.get('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/mesh-admission-fsm');
     const bundle = Buffer.from((config!.webhooks as Array<{ clientConfig: { caBundle: string } }>)[0]!.clientConfig.caBundle, 'base64').toString();
     expect(bundle).toContain(oldCa.trim().split('\n')[1]);
     expect(rotated.checkIssued(new X509Certificate(bundle.slice(bundle.indexOf('-----BEGIN', 10))))).toBe(true);
@@ -106,7 +106,7 @@ describeApiServer('least privilege and a serving CA rotated under load', () => {
     // a pod in a namespace the cache does not hold is decided after a live read of the namespace (through the API
     // server, the namespace's own watch event nearly always arrives first; here the review is sent directly)
     const review = { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'direct-1', kind: { group: '', version: 'v1', kind: 'Pod' }, resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'not-seen-yet', operation: 'CREATE', userInfo: { username: 'test' }, object: plainPod('not-seen-yet', 'p'), dryRun: false } };
-    const config = await cluster.admin.get('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/mesh-admission');
+    const config = await cluster.admin.get('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/mesh-admission-fsm');
     const trust = Buffer.from((config!.webhooks as Array<{ clientConfig: { caBundle: string } }>)[0]!.clientConfig.caBundle, 'base64').toString();
     const http = client(trust, server.port);
     const answer = await http.post('/mutate-pod-creation', review);

@@ -1,6 +1,6 @@
 // Secure by default, through a real kube-apiserver (RBAC, PodSecurity on):
 // - /metrics and /audit answer only callers whose token (from the TokenRequest API) passes a TokenReview and whose
-//   SubjectAccessReview allows the path: a reader bound to the install's mesh-admission-metrics-reader ClusterRole, not
+//   SubjectAccessReview allows the path: a reader bound to the install's mesh-admission-fsm-metrics-reader ClusterRole, not
 //   a tenant's ServiceAccount; repeated scrapes cost no review (the API server's audit log counts them); the metrics
 //   port serves the serving certificate; the probes stay open on their own port.
 // - Pod Security predicted: in namespaces labelled baseline and restricted the webhook refuses the pod itself with the
@@ -90,14 +90,15 @@ describeApiServer('secure by default (FSM)', () => {
     cluster = await TestCluster.start({ auditPolicy: { apiVersion: 'audit.k8s.io/v1', kind: 'Policy', omitStages: ['RequestReceived'], rules: [{ level: 'Metadata', users: [SERVER_USER] }, { level: 'None' }] } });
     const { admin } = cluster;
     // the install's scraper role, a reader bound to it, a tenant bound to nothing
-    for (const role of parseAllDocuments(readFileSync(join(REPO_ROOT, 'manifests/base/metrics-reader.yaml'), 'utf8')).map((d) => d.toJSON() as Obj)) await admin.create(role);
+    // the install's metrics-reader ClusterRole, as the flavor's manifests ship it
+    for (const role of parseAllDocuments(readFileSync(join(REPO_ROOT, 'manifests/flavors/fsm/rbac.yaml'), 'utf8')).map((d) => d.toJSON() as Obj).filter((o) => o.metadata?.name === 'mesh-admission-fsm-metrics-reader')) await admin.create(role);
     for (const ns of ['monitoring', 'shop']) await admin.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
     for (const [ns, sa] of [['monitoring', 'prometheus'], ['monitoring', 'cache-probe'], ['shop', 'tenant']] as const) await admin.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: ns } });
     await admin.create({
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
       metadata: { name: 'prometheus-metrics-reader' },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mesh-admission-metrics-reader' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'mesh-admission-fsm-metrics-reader' },
       subjects: [
         { kind: 'ServiceAccount', name: 'prometheus', namespace: 'monitoring' },
         { kind: 'ServiceAccount', name: 'cache-probe', namespace: 'monitoring' },

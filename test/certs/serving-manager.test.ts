@@ -154,11 +154,11 @@ describe('ServingCertManager', () => {
     const { mutating, validating } = webhookConfigurations(mesh, { target: { service: { name: 'mesh-admission', namespace: ns } } });
     fake.addObject(mutating as unknown as Obj);
     fake.addObject(validating as unknown as Obj);
-    const patcher = new CaBundlePatcher({ http, watch: false, resyncMs: 3_600_000 });
+    const patcher = new CaBundlePatcher({ http, mutatingName: 'mesh-admission-fsm', validatingName: 'mesh-admission-fsm', watch: false, resyncMs: 3_600_000 });
     patchers.push(patcher);
     const published = (): string[][] =>
       ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'].flatMap((kind) =>
-        ((fake.getObject(ADM, kind, undefined, 'mesh-admission') as unknown as { webhooks: { clientConfig: { caBundle?: string } }[] }).webhooks ?? []).map((w) =>
+        ((fake.getObject(ADM, kind, undefined, 'mesh-admission-fsm') as unknown as { webhooks: { clientConfig: { caBundle?: string } }[] }).webhooks ?? []).map((w) =>
           w.clientConfig.caBundle ? fingerprints(Buffer.from(w.clientConfig.caBundle, 'base64').toString('utf8')) : [],
         ),
       );

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditCommand, type AuditCommandOptions } from '../../src/cli/audit.js';
 import { injectPod } from '../../src/injector/inject.js';
 import { auditClusterRoleRules, auditSecretsRule } from '../../src/install/rbac.js';
+import { webhookConfigurations } from '../../src/install/webhook-config.js';
 import { MemoryView } from '../../src/cluster/memory.js';
 import { meshIdentity } from '../../src/mesh/flavor.js';
 import { kindResources } from '../../src/mesh/kinds.js';
@@ -139,6 +140,54 @@ describe('mesh-admission audit', () => {
       expect(secretLists.every((r) => r.verb === 'list' && r.query.labelSelector === 'app.kubernetes.io/name=flomesh.io,app.kubernetes.io/instance=fsm,fsm-proxy-uuid')).toBe(true);
     } finally {
       api.authorize({ clusterRules: READ_ONLY });
+    }
+  });
+
+  it('another injector of the mesh\'s pods and another validator of its kinds are findings naming the configuration and what to do', async () => {
+    const ADM = 'admissionregistration.k8s.io/v1';
+    // this server's own injection webhook, as installed: another injector conflicts with it
+    const own = webhookConfigurations(mesh, { target: { service: { name: 'mesh-admission', namespace: 'fsm-system' } } }).mutating;
+    api.addObject(own as unknown as Obj);
+    api.addObject({
+      apiVersion: ADM,
+      kind: 'MutatingWebhookConfiguration',
+      metadata: { name: 'fsm-webhook-fsm', labels: { app: 'fsm-injector' } },
+      webhooks: [{ name: 'fsm-inject.k8s.io', clientConfig: { service: { name: 'fsm-injector', namespace: 'fsm-system' } }, namespaceSelector: { matchLabels: { 'flomesh.io/monitored-by': 'fsm' } }, rules: [{ operations: ['CREATE'], apiGroups: ['*'], apiVersions: ['v1'], resources: ['pods'] }], sideEffects: 'NoneOnDryRun', admissionReviewVersions: ['v1'] }],
+    });
+    api.addObject({
+      apiVersion: ADM,
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'fsm-validator-mesh-fsm' },
+      webhooks: [{ name: 'fsm-validator.k8s.io', clientConfig: { service: { name: 'fsm-validator', namespace: 'fsm-system' } }, rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['plugin.flomesh.io'], apiVersions: ['v1alpha1'], resources: ['plugins'] }], sideEffects: 'None', admissionReviewVersions: ['v1'] }],
+    });
+    try {
+      const { code, stdout } = await run();
+      expect(code).toBe(1);
+      expect(stdout).toContain(
+        [
+          // after the policy objects, by configuration name
+          'ValidatingWebhookConfiguration fsm-validator-mesh-fsm',
+          '  warning webhooks[0]: fsm-validator.k8s.io: also validates Plugin: an object must satisfy both validators; it is the mesh\'s own validator, which its controller re-creates when it starts: delete it after each restart of fsm-controller (README: "Replacing the mesh\'s own webhooks")  [webhook-conflict]',
+          '',
+          'MutatingWebhookConfiguration fsm-webhook-fsm',
+          '  error   webhooks[0]: fsm-inject.k8s.io: the mesh\'s own sidecar injector, called before mesh-admission-fsm for pod CREATE in apps, clean: pods are injected by it, and this server adds nothing to them; run one injector per mesh: scale fsm-injector to zero and delete this configuration (README: "Replacing the mesh\'s own webhooks")  [webhook-conflict]',
+          '',
+          'Pod apps/legacy',
+        ].join('\n'),
+      );
+      expect(stdout).toContain('1 error, 3 warnings in 2 policy objects and 3 pods.');
+      // one namespace: the webhooks are cluster-wide, not part of it
+      expect((await run({ namespace: 'clean' })).stdout).not.toContain('webhook-conflict');
+      // a role that may not list them: the check is skipped and the report says so
+      api.authorize({ clusterRules: READ_ONLY.filter((r) => !r.apiGroups.includes('admissionregistration.k8s.io')) });
+      const refused = await run();
+      expect(refused.stdout).not.toContain('webhook-conflict');
+      expect(refused.stdout).toContain('Not checked: webhook configurations (this user may not list them).');
+    } finally {
+      api.authorize({ clusterRules: READ_ONLY });
+      api.deleteObject(ADM, 'MutatingWebhookConfiguration', undefined, 'fsm-webhook-fsm');
+      api.deleteObject(ADM, 'ValidatingWebhookConfiguration', undefined, 'fsm-validator-mesh-fsm');
+      api.deleteObject(ADM, 'MutatingWebhookConfiguration', undefined, 'mesh-admission-fsm');
     }
   });
 

@@ -116,7 +116,7 @@ spec:
     const [svc, deploy] = parseAllDocuments(r.stdout).map((d) => d.toJS() as KubeObject & { spec: any });
     expect(svc).toEqual(parseAllDocuments(input)[0]!.toJS());
     const template = deploy!.spec.template;
-    expect(template.metadata.labels).toEqual({ app: 'web', 'fsm-proxy-uuid': UUID_PLACEHOLDER });
+    expect(template.metadata.labels).toEqual({ app: 'web', 'fsm-proxy-uuid': UUID_PLACEHOLDER, 'mesh-admission.io/mesh': 'fsm' });
     expect(template.metadata.generateName).toBeUndefined();
     expect(template.spec.containers.map((c: { name: string }) => c.name)).toEqual(['sidecar', 'web']);
     expect(template.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['fsm-init']);
@@ -141,5 +141,18 @@ spec:
     const bad = cli('explain', join(dir, 'plain.yaml'), '--no-kubeconfig', '--pod-security-default', 'enforce=strict');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(`"enforce=strict": expected MODE=LEVEL[:VERSION], MODE enforce, warn or audit, LEVEL privileged, baseline or restricted, VERSION latest or v1.N (e.g. enforce=baseline:v1.28)`);
+  });
+
+  it('--healthcheck-image names the helper added for a TCP probe; without it, the flavor\'s default', () => {
+    const input = `apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: curl}
+spec:
+  containers: [{name: db, image: postgres, ports: [{containerPort: 5432}], livenessProbe: {tcpSocket: {port: 5432}}}]
+`;
+    const run = (...extra: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'explain', '-f', '-', '--cluster-state', 'examples/cluster', '-o', 'json', ...extra], { cwd: REPO_ROOT, encoding: 'utf8', input, env: offlineEnv });
+    const images = (r: ReturnType<typeof run>) => (JSON.parse(r.stdout) as { results: Array<{ added: { images: Record<string, string> } }> }).results[0]!.added.images['fsm-healthcheck'];
+    expect(images(run('--healthcheck-image', 'mirror.example.com/fsm-healthcheck:1.6.0'))).toBe('mirror.example.com/fsm-healthcheck:1.6.0');
+    expect(images(run())).toBe('flomesh/fsm-healthcheck:1.6.0');
   });
 });

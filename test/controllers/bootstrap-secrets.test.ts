@@ -103,7 +103,7 @@ describe('BootstrapSecretController', () => {
     await waitFor(() => secretOf(stored) === undefined, { what: 'garbage collection' });
   });
 
-  it('leaves running pods, pods being deleted and pods without a bootstrap volume of this mesh alone', async () => {
+  it('leaves running pods, pods being deleted, pods another injector injected and pods without a bootstrap volume of this mesh alone', async () => {
     const c = await start();
     const running_ = api.addObject(admitted(pod(), 'Running'));
     const deleting = admitted();
@@ -112,10 +112,19 @@ describe('BootstrapSecretController', () => {
     const foreign = admitted();
     (foreign.spec as { volumes: Array<{ name: string; secret?: { secretName: string } }> }).volumes.find((v) => v.name === 'sidecar-bootstrap-config-volume')!.secret!.secretName = 'someone-elses';
     api.addObject(foreign);
+    // injected by the mesh's own injector (which made its Secret itself), and by another mesh's server
+    const byMesh = admitted();
+    delete byMesh.metadata!.labels!['mesh-admission.io/mesh'];
+    api.addObject(byMesh);
+    const byOtherMesh = admitted();
+    byOtherMesh.metadata!.labels!['mesh-admission.io/mesh'] = 'fsm-2';
+    api.addObject(byOtherMesh);
     const marker = api.addObject(admitted());
     await waitFor(() => secretOf(marker), { what: 'the marker pod\'s Secret (the others came first)' });
     expect(secretOf(running_)).toBeUndefined();
     expect(api.requestsFor({ verb: 'create', resource: 'secrets' })).toHaveLength(1);
+    // the watch asks the API server for this server's pods of this mesh only: the others are never even listed
+    expect(api.requestsFor({ verb: 'list', resource: 'pods' }).map((r) => r.query.labelSelector)).toEqual(['fsm-proxy-uuid,mesh-admission.io/mesh=fsm']);
     await waitFor(() => c.pendingCount() === 0, { what: 'nothing left pending' });
   });
 

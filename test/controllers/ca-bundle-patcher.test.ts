@@ -21,12 +21,12 @@ describe('CaBundlePatcher', () => {
   let http: KubeHttp;
   const patchers: CaBundlePatcher[] = [];
   const patcher = (extra: Partial<ConstructorParameters<typeof CaBundlePatcher>[0]> = {}): CaBundlePatcher => {
-    const p = new CaBundlePatcher({ http, resyncMs: 3_600_000, backoffMs: [10, 50], ...extra });
+    const p = new CaBundlePatcher({ http, mutatingName: 'mesh-admission-fsm', validatingName: 'mesh-admission-fsm', resyncMs: 3_600_000, backoffMs: [10, 50], ...extra });
     patchers.push(p);
     return p;
   };
-  const get = (kind: 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration', name = 'mesh-admission'): Cfg | undefined => fake.getObject(ADM, kind, undefined, name) as unknown as Cfg | undefined;
-  const bundles = (kind: 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration', name = 'mesh-admission'): (string | undefined)[] => (get(kind, name)?.webhooks ?? []).map((w) => w.clientConfig.caBundle);
+  const get = (kind: 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration', name = 'mesh-admission-fsm'): Cfg | undefined => fake.getObject(ADM, kind, undefined, name) as unknown as Cfg | undefined;
+  const bundles = (kind: 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration', name = 'mesh-admission-fsm'): (string | undefined)[] => (get(kind, name)?.webhooks ?? []).map((w) => w.clientConfig.caBundle);
   const install = (names?: { mutatingConfiguration: string; validatingConfiguration: string }): void => {
     const { mutating, validating } = webhookConfigurations(mesh, { target: { service: { name: 'mesh-admission', namespace: 'fsm-system' } }, ...(names ? { names } : {}) });
     fake.addObject(mutating as unknown as Obj);
@@ -58,7 +58,7 @@ describe('CaBundlePatcher', () => {
     expect(bundles('MutatingWebhookConfiguration')).toEqual([b64]);
     expect(bundles('ValidatingWebhookConfiguration')).toEqual([b64, b64, b64]);
     const patches = fake.requestsFor({ verb: 'patch' });
-    expect(patches.map((x) => x.path)).toEqual([webhookConfigurationPath('MutatingWebhookConfiguration', 'mesh-admission'), webhookConfigurationPath('ValidatingWebhookConfiguration', 'mesh-admission')]);
+    expect(patches.map((x) => x.path)).toEqual([webhookConfigurationPath('MutatingWebhookConfiguration', 'mesh-admission-fsm'), webhookConfigurationPath('ValidatingWebhookConfiguration', 'mesh-admission-fsm')]);
     expect(patches[0]!.contentType).toBe('application/json-patch+json');
     expect(patches[1]!.body).toEqual([
       { op: 'test', path: '/webhooks/0/name', value: 'validate.flomesh.io' },
@@ -111,7 +111,7 @@ describe('CaBundlePatcher', () => {
     const p = patcher();
     await p.setBundle(CA1);
     // someone reverses the validating webhooks and changes one bundle; our patch is computed from a fresh read
-    fake.modifyObject(ADM, 'ValidatingWebhookConfiguration', undefined, 'mesh-admission', (o) => {
+    fake.modifyObject(ADM, 'ValidatingWebhookConfiguration', undefined, 'mesh-admission-fsm', (o) => {
       const c = o as unknown as Cfg;
       c.webhooks.reverse();
       c.webhooks[0]!.clientConfig.caBundle = 'b3RoZXI=';
@@ -132,8 +132,8 @@ describe('CaBundlePatcher', () => {
     await p.setBundle(CA1);
     p.start();
     await waitFor(() => fake.watchCount('mutatingwebhookconfigurations') === 1 && fake.watchCount('validatingwebhookconfigurations') === 1, { timeoutMs: 10_000, what: 'watches' });
-    expect(fake.requestsFor({ verb: 'watch' }).map((r) => r.query.fieldSelector)).toEqual(['metadata.name=mesh-admission', 'metadata.name=mesh-admission']);
-    fake.modifyObject(ADM, 'MutatingWebhookConfiguration', undefined, 'mesh-admission', (o) => {
+    expect(fake.requestsFor({ verb: 'watch' }).map((r) => r.query.fieldSelector)).toEqual(['metadata.name=mesh-admission-fsm', 'metadata.name=mesh-admission-fsm']);
+    fake.modifyObject(ADM, 'MutatingWebhookConfiguration', undefined, 'mesh-admission-fsm', (o) => {
       delete (o as unknown as Cfg).webhooks[0]!.clientConfig.caBundle;
     });
     await waitFor(() => bundles('MutatingWebhookConfiguration')[0] === encodeCaBundle(CA1), { timeoutMs: 10_000, what: 're-patch after edit' });
@@ -150,7 +150,7 @@ describe('CaBundlePatcher', () => {
     fake.clearRequests();
     await waitFor(() => fake.watchCount('mutatingwebhookconfigurations') === 1 && fake.watchCount('validatingwebhookconfigurations') === 1, { timeoutMs: 10_000, what: 'watches again' });
     // an edit after the restart is still followed
-    fake.modifyObject(ADM, 'MutatingWebhookConfiguration', undefined, 'mesh-admission', (o) => {
+    fake.modifyObject(ADM, 'MutatingWebhookConfiguration', undefined, 'mesh-admission-fsm', (o) => {
       delete (o as unknown as Cfg).webhooks[0]!.clientConfig.caBundle;
     });
     await waitFor(() => bundles('MutatingWebhookConfiguration')[0] === encodeCaBundle(CA1), { timeoutMs: 10_000, what: 're-patch after the restart' });
@@ -167,7 +167,7 @@ describe('CaBundlePatcher', () => {
     p.start();
     await waitFor(() => fake.watchCount() === 2, { timeoutMs: 10_000, what: 'watches' });
     fake.silently(() =>
-      fake.modifyObject(ADM, 'ValidatingWebhookConfiguration', undefined, 'mesh-admission', (o) => {
+      fake.modifyObject(ADM, 'ValidatingWebhookConfiguration', undefined, 'mesh-admission-fsm', (o) => {
         (o as unknown as Cfg).webhooks[1]!.clientConfig.caBundle = encodeCaBundle(CA2);
       }),
     );

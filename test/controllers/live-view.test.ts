@@ -10,6 +10,7 @@ import { CORE_RESOURCES, DEFAULT_USER, FakeApiServer, waitFor, type FakeApiServe
 import { quietPeriod } from '../support/wait.js';
 import { LiveView, defaultResources, type LiveViewOptions } from '../../src/controllers/live-view.js';
 import { KubeConfigError, loadKubeConfig } from '../../src/kube/kubeconfig.js';
+import { inClusterNamespace, serviceAccountDir } from '../../src/kube/in-cluster.js';
 import { KubeApiError, KubeHttp } from '../../src/kube/http.js';
 
 const EGRESS_FSM: ResourceDef = { group: 'policy.flomesh.io', version: 'v1alpha1', plural: 'egresses', kind: 'Egress', namespaced: true };
@@ -481,9 +482,43 @@ describe('loadKubeConfig', () => {
     const kc = loadKubeConfig({ env, serviceAccountDir: dir });
     expect(kc?.getCurrentCluster()).toMatchObject({ server: 'https://10.0.0.1:443', caFile: join(dir, 'ca.crt') });
     expect(kc?.getContextObject(kc.getCurrentContext())?.namespace).toBe('fsm-system');
-    expect(kc?.getCurrentUser()?.authProvider?.config?.tokenFile).toBe(join(dir, 'token'));
+    expect(kc?.getCurrentUser()?.authProvider).toEqual({ name: 'mesh-admission-service-account-token', config: { path: join(dir, 'token') } });
     expect(loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: 'fd00::1', KUBERNETES_SERVICE_PORT: '6443' }, serviceAccountDir: dir })?.getCurrentCluster()?.server).toBe('https://[fd00::1]:6443');
     expect(loadKubeConfig({ env: {}, serviceAccountDir: dir })).toBeUndefined();
     expect(loadKubeConfig({ env, serviceAccountDir: dir, inCluster: false })).toBeUndefined();
+    // the folder a test names (only tests set the variable), and the pod's namespace read from it
+    const tested = { ...env, MESH_ADMISSION_TEST_SERVICE_ACCOUNT_DIR: dir };
+    expect(loadKubeConfig({ env: tested })?.getCurrentCluster()?.caFile).toBe(join(dir, 'ca.crt'));
+    expect(serviceAccountDir(tested)).toBe(dir);
+    expect(serviceAccountDir(env)).toBe('/var/run/secrets/kubernetes.io/serviceaccount');
+    expect(inClusterNamespace(tested)).toBe('fsm-system');
+    expect(inClusterNamespace({ MESH_ADMISSION_TEST_SERVICE_ACCOUNT_DIR: join(dir, 'none') })).toBeUndefined();
+  });
+
+  it('in a pod, re-reads the rotating token file whenever credentials are computed, and at once after a 401', async () => {
+    const api = await FakeApiServer.start({ tls: true });
+    const dir = mkdtempSync(join(tmpdir(), 'sa-'));
+    try {
+      writeFileSync(join(dir, 'token'), 'token-one\n');
+      writeFileSync(join(dir, 'ca.crt'), api.caPem!);
+      const url = new URL(api.url);
+      const kc = loadKubeConfig({ env: { KUBERNETES_SERVICE_HOST: url.hostname, KUBERNETES_SERVICE_PORT: url.port }, serviceAccountDir: dir })!;
+      const http = new KubeHttp(kc, { credentialsTtlMs: 3_600_000 });
+      expect((await http.request({ path: '/api/v1/namespaces' })).status).toBe(200);
+      // the kubelet writes a new token, and the old one is refused (revoked): the 401 makes the client read the file again
+      writeFileSync(join(dir, 'token'), 'token-two');
+      api.failRequests({ count: 1, status: 401 });
+      expect((await http.request({ path: '/api/v1/namespaces' })).status).toBe(200);
+      expect(api.requests.slice(-3).map((r) => r.authorization)).toEqual(['Bearer token-one', 'Bearer token-one', 'Bearer token-two']);
+      // with the usual lifetime of computed credentials, a rewritten file is read at the next computation
+      const fresh = new KubeHttp(kc, { credentialsTtlMs: 0 });
+      writeFileSync(join(dir, 'token'), 'token-three');
+      await fresh.request({ path: '/api/v1/namespaces' });
+      expect(api.requests.at(-1)?.authorization).toBe('Bearer token-three');
+      fresh.close();
+      http.close();
+    } finally {
+      await api.close();
+    }
   });
 });

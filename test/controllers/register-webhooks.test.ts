@@ -112,7 +112,7 @@ describe('--register-webhooks', () => {
 });
 
 describe('serve --register-webhooks against a cluster with the in-cluster install', () => {
-  const INSTALL_NAME = 'mesh-admission';
+  const INSTALL_NAME = 'mesh-admission-fsm';
 
   async function run(extra: { keepWebhooks?: boolean }) {
     const api = await FakeApiServer.start();

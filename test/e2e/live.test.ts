@@ -44,7 +44,7 @@ let caPem: string;
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 const unb64 = (s: unknown) => Buffer.from(String(s), 'base64').toString('utf8');
 const caBundles = (kind: string): string[] => {
-  const obj = api.getObject('admissionregistration.k8s.io/v1', kind, undefined, 'mesh-admission');
+  const obj = api.getObject('admissionregistration.k8s.io/v1', kind, undefined, 'mesh-admission-fsm');
   return ((obj?.webhooks as Array<{ clientConfig: { caBundle?: string } }>) ?? []).map((w) => w.clientConfig.caBundle ?? '');
 };
 const WRITES = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
@@ -90,6 +90,13 @@ beforeAll(async () => {
   const { mutating, validating } = webhookConfigurations(mesh, { target: { service: { name: 'mesh-admission', namespace: 'fsm-system' } } });
   api.addObject(mutating as unknown as Obj);
   api.addObject(validating as unknown as Obj);
+  // the mesh's own injector, still registered: a conflict the server reports without failing readiness
+  api.addObject({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: 'fsm-webhook-fsm', labels: { app: 'fsm-injector' } },
+    webhooks: [{ name: 'fsm-inject.k8s.io', clientConfig: { service: { name: 'fsm-injector', namespace: 'fsm-system', path: '/mutate-pod-creation', port: 9090 } }, namespaceSelector: { matchLabels: { 'flomesh.io/monitored-by': 'fsm' } }, rules: [{ operations: ['CREATE'], apiGroups: ['*'], apiVersions: ['v1'], resources: ['pods'] }], sideEffects: 'NoneOnDryRun', admissionReviewVersions: ['v1'] }],
+  });
   const dir = mkdtempSync(join(tmpdir(), 'mesh-admission-live-'));
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, api.kubeConfigYaml());
@@ -113,6 +120,25 @@ describe('live mode', () => {
     await waitFor(async () => (await fetch(`http://127.0.0.1:${server.healthPort}/readyz`)).status === 200 || undefined);
   });
 
+  it('reports the mesh\'s own injector as a conflicting webhook: a /readyz line (still ready) and the metric', async () => {
+    const body = await waitFor(
+      async () => {
+        const b = (await (await fetch(`http://127.0.0.1:${server.healthPort}/readyz`)).json()) as { status: string; warnings?: string[] };
+        return b.warnings ? b : undefined;
+      },
+      { what: 'the conflict on /readyz' },
+    );
+    expect(body).toEqual({
+      status: 'ready',
+      reasons: [],
+      warnings: [
+        'conflicting webhook: MutatingWebhookConfiguration fsm-webhook-fsm (fsm-inject.k8s.io): the mesh\'s own sidecar injector, called before mesh-admission-fsm for pod CREATE in curl, httpbin, locked: pods are injected by it, and this server adds nothing to them; run one injector per mesh: scale fsm-injector to zero and delete this configuration (README: "Replacing the mesh\'s own webhooks")',
+      ],
+    });
+    const metrics = await (await fetch(`http://127.0.0.1:${server.metricsPort}/metrics`)).text();
+    expect(metrics).toContain('mesh_admission_conflicting_webhooks{name="fsm-webhook-fsm"} 1');
+  });
+
   it('creates the mesh CA Secret and replaces the broken serving certificate Secret', () => {
     const ca = api.getObject('v1', 'Secret', 'fsm-system', 'fsm-ca-bundle');
     expect(Object.keys((ca?.data as Record<string, string>) ?? {})).toEqual(expect.arrayContaining(['ca.crt', 'private.key']));
@@ -124,7 +150,7 @@ describe('live mode', () => {
 
   it('patches the caBundle of both webhook configurations, and again after someone edits it', async () => {
     await waitFor(() => [...caBundles('MutatingWebhookConfiguration'), ...caBundles('ValidatingWebhookConfiguration')].every((c) => c === b64(caPem)) || undefined);
-    api.modifyObject('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', undefined, 'mesh-admission', (o) => {
+    api.modifyObject('admissionregistration.k8s.io/v1', 'ValidatingWebhookConfiguration', undefined, 'mesh-admission-fsm', (o) => {
       (o.webhooks as Array<{ clientConfig: { caBundle?: string } }>)[0]!.clientConfig.caBundle = b64('stale');
     });
     await waitFor(() => caBundles('ValidatingWebhookConfiguration').every((c) => c === b64(caPem)) || undefined);
@@ -228,6 +254,8 @@ describe('live mode', () => {
     expect(server.audit).toBeDefined();
     const report = await server.audit!.runNow();
     expect(report?.findings).toContainEqual(expect.objectContaining({ kind: 'Pod', namespace: 'httpbin', name: 'legacy', rule: 'pod-sidecar-missing', severity: 'warning' }));
+    // the webhook configurations from the conflict watcher's cache: the mesh's own injector is an error
+    expect(report?.findings).toContainEqual(expect.objectContaining({ kind: 'MutatingWebhookConfiguration', name: 'fsm-webhook-fsm', rule: 'webhook-conflict', severity: 'error', field: 'webhooks[0]' }));
     const doc = (await (await fetch(`http://127.0.0.1:${server.metricsPort}/audit`)).json()) as { summary: { notChecked: string[] }; findings: unknown[] };
     expect(doc.summary.notChecked).toEqual(['bootstrap Secrets (the server may not list Secrets; run mesh-admission audit with a role that may)']);
     expect(doc.findings).toContainEqual(expect.objectContaining({ name: 'legacy', rule: 'pod-sidecar-missing' }));

@@ -62,9 +62,9 @@ describe('classic mode', () => {
     const p = pod();
     const r = plan(p, { meshConfig: { sidecar: { holdApplicationUntilProxyStarts: false, gracefulExitUntilDownstreamEnds: false } } });
     if (r.action !== 'inject') throw new Error(r.action);
-    expect(r.patch.map((o) => `${o.op} ${o.path}`)).toEqual(['add /metadata/labels/fsm-proxy-uuid', 'add /spec/volumes', 'add /spec/initContainers', 'add /spec/containers/-']);
+    expect(r.patch.map((o) => `${o.op} ${o.path}`)).toEqual(['add /metadata/labels/fsm-proxy-uuid', 'add /metadata/labels/mesh-admission.io~1mesh', 'add /spec/volumes', 'add /spec/initContainers', 'add /spec/containers/-']);
     const out = asPod(applied(p, r));
-    expect(out.metadata?.labels).toEqual({ app: 'web', 'fsm-proxy-uuid': UUID });
+    expect(out.metadata?.labels).toEqual({ app: 'web', 'fsm-proxy-uuid': UUID, 'mesh-admission.io/mesh': 'fsm' });
     expect(out.spec?.volumes).toEqual([{ name: 'sidecar-bootstrap-config-volume', secret: { secretName: `sidecar-bootstrap-config-${UUID}` } }]);
     expect(names(out.spec?.initContainers)).toEqual(['fsm-init']);
     expect(names(out.spec?.containers)).toEqual(['app', 'sidecar']);
@@ -176,7 +176,10 @@ describe('classic mode', () => {
     const r = plan(pod(), { meshConfig: { traffic: { interceptionMode: 'NodeLevel' } } });
     expect(r).toMatchObject({ action: 'inject', reason: 'node-level-interception', secret: undefined });
     if (r.action !== 'inject') throw new Error(r.action);
-    expect(r.patch).toEqual([{ op: 'add', path: '/metadata/labels/fsm-proxy-uuid', value: UUID }]);
+    expect(r.patch).toEqual([
+      { op: 'add', path: '/metadata/labels/fsm-proxy-uuid', value: UUID },
+      { op: 'add', path: '/metadata/labels/mesh-admission.io~1mesh', value: 'fsm' },
+    ]);
   });
 
   it('adds no init container for osm-edge ebpf interception', () => {
@@ -282,6 +285,21 @@ describe('already-injected pods', () => {
     expect(plan(once, { uuid: UUID2 })).toEqual({ action: 'noop', reason: 'already-injected', message: 'the sidecar and proxy UUID label are present', warnings: [] });
   });
 
+  it('a pod another injector injected (sidecar and proxy UUID without this server\'s label) is left as it is', () => {
+    const p = pod();
+    const byMesh = structuredClone(applied(p, plan(p)));
+    delete byMesh.metadata!.labels!['mesh-admission.io/mesh'];
+    expect(plan(byMesh, { uuid: UUID2 })).toEqual({
+      action: 'noop',
+      reason: 'other-injector',
+      message: 'the sidecar and proxy UUID label are present without mesh-admission.io/mesh=fsm: another injector injected this pod',
+      warnings: [],
+    });
+    // injected for another mesh of the same flavor: not this server's either
+    byMesh.metadata!.labels!['mesh-admission.io/mesh'] = 'other';
+    expect(plan(byMesh, { uuid: UUID2 })).toMatchObject({ action: 'noop', reason: 'other-injector' });
+  });
+
   it('a kubectl debug --copy-to copy gets a new identity; containers and probes untouched; its Secret from its probes', () => {
     const p = pod({ spec: { containers: [{ name: 'app', image: 'nginx', ports: [{ name: 'http', containerPort: 8080 }], livenessProbe: { httpGet: { path: '/live', port: 'http' }, timeoutSeconds: 2 } }] } });
     const first = plan(p);
@@ -291,6 +309,7 @@ describe('already-injected pods', () => {
     if (r.action !== 'reidentify') throw new Error(r.action);
     expect(r.patch).toEqual([
       { op: 'add', path: '/metadata/labels/fsm-proxy-uuid', value: UUID2 },
+      { op: 'add', path: '/metadata/labels/mesh-admission.io~1mesh', value: 'fsm' },
       { op: 'replace', path: '/spec/volumes/0/secret/secretName', value: `sidecar-bootstrap-config-${UUID2}` },
     ]);
     // the new Secret records the original probes, read back from the copy's rewritten ones: the old Secret is not needed

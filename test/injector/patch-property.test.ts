@@ -56,6 +56,8 @@ interface Intent {
   prefix: string;
   healthPath: string;
   uuidLabel: string;
+  /** the label this server marks its pods with, and its value (the mesh's name) */
+  injectedBy: [string, string];
   mode: 'classic' | 'native';
   hold: boolean;
   metrics: boolean;
@@ -85,6 +87,7 @@ function intent(s: Scenario): Intent {
     prefix: p,
     healthPath: `/${p}-healthcheck`,
     uuidLabel: `${p}-proxy-uuid`,
+    injectedBy: ['mesh-admission.io/mesh', mesh.meshName],
     mode: modeWord === 'native' ? 'native' : 'classic', // auto without a Kubernetes version is classic
     hold,
     metrics: boolWord(nsAnn[`${d}/metrics`]) === true,
@@ -173,7 +176,7 @@ function expectedPod(s: Scenario, it: Intent, out: Json | undefined): Expected {
   const hc = usesHealthcheck ? [named(`${it.prefix}-healthcheck`)] : [];
 
   pod.metadata ??= {};
-  pod.metadata.labels = { ...(pod.metadata.labels ?? {}), [it.uuidLabel]: UUID };
+  pod.metadata.labels = { ...(pod.metadata.labels ?? {}), [it.uuidLabel]: UUID, [it.injectedBy[0]]: it.injectedBy[1] };
   if (it.metrics) pod.metadata.annotations = { ...(pod.metadata.annotations ?? {}), ...PROM };
   pod.spec.volumes = [...(pod.spec.volumes ?? []), { name: BOOTSTRAP_VOLUME, secret: { secretName: `sidecar-bootstrap-config-${UUID}` } }];
   const userInits: Json[] = pod.spec.initContainers ?? [];
@@ -241,7 +244,7 @@ function checkMinimal(s: Scenario, it: Intent, exp: Expected, patch: Operation[]
         continue;
       }
       const map = pod.metadata?.[field!];
-      const allowedKeys = field === 'labels' ? [it.uuidLabel] : Object.keys(PROM);
+      const allowedKeys = field === 'labels' ? [it.uuidLabel, it.injectedBy[0]] : Object.keys(PROM);
       if (key === undefined) {
         // a whole map only when the pod had none, and holding only the new keys
         expect(map, `${where}: rewrites an existing map`).toBeUndefined();
@@ -271,7 +274,7 @@ function checkMinimal(s: Scenario, it: Intent, exp: Expected, patch: Operation[]
   }
 
   expect(seen.probes.size, 'every intended probe rewrite is a single replace').toBe(exp.rewrites.size);
-  expect(seen.labels).toBe(1);
+  expect(seen.labels).toBe(isObj(pod.metadata?.labels) ? 2 : 1);
   expect(seen.annotations).toBe(!it.metrics ? 0 : isObj(pod.metadata?.annotations) ? 3 : 1);
   expect(seen.volumes).toBe(1);
   const added = 1 + (exp.usesHealthcheck ? 1 : 0);

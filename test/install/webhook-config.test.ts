@@ -34,7 +34,7 @@ describe('MutatingWebhookConfiguration', () => {
     expect(mutatingWebhookConfiguration(FSM, { target: SERVICE })).toEqual({
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
-      metadata: { name: 'mesh-admission', labels: { 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'fsm' } },
+      metadata: { name: 'mesh-admission-fsm', labels: { 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'fsm' } },
       webhooks: [
         {
           name: 'inject.flomesh.io',
@@ -54,7 +54,7 @@ describe('MutatingWebhookConfiguration', () => {
 
   it('uses the osm-edge domain, mesh name and namespace', () => {
     const m = mutatingWebhookConfiguration(OSM, { target: { service: { name: 'mesh-admission', namespace: 'osm-system' } } });
-    expect(m.metadata).toEqual({ name: 'mesh-admission', labels: { 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'osm' } });
+    expect(m.metadata).toEqual({ name: 'mesh-admission-osm', labels: { 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'osm' } });
     expect(m.webhooks[0]!.name).toBe('inject.openservicemesh.io');
     expect(m.webhooks[0]!.clientConfig).toEqual({ service: { namespace: 'osm-system', name: 'mesh-admission', path: '/mutate-pod-creation', port: 443 } });
     expect(m.webhooks[0]!.namespaceSelector).toEqual({
@@ -102,7 +102,7 @@ describe('ValidatingWebhookConfiguration', () => {
   it('has the policy entry, the Services entry and the references entry, labelled and named as the install and the caBundle patcher expect', () => {
     expect(v.apiVersion).toBe('admissionregistration.k8s.io/v1');
     expect(v.kind).toBe('ValidatingWebhookConfiguration');
-    expect(v.metadata).toEqual({ name: 'mesh-admission', labels: { 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'fsm' } });
+    expect(v.metadata).toEqual({ name: 'mesh-admission-fsm', labels: { 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'fsm' } });
     expect(v.webhooks.map((w) => w.name)).toEqual(['validate.flomesh.io', 'validate-services.flomesh.io', 'validate-references.flomesh.io']);
     expect(validatingWebhookConfiguration(OSM, { target: SERVICE }).webhooks.map((w) => w.name)).toEqual([
       'validate.openservicemesh.io',
@@ -200,8 +200,8 @@ describe('ValidatingWebhookConfiguration', () => {
 describe('webhookConfigurations, defaults, caBundle patch', () => {
   it('default names', () => {
     expect(defaultWebhookNames(FSM)).toEqual({
-      mutatingConfiguration: 'mesh-admission',
-      validatingConfiguration: 'mesh-admission',
+      mutatingConfiguration: 'mesh-admission-fsm',
+      validatingConfiguration: 'mesh-admission-fsm',
       inject: 'inject.flomesh.io',
       validate: 'validate.flomesh.io',
       validateServices: 'validate-services.flomesh.io',
@@ -250,23 +250,24 @@ describe('RBAC rules', () => {
     expect(can('', 'namespaces', 'get')).toBe(true);
     expect(can('', 'pods', 'get')).toBe(false);
     expect(kindResources()).toHaveLength(KINDS.reduce((n, k) => n + k.groups.length, 0));
-    // read-only on everything but Secrets, Events, the webhook configurations and the two reviews (which store nothing)
+    // read-only on everything but Secrets, Events, its own webhook configurations and the two reviews (which store nothing)
     const writers = rules.filter((r) => r.verbs.some((v) => !['get', 'list', 'watch'].includes(v)));
     expect(writers.map((r) => `${r.resources.join()}: ${r.verbs.join()}`)).toEqual([
       'secrets: create',
       'events: create',
-      'mutatingwebhookconfigurations: get,watch,patch',
-      'validatingwebhookconfigurations: get,watch,patch',
+      'mutatingwebhookconfigurations: patch',
+      'validatingwebhookconfigurations: patch',
       'tokenreviews: create',
       'subjectaccessreviews: create',
     ]);
   });
 
-  it('Secrets cluster-wide: create only; webhook configurations only by name, never listed', () => {
+  it('Secrets cluster-wide: create only; webhook configurations read-only, its own two patched by name', () => {
     expect(rules.filter((r) => r.resources.includes('secrets'))).toEqual([{ apiGroups: [''], resources: ['secrets'], verbs: ['create'] }]);
     expect(rules.filter((r) => r.apiGroups.includes('admissionregistration.k8s.io'))).toEqual([
-      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['mesh-admission'], verbs: ['get', 'watch', 'patch'] },
-      { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], resourceNames: ['mesh-admission'], verbs: ['get', 'watch', 'patch'] },
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['mesh-admission-fsm'], verbs: ['patch'] },
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations'], resourceNames: ['mesh-admission-fsm'], verbs: ['patch'] },
     ]);
     const renamed = clusterRoleRules(FSM, { mutatingConfiguration: 'a', validatingConfiguration: 'b' });
     expect(renamed.filter((r) => r.resourceNames).map((r) => r.resourceNames)).toEqual([['a'], ['b']]);
@@ -285,11 +286,11 @@ describe('RBAC rules', () => {
 
 
 describe('the audit\'s read-only ClusterRoles', () => {
-  it('list, and nothing else, on Namespaces, Pods and every (group, plural) of the kind table; Secrets in a separate role', () => {
+  it('list, and nothing else, on Namespaces, Pods, every (group, plural) of the kind table and the webhook configurations; Secrets in a separate role', () => {
     const rules = auditClusterRoleRules();
     expect(new Set(rules.flatMap((r) => r.verbs))).toEqual(new Set(['list']));
     const granted = new Set(rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${g}/${res}`))));
-    const wanted = ['/namespaces', '/pods', ...kindResources().map((r) => `${r.group}/${r.resource}`)];
+    const wanted = ['/namespaces', '/pods', ...kindResources().map((r) => `${r.group}/${r.resource}`), 'admissionregistration.k8s.io/mutatingwebhookconfigurations', 'admissionregistration.k8s.io/validatingwebhookconfigurations'];
     expect([...granted].sort()).toEqual([...new Set(wanted)].sort());
     expect([...granted].some((g) => g.endsWith('/secrets'))).toBe(false);
     const [audit, secrets] = auditClusterRoles();

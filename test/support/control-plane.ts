@@ -48,7 +48,7 @@ export interface AuditEvent {
   readonly stage: string;
   readonly verb: string;
   readonly requestURI: string;
-  readonly user: { username: string; groups?: string[] };
+  readonly user: { username: string; groups?: string[]; extra?: Record<string, string[]> };
   readonly objectRef?: { resource?: string; namespace?: string; name?: string; apiGroup?: string; subresource?: string };
   readonly responseStatus?: { code?: number };
   readonly annotations?: Record<string, string>;

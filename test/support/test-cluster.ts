@@ -13,6 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { KubeHttp } from '../../src/kube/http.js';
 import { webhookConfigurations, type WebhookConfigOptions } from '../../src/install/webhook-config.js';
 import { meshIdentity, type MeshIdentity } from '../../src/mesh/flavor.js';
+import { installName } from '../../src/mesh/names.js';
 import { KINDS } from '../../src/mesh/kinds.js';
 import { PUBLISHED_VERSIONS } from '../../src/cli/schema.js';
 import { ControlPlane, controlPlaneAssets, freePort, type ControlPlaneOptions } from './control-plane.js';
@@ -51,6 +52,7 @@ const PLURALS: Readonly<Record<string, { plural: string; namespaced: boolean }>>
   MutatingWebhookConfiguration: { plural: 'mutatingwebhookconfigurations', namespaced: false },
   ValidatingWebhookConfiguration: { plural: 'validatingwebhookconfigurations', namespaced: false },
   Deployment: { plural: 'deployments', namespaced: true },
+  PodDisruptionBudget: { plural: 'poddisruptionbudgets', namespaced: true },
   Lease: { plural: 'leases', namespaced: true },
   ...Object.fromEntries(KINDS.map((k) => [k.kind, { plural: k.plural, namespaced: k.scope === 'Namespaced' }])),
 };
@@ -279,7 +281,7 @@ export class TestCluster {
   }
 
   /** Resolves once every entry of both configurations carries a caBundle (the server has patched them). */
-  async waitForCaBundle(name = 'mesh-admission'): Promise<void> {
+  async waitForCaBundle(name = installName(this.mesh)): Promise<void> {
     await waitFor(
       async () => {
         for (const kind of ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations']) {

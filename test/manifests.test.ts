@@ -1,7 +1,7 @@
 // manifests/ as `kubectl apply -k` sees it: each flavor's overlay, and an overlay with every parameter changed, rendered
-// with `kubectl kustomize`; every object checked for the properties of server.md §7 and against what src/install/
-// builds for that mesh, every field name checked against the Kubernetes API models, and the generated files checked to
-// be what `npm run manifests` writes from the kind table today.
+// with `kubectl kustomize`; every object checked for the properties the install promises (README.md, "Installing in a
+// cluster") and against what src/install/ builds for that mesh, every field name checked against the Kubernetes API
+// models, and the generated files checked to be what `npm run manifests` writes from the kind table today.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -197,6 +197,8 @@ function* auditPods(input: AuditInput, opts: AuditOptions, findings: Finding[]):
         found('warning', 'pod-sidecar-missing', 'spec.containers', 'no sidecar, although injection is enabled for this pod: it was created before injection was enabled or while the injector was unavailable; recreate it (e.g. kubectl rollout restart of its workload)');
         break;
       case 'reidentify':
+        // A sidecar without its proxy UUID label was not added by an injector: nothing ties the proxy to its pod, and no
+        // bootstrap Secret is created for it.
         found('warning', 'pod-proxy-uuid-missing', 'metadata.labels', `the pod carries a sidecar but no ${proxyUuidLabel(mesh)} label: it was not created through the injector (a copy made while the injector was unavailable?); recreate it`);
         break;
       case 'deny':
@@ -204,6 +206,8 @@ function* auditPods(input: AuditInput, opts: AuditOptions, findings: Finding[]):
         found('error', 'pod-injection-denied', '', `the injector would refuse this pod if it were created now: ${plan.message}`);
         break;
       case 'skip':
+        // A sidecar the injector would no longer add (injection disabled, or the namespace out of the mesh since): the
+        // pod's traffic still goes through a proxy the mesh may no longer configure.
         if (sidecar) found('warning', 'pod-sidecar-unexpected', sidecar.field, `the pod carries a sidecar, but the injector would not inject one now: ${plan.message}`);
         break;
       case 'noop': {

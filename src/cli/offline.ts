@@ -183,7 +183,8 @@ function judge(doc: InputDocument, ctx: JudgeContext): OfflineResult {
   }
   // what the API server refuses before calling a webhook, for every kind
   const refused: FieldError[] = [...checkObjectMeta(object), ...checkObjectSize(object)];
-  // withNamespace filled in -n where the object named none: another namespace is the object's own
+  // withNamespace filled in -n where the object named none: another namespace is the object's own, and
+  // `kubectl apply -n` refuses an object whose namespace contradicts the flag
   const givenNamespace = object.metadata?.namespace;
   if (opts.namespace !== undefined && givenNamespace && givenNamespace !== opts.namespace && scopeOf(gvk) === 'Namespaced')
     refused.push({
@@ -192,6 +193,7 @@ function judge(doc: InputDocument, ctx: JudgeContext): OfflineResult {
       message: `Invalid value: ${JSON.stringify(givenNamespace)}: the namespace from the provided object does not match the namespace ${JSON.stringify(opts.namespace)} given with -n (kubectl apply -n ${opts.namespace} refuses it)`,
       rule: NAMESPACE_MISMATCH_RULE,
     });
+  // The same object twice in one input: applied, the later one silently replaces the earlier.
   const first = ctx.duplicates.get(doc);
   if (first) {
     const id = identifyManifest(object);

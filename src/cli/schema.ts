@@ -74,7 +74,7 @@ const BACKEND_POLICY: FieldTable = {
   status: STATUS_REASON,
 };
 
-/** From the CRDs and Go types of the reference (fsm-validator.md §2) and the fields the rules read. */
+/** From the published CRDs and Go types of FSM, osm-edge and SMI, and the fields the rules read. */
 const SCHEMAS: Readonly<Record<string, KindSchema>> = {
   // the osm-edge CRD also declares spec.matches (the Go type has no such field, but the API server accepts it)
   Plugin: { fields: { spec: ['priority', 'pipyscript', 'matches'], status: STATUS_REASON } },
@@ -238,6 +238,7 @@ export function checkTypeMeta(obj: KubeObject): FieldError[] {
   if (entry) {
     const versions = PUBLISHED_VERSIONS[group] ?? [];
     if (versions.includes(version)) return [];
+    // The API server serves no such version: `kubectl apply` fails before any webhook, so a CI gate must too.
     const supported = versions.map((v) => JSON.stringify(group ? `${group}/${v}` : v)).join(', ');
     return [{ type: 'FieldValueNotSupported', field: 'apiVersion', message: `Unsupported value: ${JSON.stringify(apiVersion)}: ${kind} is not served in version ${version || '(none)'} of ${group || 'the core group'}; supported values: ${supported}`, rule: RULES.apiVersion }];
   }
@@ -246,8 +247,10 @@ export function checkTypeMeta(obj: KubeObject): FieldError[] {
     // a known group: only a near miss of one of its checked kinds is a mistake (it holds other kinds too)
     const others = OTHER_KINDS[group] ?? [];
     const meant = others.includes(kind) ? undefined : didYouMean(kind, [...groupKinds, ...others]);
+    // A misspelt kind is no resource the API server serves: the object is refused (or, unchecked, lost) as written.
     return meant && groupKinds.includes(meant) ? [{ type: 'FieldValueNotSupported', field: 'kind', message: `Unsupported value: ${JSON.stringify(kind)}: no kind ${kind} in ${group || 'the core group'}; did you mean ${JSON.stringify(meant)}?`, rule: RULES.kind }] : [];
   }
+  // A group one or two letters from a mesh group is a typo: the API server knows no such group and refuses the object.
   const meantGroup = didYouMean(group, KNOWN_GROUPS);
   if (!meantGroup) return [];
   const meantKind = KINDS.some((k) => k.kind === kind && k.groups.includes(meantGroup)) ? kind : didYouMean(kind, KINDS.filter((k) => k.groups.includes(meantGroup)).map((k) => k.kind));
@@ -349,11 +352,13 @@ export function checkObjectMeta(obj: KubeObject): FieldError[] {
   const invalid = (field: string, value: string, messages: string[], ruleId: string): void => {
     for (const m of messages) errors.push({ type: 'FieldValueInvalid', field, message: `Invalid value: ${JSON.stringify(value)}: ${m}`, rule: ruleId });
   };
+  // The API server refuses these names before any webhook runs: say so offline, in its words.
   if (rule && typeof meta.name === 'string' && meta.name !== '') invalid('metadata.name', meta.name, nameMessages(meta.name, rule.format, rule.maxLength), RULES.name);
   if (rule && typeof meta.generateName === 'string' && meta.generateName !== '') {
     const masked = meta.generateName.endsWith('-') ? `${meta.generateName.slice(0, -1)}a` : meta.generateName;
     invalid('metadata.generateName', meta.generateName, nameMessages(masked, rule.format, rule.maxLength), RULES.name);
   }
+  // A namespace name that is not a DNS-1123 label is refused the same way.
   if (typeof meta.namespace === 'string' && meta.namespace !== '' && scopeOf({ group, kind: String(obj.kind ?? '') }) === 'Namespaced') invalid('metadata.namespace', meta.namespace, nameMessages(meta.namespace, 'dns1123-label'), RULES.namespace);
   return errors;
 }
@@ -370,6 +375,7 @@ export const MAX_OBJECT_BYTES = 1.5 * 1024 * 1024;
 export function checkObjectSize(obj: KubeObject): FieldError[] {
   const bytes = Buffer.byteLength(JSON.stringify(obj));
   if (bytes <= MAX_OBJECT_BYTES) return [];
+  // The write fails in etcd after every webhook admitted it: say so before it is applied.
   return [
     {
       type: 'FieldValueTooLong',
@@ -398,6 +404,8 @@ export function unknownFields(obj: KubeObject, entry: KindInfo): Warning[] {
     for (const [key, child] of Object.entries(value)) {
       const childField = fieldPath ? `${fieldPath}.${key}` : key;
       if (known && !known.includes(key)) {
+        // The API server prunes an unknown field silently (or refuses it with kubectl --validate=strict): a misspelt
+        // field is a setting that never takes effect.
         const meant = didYouMean(key, known);
         found.push({ field: childField, message: `unknown field${meant ? `; did you mean ${JSON.stringify(fieldPath ? `${fieldPath}.${meant}` : meant)}?` : ''}`, rule: RULES.unknownField });
         continue;

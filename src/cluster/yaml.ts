@@ -9,7 +9,7 @@
 // Two readers, one value function. The values always come from js-yaml with the schema below; the `yaml` package
 // is used where its document model is needed (positions for file:line, templates recognised, documents edited in
 // place by `explain -o yaml`), and refuses what a Kubernetes object cannot be (a map used as a key, alias bombs). The
-// `yaml` package alone reads a large state folder an order of magnitude slower than js-yaml (bench part F), too slow
+// `yaml` package alone reads a large state folder an order of magnitude slower than js-yaml (bench part G), too slow
 // for a server that reads tens of thousands of objects at start-up; so:
 // - `parseYamlDocuments` (careful): the `yaml` document model, one value per document from js-yaml, problems per
 //   document with their line;

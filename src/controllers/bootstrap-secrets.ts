@@ -348,7 +348,7 @@ export class BootstrapSecretController {
       method: 'POST',
       path: secretPath(plan.namespace),
       query: { fieldManager: 'mesh-admission' },
-      // answered with the metadata alone (~0.4 KiB instead of the Secret's ~4 KiB, certificates and key included):
+      // answered with the metadata alone (a fraction of the Secret, whose certificates and key would come back too):
       // nothing of the answer is read, and a key has no business travelling back
       accept: METADATA_ONLY,
       body: bootstrapSecretFor(this.opts.injector.mesh, plan, cert, owner),

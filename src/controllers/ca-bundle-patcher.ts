@@ -1,6 +1,7 @@
 // Keeps `webhooks[*].clientConfig.caBundle` of this server's MutatingWebhookConfiguration and
-// ValidatingWebhookConfiguration (both `mesh-admission-<mesh>` as installed, `mesh-admission-dev` for a workstation run) equal to the CA bundle the serving certificate
-// chains to (server.md §4): on start, whenever the bundle changes, and whenever someone edits the objects.
+// ValidatingWebhookConfiguration (both `mesh-admission-<mesh>` as installed, `mesh-admission-dev` for a workstation
+// run) equal to the CA bundle the serving certificate chains to (docs/architecture.md#serving-certificate-rotation):
+// on start, whenever the bundle changes, and whenever someone edits the objects.
 //
 // - Each configuration is patched with an RFC 6902 patch whose every `add` is guarded by a `test` of the webhook's name
 //   at that index (src/install/webhook-config.ts caBundlePatch), so a concurrent reorder fails the patch instead of

@@ -1,4 +1,4 @@
-// `serve --register-webhooks URL` (server.md §6): create or update both webhook configurations so that the API server
+// `serve --register-webhooks URL`: create or update both webhook configurations so that the API server
 // calls this process at `clientConfig.url` = URL + path, trusting the current caBundle — the way to run the server on a
 // workstation against a development cluster. The objects come from webhook-config.ts (rules from the kind table).
 // Updates keep the server's resourceVersion (get → put); a 409 (someone else wrote in between) is retried.

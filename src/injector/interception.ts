@@ -1,6 +1,7 @@
 // Interception settings of one pod: what the init container's iptables script excludes from / includes in the
-// sidecar's traffic capture (injection.md §7, reference §3.4 and §4). Pure: parses the pod annotations and the
-// MeshConfig spec, merges them as the Go injector does, and reports every bad item instead of stopping at the first.
+// sidecar's traffic capture (docs/injection.md#annotations-that-tune-interception). Pure: parses the pod annotations
+// and the MeshConfig spec, merges them as the Go injector does, and reports every bad item instead of stopping at the
+// first.
 //
 // Everything accepted here ends up inside a shell heredoc (iptables.ts), so the accepted alphabets are deliberately
 // narrow: ports are ASCII digits, CIDRs are what parseCidr accepts (hex digits, '.', ':', '/'), interface names match
@@ -246,7 +247,7 @@ export function resolveInterception(
     outboundIPRangeInclusions: mergeIPRangeLists(inclusions.values, global.outboundIPRangeInclusionList),
     networkInterfaceExclusions: unique(global.networkInterfaceExclusionList),
     localProxyMode: global.localProxyMode,
-    // FSM has no DNS DNAT rule (it points the pod's resolver at the controller instead): reference §3.3, §7.
+    // FSM has no DNS DNAT rule: it points the pod's resolver at the controller instead (docs/injection.md#classic-mode).
     localDnsProxy: flavor.name === 'osm-edge' && global.localDnsProxyEnabled,
   };
   const errors = [...outPorts.errors, ...inPorts.errors, ...exclusions.errors, ...inclusions.errors, ...meshErrors];

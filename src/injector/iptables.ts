@@ -1,14 +1,15 @@
 // The init container's `/bin/sh -c` script: the nat rules that send the pod's TCP traffic through the sidecar.
-// Same chains, ports and order as the FSM / osm-edge injector (reference §3.4), with the fixes of injection.md §9:
-//   6. multiport lists are split at 15 ports; IPv6 CIDRs go to an ip6tables-restore part instead of breaking the
-//      IPv4 one (and IPv6 traffic is intercepted too);
-//   7. every value that reaches the shell is re-checked here (defence in depth: resolveInterception validated it);
-//   8. the dead `-A <P>_PROXY_OUT_REDIRECT -p tcp --dport 15000 -j ACCEPT` rule (after a terminating REDIRECT) is gone.
+// Same chains, ports and order as the FSM / osm-edge injector's script, with these changes
+// (docs/injection.md#the-interception-script):
+//   - multiport lists are split at 15 ports; IPv6 CIDRs go to an ip6tables-restore part instead of breaking the
+//     IPv4 one (and IPv6 traffic is intercepted too);
+//   - every value that reaches the shell is re-checked here (defence in depth: resolveInterception validated it);
+//   - the dead `-A <P>_PROXY_OUT_REDIRECT -p tcp --dport 15000 -j ACCEPT` rule (after a terminating REDIRECT) is gone.
 //
 // Script shape:
 //
 //   set -e
-//   iptables-restore --noflush <<EOF            <- IPv4 rules, byte-for-byte the reference's (minus rule 8)
+//   iptables-restore --noflush <<EOF            <- IPv4 rules, byte-for-byte the mesh's (minus the dead rule)
 //   ...
 //   EOF
 //   if ! ip6tables-restore --noflush <<EOF      <- IPv6 rules, ALWAYS emitted
@@ -18,7 +19,7 @@
 //   fi
 //
 // IPv6 choice. The ip6 part is always emitted, not only when IPv6 CIDRs are listed: on a dual-stack pod the
-// reference leaves IPv6 traffic un-intercepted (no mTLS, no policy) whatever the annotations say. Its failure is
+// mesh's own script leaves IPv6 traffic un-intercepted (no mTLS, no policy) whatever the annotations say. Its failure is
 // tolerated only when the pod has no global-scope IPv6 address (read from the pod netns' /proc/net/if_inet6: scope
 // field 00; link-local fe80:: and ::1 do not count), which covers IPv4-only clusters on nodes without ip6table_nat,
 // kernels booted with ipv6.disable=1 and images without ip6tables. A dual-stack pod whose ip6tables-restore fails
@@ -96,15 +97,15 @@ export function natRules(s: InterceptionSettings, family: Family): string {
   // Everything else inbound goes through the sidecar.
   r.push(`-A ${INBOUND} -p tcp -j ${IN_REDIRECT}`);
   // Excluded interfaces (e.g. a Multus secondary network) bypass the proxy. `-I` (insert at the head) so they win
-  // over the catch-all redirect above; later inserts land on top, as in the reference.
+  // over the catch-all redirect above; later inserts land on top, as in the mesh's script.
   for (const iface of s.networkInterfaceExclusions) r.push(`-I ${INBOUND} -i ${iface} -j RETURN`);
   // Excluded inbound ports, at most 15 per rule: one rule with 16+ ports makes iptables-restore fail and the pod
-  // crash-loop in Init (fix 6). `-I` as in the reference, so these are evaluated first.
+  // crash-loop in Init. `-I` as in the mesh's script, so these are evaluated first.
   for (const c of chunks(s.inboundPortExclusions)) r.push(`-I ${INBOUND} -p tcp --match multiport --dports ${c.join(',')} -j RETURN`);
 
   // --- outbound ---
-  // Whatever reaches OUT_REDIRECT goes to the sidecar's outbound listener. (The reference's following
-  // `--dport 15000 -j ACCEPT` could never match after this terminating REDIRECT and is not emitted: fix 8.)
+  // Whatever reaches OUT_REDIRECT goes to the sidecar's outbound listener. (The mesh's following
+  // `--dport 15000 -j ACCEPT` could never match after this terminating REDIRECT and is not emitted.)
   r.push(`-A ${OUT_REDIRECT} -p tcp -j REDIRECT --to-port ${PORTS.OUTBOUND}`);
   // All locally generated TCP enters our chain; without this hook nothing outbound is intercepted.
   r.push(`-A OUTPUT -p tcp -j ${OUTBOUND}`);
@@ -133,9 +134,9 @@ export function natRules(s: InterceptionSettings, family: Family): string {
   // Excluded interfaces bypass the proxy outbound too.
   for (const iface of s.networkInterfaceExclusions) r.push(`-A ${OUTBOUND} -o ${iface} -j RETURN`);
   // Excluded destinations (before any inclusion: order matters). Only this family's CIDRs: an IPv6 CIDR in the
-  // IPv4 table made the reference's whole iptables-restore fail (fix 6).
+  // IPv4 table made the mesh's whole iptables-restore fail.
   for (const cidr of ofFamily(s.outboundIPRangeExclusions)) r.push(`-A ${OUTBOUND} -d ${cidr} -j RETURN`);
-  // Excluded destination ports, split at 15 per rule (fix 6).
+  // Excluded destination ports, split at 15 per rule (iptables refuses a multiport rule of more).
   for (const c of chunks(s.outboundPortExclusions)) r.push(`-A ${OUTBOUND} -p tcp --match multiport --dports ${c.join(',')} -j RETURN`);
   if (s.outboundIPRangeInclusions.length > 0) {
     // Inclusion list set (in either family): ONLY the listed ranges go through the proxy. A family with no listed
@@ -150,7 +151,7 @@ export function natRules(s: InterceptionSettings, family: Family): string {
   return r.join('\n');
 }
 
-/** The IPv4 part: `iptables-restore --noflush <<EOF\n<rules>\nEOF\n`, the reference's exact shape. */
+/** The IPv4 part: `iptables-restore --noflush <<EOF\n<rules>\nEOF\n`, the mesh's exact shape. */
 export function iptablesRestore(s: InterceptionSettings): string {
   return `iptables-restore --noflush <<EOF\n${natRules(s, 4)}\nEOF\n`;
 }
@@ -184,7 +185,7 @@ export function ip6tablesRestore(s: InterceptionSettings): string {
 
 /**
  * The init container's script (`command: ["/bin/sh"], args: ["-c", initScript(s)]`). `set -e` makes a failing
- * IPv4 iptables-restore fail the container, as in the reference where it was the last command.
+ * IPv4 iptables-restore fail the container, as in the mesh's script where it was the last command.
  */
 export function initScript(s: InterceptionSettings): string {
   return `set -e\n${iptablesRestore(s)}${ip6tablesRestore(s)}`;

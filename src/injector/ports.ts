@@ -1,5 +1,5 @@
 // The fixed port numbers and proxy UID shared by the sidecar container, the probe rewriting and the iptables
-// init script (reference §0: identical in OSM, osm-edge and FSM). One table, so every part of the injector agrees.
+// init script (the same in OSM, osm-edge and FSM). One table, so every part of the injector agrees.
 
 export const PORTS = {
   /** pipy admin listener (`proxy-admin`) */

@@ -1,5 +1,5 @@
 // The RBAC the server needs, derived from the kind table (mesh/kinds.ts) so that the read rules follow the kinds the
-// validator understands. Pure: no I/O. Used by `npm run manifests` (manifests/rbac.yaml).
+// validator understands. Pure: no I/O. Used by `npm run manifests` (manifests/flavors/<flavor>/rbac.yaml).
 import type { V1ClusterRole, V1ClusterRoleBinding, V1ObjectMeta, V1PolicyRule, V1Role } from '@kubernetes/client-node';
 import type { MeshIdentity } from '../mesh/flavor.js';
 import { KINDS, kindResources, type KindInfo } from '../mesh/kinds.js';

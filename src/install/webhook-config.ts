@@ -1,6 +1,7 @@
-// The two admissionregistration.k8s.io/v1 objects that route the API server to this server (server.md §7), derived
-// from the kind table (src/mesh/kinds.ts) so that neither can drift from the kinds the validator understands. Pure. Used by `npm run manifests` (manifests/webhooks.yaml), by
-// `serve --register-webhooks URL`, and by the caBundle patcher. The RBAC rules are in rbac.ts.
+// The two admissionregistration.k8s.io/v1 objects that route the API server to this server, derived from the kind
+// table (src/mesh/kinds.ts) so that neither can drift from the kinds the validator understands. Pure. Used by
+// `npm run manifests` (manifests/flavors/<flavor>/webhooks.yaml), by `serve --register-webhooks URL`, and by the
+// caBundle patcher. The RBAC rules are in rbac.ts.
 //
 // Choices worth knowing:
 // - `inject.<d>` has `sideEffects: None` (admission writes nothing: the bootstrap Secret is created from the pod watch

@@ -15,7 +15,7 @@
 // stopped is noticed within minutes; relisting every kind every few minutes costs the API server more than it heals.
 // Why the backoff is short: after an API server restart every watch is answered 410 and every client relists at once;
 // what is left to back off from is a server that is down, and a cache that lags by the backoff is a cache that admits
-// against stale state (a 30 s cap kept the view stale for 40 s after a restart, measured against a real API server).
+// against stale state (test/apiserver/restart.test.ts holds the view to 5 s after a real API server restarts).
 //
 // `isCurrent()` is true while the cache is known to follow the server: from a completed list, or from the first event
 // or bookmark of a watch resumed after a failure (proof the server accepted the resourceVersion), until the next

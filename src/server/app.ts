@@ -1,6 +1,7 @@
 // The HTTPS side: the two webhook paths behind one adapter that turns any input into an answer. A plain node:http
 // listener rather than Express: this is the hot path, and Express's router, body parser and response helpers cost
-// more CPU per request than the whole validator (measured in bench/: about 170 µs of 220 µs for a no-op handler).
+// more CPU per request than the whole validator when they served it (bench/README.md, "Where mutate's time goes");
+// part B of bench/RESULTS.md measures this adapter as its "no-op handler" row.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { AdmissionHandler, AdmissionOutcome } from '../admission/handler.js';

@@ -1,4 +1,5 @@
-// The metrics of server.md §6, on a registry of their own so that several servers (tests) never share counters.
+// The server's Prometheus metrics (README.md, "Observability", lists them), on a registry of their own so that several
+// servers (tests) never share counters.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Per kind: seconds since the last event, and since when its cache has followed the API server. */

@@ -1,4 +1,4 @@
-// Everything `mesh-admission serve` can be told, with the defaults of server.md §6.
+// Everything `mesh-admission serve` can be told, with its defaults (the flags and their help are in cli/main.ts).
 import type { FlavorName } from '../mesh/flavor.js';
 import type { SidecarModeFlag } from '../mesh/names.js';
 import type { PodSecurityDefaults } from '../injector/pod-security.js';

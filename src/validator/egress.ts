@@ -58,6 +58,7 @@ const MTLS_ISSUERS = ['fsm', 'osm', 'other'] as const;
 
 export function validateEgress(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
   const rawSpec = obj.spec ?? {};
+  // a spec that is not an object cannot be checked field by field: one cause says so instead of one per field
   if (!isRecord(rawSpec)) {
     out.invalid('spec', rawSpec, 'must be an object', RULE.spec);
     return;
@@ -238,6 +239,7 @@ function checkMatches(v: unknown, namespace: string, ctx: ValidationContext, out
       out.invalid(`${f}.apiGroup`, m.apiGroup, `${expected}, got: ${bareText(m.apiGroup)}${bare ? ` (write the version too: ${bare})` : ''}`, RULE.matchApiGroup);
       return;
     }
+    // the runtime looks the match up as the kind its apiGroup serves: any other kind is a match that never applies
     if (m.kind === undefined || m.kind === null || m.kind === '') {
       out.required(`${f}.kind`, RULE.matchKind, `Expected 'matches.kind' for match '${name}' to be '${wantKind}'`);
       return;

@@ -10,6 +10,7 @@ const MAX_INT32 = 2147483647;
 
 /** `{service, namespace, weight}`, the entries of both `global[]` and `rules[].egressGateways[]`. */
 function checkGateways(out: Findings, field: string, v: unknown, required: boolean): void {
+  // The gateways are where egress traffic is sent: a list of anything else sends it nowhere.
   if (!checkArray(out, field, v, 'egress-gateway-ref', required ? { required: true, minItems: 1 } : {})) return;
   v.forEach((g, i) => {
     const f = `${field}[${i}]`;

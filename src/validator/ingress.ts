@@ -43,6 +43,7 @@ export function validateAccessControl(obj: KubeObject, ctx: ValidationContext, o
 
 function validateBackendPolicy(obj: KubeObject, ctx: ValidationContext, out: Findings, profile: BackendPolicyProfile): void {
   const spec = obj.spec;
+  // Backends and sources are all in the spec: without one the policy protects nothing and lets nothing in.
   if (!isRecord(spec)) {
     out.required('spec', 'policy-spec');
     return;
@@ -97,6 +98,7 @@ function checkBackends(v: unknown, out: Findings, profile: BackendPolicyProfile)
 
 /** Returns the lowercased protocol when it is one the mesh builds a filter chain for. */
 function checkProtocol(out: Findings, field: string, v: unknown): string | undefined {
+  // The protocol picks the backend's filter chain: without one the backend gets no ingress route.
   if (v === undefined || v === null || v === '') {
     out.required(field, 'backend-protocol', PROTOCOL_TEXT);
     return undefined;
@@ -160,6 +162,7 @@ function checkSources(v: unknown, ctx: ValidationContext, out: Findings): boolea
 
 function checkSourceName(out: Findings, field: string, name: unknown, kind: string): boolean {
   if (typeof name === 'string' && name.length > 0) return true;
+  // The name is the principal or Service the source lets in: without one it lets no one in.
   if (name === undefined || name === null || name === '') out.required(`${field}.name`, 'source-name', `'source.name' not specified for source kind ${kind}`);
   else out.invalid(`${field}.name`, name, 'must be a string', 'source-name');
   return false;

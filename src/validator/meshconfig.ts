@@ -1,5 +1,5 @@
-// MeshConfig (config.flomesh.io / config.openservicemesh.io). No webhook guards it today (reference §2.17) and the FSM
-// CRD has almost no constraints, yet a bad value here reaches every proxy of the mesh at once. Only the constraints
+// MeshConfig (config.flomesh.io / config.openservicemesh.io). Neither mesh has a webhook for it, and the FSM CRD has
+// almost no constraints, yet a bad value here reaches every proxy of the mesh at once. Only the constraints
 // whose violation silently breaks traffic are re-checked.
 import { isRecord, type KubeObject } from '../mesh/objects.js';
 import { checkArray, checkCidr, checkIntRange, checkPort, checkRequiredString, checkUnique } from './checks.js';
@@ -20,6 +20,7 @@ function section(out: Findings, parent: Record<string, unknown>, key: string, fi
   const v = parent[key];
   if (!present(v)) return undefined;
   if (isRecord(v)) return v;
+  // A section that is not an object cannot be decoded by the controller, which then cannot read the MeshConfig at all.
   out.invalid(field, v, 'must be an object', 'meshconfig-shape');
   return undefined;
 }
@@ -39,9 +40,9 @@ function checkChainEntries(out: Findings, chain: (typeof CHAIN_NAMES)[number], e
     }
     // The controller loads `<plugin>.js` from the repo: an entry without a name breaks the whole chain.
     const pluginOk = checkRequiredString(out, `${ep}.plugin`, e.plugin, 'meshconfig-plugin-chain');
-    // Same range as Plugin priorities: both are sorted together in one chain (G3, G5).
     let priorityOk = false;
     if (!present(e.priority)) out.required(`${ep}.priority`, 'meshconfig-plugin-chain');
+    // Same range as Plugin priorities: both are sorted together in one chain, and no CRD bounds this one either.
     else priorityOk = checkIntRange(out, `${ep}.priority`, e.priority, PRIORITY_MIN, PRIORITY_MAX, 'plugin-priority-range');
     // A non-boolean `disable` cannot be decoded by the controller, which then cannot read the MeshConfig at all.
     if (present(e.disable) && typeof e.disable !== 'boolean') out.invalid(`${ep}.disable`, e.disable, 'must be a boolean', 'meshconfig-plugin-chain');
@@ -93,6 +94,7 @@ function checkTraffic(out: Findings, spec: Record<string, unknown>): void {
     const list = traffic[key];
     if (checkArray(out, `spec.traffic.${key}`, list, 'meshconfig-port')) list.forEach((v, i) => checkPort(out, `spec.traffic.${key}[${i}]`, v, 'meshconfig-port'));
   }
+  // The same for the address ranges: one invalid CIDR makes iptables-restore fail in every injected pod.
   for (const key of CIDR_LISTS) {
     const list = traffic[key];
     if (checkArray(out, `spec.traffic.${key}`, list, 'meshconfig-cidr')) list.forEach((v, i) => checkCidr(out, `spec.traffic.${key}[${i}]`, v, 'meshconfig-cidr'));
@@ -117,6 +119,7 @@ function checkFeatureFlags(out: Findings, spec: Record<string, unknown>): void {
 }
 
 export function validateMeshConfig(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
+  // A spec that is not an object cannot be checked field by field: one cause says so.
   if (present(obj.spec) && !isRecord(obj.spec)) {
     out.invalid('spec', obj.spec, 'must be an object', 'spec-shape');
     return;

@@ -184,7 +184,10 @@ function checkClusterKeyReferences(obj: KubeObject, ctx: ValidationContext, out:
           `no Cluster has the key ${key} (known Cluster keys: ${listKeys(known)}); traffic for this target would be dropped`,
           'gtp-cluster-key-reference',
         );
-    } else if (unknown.length > 0) {
+    }
+    // Nothing to check against yet (the export may arrive later): said, so that the references are not taken as
+    // verified.
+    else if (unknown.length > 0) {
       out.warn(
         'spec.targets',
         `clusterKey references not verified (no ServiceImport ${ref} and no Cluster known yet): ${listKeys(keys.map((k) => k.key))}`, 'gtp-cluster-key-unverified',
@@ -205,6 +208,8 @@ export function validateGlobalTrafficPolicy(obj: KubeObject, ctx: ValidationCont
   if (!spec) return;
   const lbType = readLbType(spec.lbType, out);
 
+  // The targets are the clusters FailOver and ActiveActive send traffic to: an entry that is not a target object
+  // selects no cluster.
   const targetsOk = isUnset(spec.targets) || checkArray(out, 'spec.targets', spec.targets, 'gtp-target');
   const targets = asArray(spec.targets);
   const keys: TargetKey[] = [];
@@ -241,6 +246,7 @@ function servicePorts(service: KubeObject): number[] {
 }
 
 function checkExportRule(out: Findings, field: string, rule: unknown, service: KubeObject | undefined, serviceRef: string): void {
+  // A rule that is not an object names no port or path: the export gets no route for it.
   if (!isRecord(rule)) {
     out.invalid(field, rule, 'must be an object with portNumber, path and pathType', 'serviceexport-rule');
     return;
@@ -312,14 +318,18 @@ export function validateServiceExport(obj: KubeObject, ctx: ValidationContext, o
   else if (asRecord(service.spec).type === 'ExternalName')
     out.conflict('metadata.name', `Type of Service ${serviceRef} is ExternalName, cannot be exported. It has no endpoints in this cluster that other clusters could reach`, 'serviceexport-service-type');
 
+  // Each rule is a port and path other clusters reach: an export without rules exports nothing.
   if (checkArray(out, 'spec.rules', spec.rules, 'serviceexport-rule', { minItems: 1 })) {
     spec.rules.forEach((r, i) => checkExportRule(out, `spec.rules[${i}]`, r, service, serviceRef));
     checkUniquePaths(out, spec.rules);
   }
   checkPathRewrite(out, spec.pathRewrite);
+  // Copied into the ServiceImport as the identity of the remote endpoints: a name no ServiceAccount can have matches
+  // no access policy.
   checkServiceAccountName(out, 'spec.serviceAccountName', spec.serviceAccountName, 'serviceexport-service-account');
   // An unknown balancer name reaches the generated Ingress annotation and the proxy config as is.
   checkEnum(out, 'spec.loadBalancer', spec.loadBalancer, LOAD_BALANCERS, 'serviceexport-load-balancer');
+  // A value that is not a boolean cannot be decoded into the controller's Go type: the export would be skipped.
   checkBoolean(out, 'spec.sessionSticky', spec.sessionSticky, 'serviceexport-session-sticky');
 
   if (checkArray(out, 'spec.targetClusters', spec.targetClusters, 'serviceexport-target-clusters')) {
@@ -378,8 +388,10 @@ function checkImportPort(out: Findings, field: string, port: unknown): void {
   // Port 0 or out of range gives the imported service a listener that cannot exist.
   if (isUnset(port.port)) out.required(`${field}.port`, 'serviceimport-port');
   else checkPort(out, `${field}.port`, port.port, 'serviceimport-port');
+  // The imported Service port is built with this protocol: Kubernetes knows TCP, UDP and SCTP only.
   checkEnum(out, `${field}.protocol`, port.protocol, PORT_PROTOCOLS, 'serviceimport-protocol');
-  // An appProtocol the sidecar does not know is passed through unhandled (reference G16).
+  // An appProtocol the sidecar does not know is passed through unhandled: the port gets none of the mesh's protocol
+  // handling.
   checkEnum(out, `${field}.appProtocol`, port.appProtocol, APP_PROTOCOLS, 'serviceimport-app-protocol');
   // A null list is how the controllers write "no endpoints yet"; only a non-list is wrong.
   if (checkArray(out, `${field}.endpoints`, port.endpoints, 'serviceimport-endpoint'))
@@ -418,6 +430,7 @@ export function validateServiceImport(obj: KubeObject, _ctx: ValidationContext, 
   // The controllers build a ClusterIP or headless Service from this; other values have no meaning.
   checkEnum(out, 'spec.type', spec.type, IMPORT_TYPES, 'serviceimport-type');
   checkSessionAffinity(out, spec);
+  // The identity the remote endpoints are authorized as: a name no ServiceAccount can have matches no access policy.
   checkServiceAccountName(out, 'spec.serviceAccountName', spec.serviceAccountName, 'serviceimport-service-account');
 }
 
@@ -517,6 +530,7 @@ export function validateCluster(obj: KubeObject, _ctx: ValidationContext, out: F
     if (!isUnset(spec[key]) && spec[key] !== '') checkDns1123Label(out, `spec.${key}`, spec[key], 'cluster-location');
   // Namespace and MeshConfig names of the member's control plane: anything else is never found there.
   if (!isUnset(spec.fsmNamespace) && spec.fsmNamespace !== '') checkDns1123Label(out, 'spec.fsmNamespace', spec.fsmNamespace, 'cluster-fsm-namespace');
+  // The member's MeshConfig is looked up by this name: one no object can have is never found.
   if (!isUnset(spec.fsmMeshConfigName) && spec.fsmMeshConfigName !== '')
     checkDns1123Subdomain(out, 'spec.fsmMeshConfigName', spec.fsmMeshConfigName, 'cluster-mesh-config-name');
 

@@ -1,5 +1,6 @@
 // Plugin, PluginChain and PluginConfig (plugin.flomesh.io). The FSM/osm-edge validator only checks the feature flag
-// and an empty script; everything else here closes gaps G3, G5 and G15 of the reference.
+// and an empty script; everything else here is this webhook's: the ranges and enums no CRD enforces, priority ties,
+// selectors and references (docs/validation-rules.md#plugin-pluginchain-pluginconfig).
 import { NAMESPACE_NAME_LABEL } from '../mesh/names.js';
 import { isRecord, nameOf, namespaceOf, type KubeObject } from '../mesh/objects.js';
 import { byRef,
@@ -228,13 +229,14 @@ function warnPlacement(ctx: ValidationContext, out: Findings, name: string, prio
 
 export function validatePlugin(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
   checkPluginPolicyEnabled(ctx, out);
+  // A spec that is not an object cannot be checked field by field: one cause says so.
   const spec = specOf(obj, out, { rule: 'spec-shape' });
   if (!spec) return;
   const name = nameOf(obj);
   checkScript(out, spec.pipyscript, name);
-  // Nothing bounds the priority in the CRD or the code; the docs promise 0-65535, and a fraction or a string sorts
-  // unpredictably (G5).
   const priority = spec.priority === undefined || spec.priority === null ? 0 : spec.priority;
+  // Nothing bounds the priority in the CRD or the code; the docs promise 0-65535, and a fraction or a string sorts
+  // unpredictably among the chain's modules.
   if (!checkIntRange(out, 'spec.priority', priority, PRIORITY_MIN, PRIORITY_MAX, 'plugin-priority-range')) return;
   warnPlacement(ctx, out, name, priority as number);
 }
@@ -261,7 +263,7 @@ function checkSelectors(out: Findings, selectors: unknown, ns: string): void {
   // The controller drops the whole chain when a selector does not convert, silently un-mounting its plugins.
   checkLabelSelector(out, 'spec.selectors.podSelector', sel.podSelector, 'pluginchain-selector');
   checkLabelSelector(out, 'spec.selectors.namespaceSelector', sel.namespaceSelector, 'pluginchain-selector');
-  // The selectors are not limited to the chain's own namespace: a chain here injects code into pods elsewhere (G15).
+  // The selectors are not limited to the chain's own namespace: a chain here injects code into pods elsewhere.
   const podSel = sel.podSelector;
   const nsSel = sel.namespaceSelector;
   if ((podSel === undefined || podSel === null) && (nsSel === undefined || nsSel === null))
@@ -280,6 +282,7 @@ interface ChainEntry {
 
 function checkChainEntry(out: Findings, entry: unknown, i: number): ChainEntry | undefined {
   const p = `spec.chains[${i}]`;
+  // An entry that is not an object names no chain and mounts nothing.
   if (!isRecord(entry)) {
     out.invalid(p, entry, 'must be an object with name and plugins', 'pluginchain-chain');
     return undefined;
@@ -339,9 +342,11 @@ function warnChainPlugins(ctx: ValidationContext, out: Findings, entries: readon
 
 export function validatePluginChain(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
   checkPluginPolicyEnabled(ctx, out);
+  // A spec that is not an object cannot be checked field by field: one cause says so.
   const spec = specOf(obj, out, { rule: 'spec-shape' });
   if (!spec) return;
   const entries: ChainEntry[] = [];
+  // A PluginChain without chains mounts nothing: its plugins never run.
   if (checkArray(out, 'spec.chains', spec.chains, 'pluginchain-chains', { required: true, minItems: 1 })) {
     spec.chains.forEach((c, i) => {
       const entry = checkChainEntry(out, c, i);
@@ -360,6 +365,7 @@ export function validatePluginChain(obj: KubeObject, ctx: ValidationContext, out
 export const MAX_PLUGIN_CONFIG_BYTES = 64 * 1024;
 
 function checkPluginRef(ctx: ValidationContext, out: Findings, plugin: unknown): string | undefined {
+  // A config is for the Plugin it names: without a name it configures nothing.
   if (!checkRequiredString(out, 'spec.plugin', plugin, 'pluginconfig-plugin')) return undefined;
   // The config is skipped silently unless its Plugin exists and some PluginChain mounts it; warn (apply order may race).
   if (!ctx.get('Plugin', '', plugin))
@@ -442,6 +448,7 @@ function checkConfig(out: Findings, config: unknown): void {
 
 export function validatePluginConfig(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
   checkPluginPolicyEnabled(ctx, out);
+  // A spec that is not an object cannot be checked field by field: one cause says so.
   const spec = specOf(obj, out, { rule: 'spec-shape' });
   if (!spec) return;
   const plugin = checkPluginRef(ctx, out, spec.plugin);

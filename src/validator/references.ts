@@ -160,6 +160,7 @@ const serviceChange: ReferenceCheck = (svc, next, ctx) => {
   const gtp = ctx.get('GlobalTrafficPolicy', ns, name);
   if (gtp && !ctx.get('ServiceImport', ns, name)) referrers.push(`is still governed by ${refOf(gtp)}, which then governs nothing`);
   for (const cfg of sorted(ctx.candidates(PLUGINCONFIG_BY_SERVICE, [`${ns}/${name}`])).filter((c) => configTargets(c, ns, name))) referrers.push(`is still a destination of ${refOf(cfg)}: that config reaches no proxy once it is gone`);
+  // What names the Service breaks without it: the split's share, the export, the governed import, the config's proxies.
   return warnings(subject, referrers, 'service-still-referenced');
 };
 

@@ -11,12 +11,14 @@ const MAX_INT32 = 2147483647;
 
 /** Checks `{kind, name, namespace}` against the one kind the mesh matches; returns `<ns>/<name>` when usable. */
 function checkRef(out: Findings, field: string, v: unknown, kind: 'ServiceAccount' | 'Service', why: string): string | undefined {
+  // The source or destination the Retry applies to: without one it applies to no traffic.
   if (!isRecord(v)) {
     if (v === undefined || v === null) out.required(field, 'retry-ref');
     else out.invalid(field, v, 'must be an object with kind, name and namespace', 'retry-ref');
     return undefined;
   }
   let ok = true;
+  // The mesh matches one kind here (`why` says which and why): any other kind applies to nothing.
   if (v.kind === undefined || v.kind === null || v.kind === '') {
     out.required(`${field}.kind`, 'retry-ref', `must be ${kind}`);
     ok = false;

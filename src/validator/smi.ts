@@ -121,6 +121,7 @@ function checkHeaders(out: Findings, checkRegex: RegexCheck, field: string, head
 }
 
 function checkHttpMatch(out: Findings, checkRegex: RegexCheck, field: string, v: unknown): void {
+  // A match that is not an object has no name, path, methods or headers: it selects nothing.
   const match = entryOf(out, field, v, 'httproutegroup-match');
   if (!match) return;
   // TrafficTarget rules select matches by name: a nameless match can never be granted.
@@ -155,6 +156,7 @@ function warnOrphanedTargetMatches(obj: KubeObject, ctx: ValidationContext, out:
 }
 
 export function validateHTTPRouteGroup(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
+  // The SMI kinds are all spec: without one, or with one that is not an object, the object means nothing.
   const spec = specOf(obj, out, { rule: 'smi-spec', required: true });
   if (!spec) return;
   // A group without matches selects no traffic: every TrafficTarget rule naming it grants nothing.
@@ -188,10 +190,12 @@ function checkIdentity(out: Findings, field: string, identity: Record<string, un
 }
 
 function checkDestination(out: Findings, namespace: string, v: unknown): void {
+  // The destination is the ServiceAccount the TrafficTarget opens: without one it grants nothing.
   if (v === undefined || v === null) {
     out.required('spec.destination', 'traffictarget-destination');
     return;
   }
+  // A destination that is not an object names no ServiceAccount.
   const destination = entryOf(out, 'spec.destination', v, 'traffictarget-destination');
   if (!destination) return;
   checkIdentity(out, 'spec.destination', destination);
@@ -241,6 +245,7 @@ function checkRule(out: Findings, ctx: ValidationContext, namespace: string, fie
   else if (!has(RULE_KINDS, rule.kind)) out.notSupported(`${field}.kind`, rule.kind, RULE_KINDS, 'traffictarget-rule-kind');
   else kind = rule.kind;
   const name = rule.name;
+  // The rule grants the HTTPRouteGroup or TCPRoute of this name: without one it grants nothing.
   const named = checkRequiredString(out, `${field}.name`, name, 'traffictarget-rule-name');
   // Match names are looked up in the HTTPRouteGroup; a non-string can never be found there.
   const selected: Array<{ match: string; index: number }> = [];
@@ -259,6 +264,7 @@ function checkRule(out: Findings, ctx: ValidationContext, namespace: string, fie
   }
   if (kind !== 'HTTPRouteGroup') return;
   const defined = matchNames(route);
+  // A match name the group does not define selects nothing: that part of the rule grants no access.
   for (const { match, index } of selected)
     if (!defined.includes(match))
       out.warn(
@@ -278,6 +284,7 @@ function checkRules(out: Findings, ctx: ValidationContext, namespace: string, ru
 }
 
 export function validateTrafficTarget(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
+  // The SMI kinds are all spec: without one, or with one that is not an object, the object means nothing.
   const spec = specOf(obj, out, { rule: 'smi-spec', required: true });
   if (!spec) return;
   const namespace = namespaceOf(obj);
@@ -290,6 +297,7 @@ export function validateTrafficTarget(obj: KubeObject, ctx: ValidationContext, o
 // TCPRoute
 
 export function validateTCPRoute(obj: KubeObject, _ctx: ValidationContext, out: Findings): void {
+  // The SMI kinds are all spec: without one, or with one that is not an object, the object means nothing.
   const spec = specOf(obj, out, { rule: 'smi-spec', required: true });
   if (!spec) return;
   // No matches or no ports: the route covers every port, which is allowed.
@@ -320,7 +328,7 @@ function checkSplitMatches(out: Findings, ctx: ValidationContext, namespace: str
     else if (!has(SPLIT_MATCH_KINDS, match.kind)) out.notSupported(`${field}.kind`, match.kind, SPLIT_MATCH_KINDS, 'trafficsplit-match');
     // The match is looked up by name: without one the split would apply to no request.
     if (!checkRequiredString(out, `${field}.name`, match.name, 'trafficsplit-match')) return;
-    // A warning: the HTTPRouteGroup may be applied right after the split.
+    // Until the HTTPRouteGroup exists the match selects no traffic; a warning, since it may be applied right after.
     if (match.kind === 'HTTPRouteGroup' && !ctx.get('HTTPRouteGroup', namespace, match.name))
       out.warn(`${field}.name`, `HTTPRouteGroup ${namespace}/${match.name} does not exist: this match selects no traffic until it does`, 'trafficsplit-match-missing');
   });
@@ -333,8 +341,10 @@ function checkBackend(out: Findings, ctx: ValidationContext, namespace: string, 
   if (checkRequiredString(out, `${field}.service`, backend.service, 'trafficsplit-backend-service') &&
     checkDns1123Label(out, `${field}.service`, backend.service, 'trafficsplit-backend-service')) {
     const service = backend.service;
+    // The apex as its own backend sends its share to every version the apex selects, not to one version.
     if (service === apex)
       out.warn(`${field}.service`, `backend "${service}" is the apex Service itself: its share goes to every pod that Service selects (usually all versions), not to one version`, 'trafficsplit-apex-backend');
+    // Requests sent to a backend that does not exist fail; a warning, since it may be applied right after.
     else if (!ctx.get('Service', namespace, service))
       out.warn(`${field}.service`, `Service ${namespace}/${service} does not exist: requests sent to this backend fail until it does`, 'trafficsplit-backend-missing');
   }
@@ -348,6 +358,7 @@ function checkBackend(out: Findings, ctx: ValidationContext, namespace: string, 
 }
 
 export function validateTrafficSplit(obj: KubeObject, ctx: ValidationContext, out: Findings): void {
+  // The SMI kinds are all spec: without one, or with one that is not an object, the object means nothing.
   const spec = specOf(obj, out, { rule: 'smi-spec', required: true });
   if (!spec) return;
   const namespace = namespaceOf(obj);
@@ -356,6 +367,7 @@ export function validateTrafficSplit(obj: KubeObject, ctx: ValidationContext, ou
   if (checkRequiredString(out, 'spec.service', spec.service, 'trafficsplit-service') &&
     checkDns1123Subdomain(out, 'spec.service', spec.service, 'trafficsplit-service')) {
     apex = apexName(spec.service, namespace);
+    // Clients address the split by the apex Service: until it exists they cannot (a warning: it may come right after).
     if (apex !== undefined && !ctx.get('Service', namespace, apex))
       out.warn('spec.service', `Service ${namespace}/${apex} does not exist: clients cannot address the apex until it does`, 'trafficsplit-apex-missing');
   }

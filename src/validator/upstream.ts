@@ -104,6 +104,7 @@ const RATE_LIMIT_STATUS_TEXT = `must be a 4xx or 5xx code of Envoy's StatusCode 
 function checkRateLimitStatus(out: Findings, field: string, v: unknown): void {
   if (v === undefined || v === null) return;
   if (isInteger(v) && RATE_LIMIT_STATUS_CODES.has(v)) return;
+  // Envoy NACKs a local rate limit status outside its StatusCode enum, and with it the proxy's configuration.
   out.invalid(field, v, `Invalid responseStatusCode ${typeof v === 'number' ? String(v) : JSON.stringify(v)}: ${RATE_LIMIT_STATUS_TEXT}`, 'uts-status-code');
 }
 
@@ -165,8 +166,10 @@ function checkHeaders(out: Findings, field: string, v: unknown): void {
 
 /** HTTP local rate limit, the shape of both `rateLimit.local.http` and `httpRoutes[].rateLimit.local`. */
 function checkHttpRateLimit(out: Findings, field: string, v: unknown): void {
+  // A rate limit that is not an object carries no limit.
   const rl = section(out, field, v, 'uts-rate-limit');
   if (!rl) return;
+  // A rate of 0 per unit blocks all traffic; a negative or fractional burst is not a count.
   checkRequiredRate(out, `${field}.requests`, rl.requests, 'uts-rate-limit');
   checkUnit(out, `${field}.unit`, rl.unit);
   checkCount(out, `${field}.burst`, rl.burst, 'uts-rate-limit');
@@ -175,8 +178,10 @@ function checkHttpRateLimit(out: Findings, field: string, v: unknown): void {
 }
 
 function checkTcpRateLimit(out: Findings, field: string, v: unknown): void {
+  // A rate limit that is not an object carries no limit.
   const rl = section(out, field, v, 'uts-rate-limit');
   if (!rl) return;
+  // A rate of 0 per unit blocks all traffic; a negative or fractional burst is not a count.
   checkRequiredRate(out, `${field}.connections`, rl.connections, 'uts-rate-limit');
   checkUnit(out, `${field}.unit`, rl.unit);
   checkCount(out, `${field}.burst`, rl.burst, 'uts-rate-limit');

@@ -48,6 +48,8 @@ const allowedWith = (target: ObjectIdentity, details: readonly Warning[]): Verdi
 export function validate(req: ValidationRequest, view: ClusterView, mesh: MeshIdentity): Verdict {
   const target = identify(req.object, req.kind, req);
   const entry = findKind(req.kind.group, req.kind.kind);
+  // A kind the table does not know (a configuration wider than this version) is admitted, never denied or crashed on,
+  // with a warning that nothing was checked.
   if (!entry) {
     const what = req.kind.group ? `${req.kind.kind}.${req.kind.group}` : req.kind.kind || '(no kind)';
     const warning = { field: '', message: `${what} is not a kind this webhook validates; admitted without checks`, rule: 'unknown-kind' };

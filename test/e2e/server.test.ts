@@ -248,7 +248,7 @@ describe('health and metrics port', () => {
     expect(JSON.parse(ready.text)).toEqual({ status: 'ready', reasons: [] });
   });
 
-  it('/metrics exports the metrics of server.md §6', async () => {
+  it('/metrics exports the metrics README.md lists', async () => {
     const { status, text } = await get('/metrics');
     expect(status).toBe(200);
     for (const name of ['mesh_admission_requests_total', 'mesh_admission_duration_seconds', 'mesh_injection_total', 'mesh_validation_denials_total', 'mesh_certificate_expiry_timestamp_seconds', 'mesh_informer_last_event_age_seconds', 'mesh_informer_synced_since_timestamp_seconds', 'mesh_bootstrap_secrets_total', 'mesh_bootstrap_secret_failures_total', 'mesh_bootstrap_secret_seconds'])

@@ -1,4 +1,4 @@
-// fast-check generators for the patch property test (injection.md §8): whole admission scenarios, i.e. a pod as it
+// fast-check generators for the patch property test (docs/injection.md#the-patch): whole admission scenarios, i.e. a pod as it
 // arrives on the wire (with fields this server does not know), its namespace, the MeshConfig and the flags.
 import fc from 'fast-check';
 import type { FlavorName } from '../../src/mesh/flavor.js';
@@ -10,7 +10,7 @@ export type Json = any;
 const FLAVOR_DOMAIN: Record<FlavorName, string> = { fsm: 'flomesh.io', 'osm-edge': 'openservicemesh.io' };
 const FLAVOR_PREFIX: Record<FlavorName, string> = { fsm: 'fsm', 'osm-edge': 'osm' };
 
-/** Names the injector adds: user containers never use them (a pod with them is "already injected", §6). */
+/** Names the injector adds: user containers never use them (a pod with them is "already injected"). */
 const RESERVED = new Set(['sidecar', 'fsm-init', 'osm-init', 'fsm-healthcheck', 'osm-healthcheck']);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -96,7 +96,7 @@ function probe(ports: readonly Json[], healthPath: string): fc.Arbitrary<Json | 
   const tcpSocket = fc.record({ port, host: fc.constant('127.0.0.1') }, { requiredKeys: ['port'] });
   const grpc = fc.record({ port: portNumber, service: fc.constantFrom('', 'health') }, { requiredKeys: ['port'] });
   const exec = fc.record({ command: fc.array(fc.constantFrom('cat', '/tmp/ready', 'true'), { minLength: 1, maxLength: 3 }) });
-  // A probe this injector (or the Go one) already rewrote: it must never be rewritten again (§5, §9.4).
+  // A probe this injector (or the Go one) already rewrote: it must never be rewritten again.
   const rewritten = fc.record({ path: fc.constant(healthPath), port: fc.constantFrom(15901, 15902, 15903) });
   const action = fc.oneof(
     { weight: 4, arbitrary: httpGet.map((v) => ({ httpGet: v })) },

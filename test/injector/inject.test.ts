@@ -1,4 +1,4 @@
-// The injector's decisions and the patch it builds (injection.md §1–§3, §6, §8).
+// The injector's decisions and the patch it builds (docs/injection.md).
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { applied, namespace, plan, pod, UUID, UUID2 } from './helpers.js';
@@ -6,7 +6,7 @@ import { applied, namespace, plan, pod, UUID, UUID2 } from './helpers.js';
 const asPod = (o: unknown) => o as V1Pod;
 const names = (cs: V1Container[] | undefined) => (cs ?? []).map((c) => c.name);
 
-describe('who is injected (§1)', () => {
+describe('who is injected', () => {
   it('skips host-network pods, with a warning only when the pod asked for injection', () => {
     expect(plan(pod({ spec: { hostNetwork: true } }))).toEqual({ action: 'skip', reason: 'host-network', message: 'the pod uses the host network', warnings: [] });
     const asked = plan(pod({ spec: { hostNetwork: true }, annotations: { 'flomesh.io/sidecar-injection': 'enabled' } }));
@@ -57,7 +57,7 @@ describe('who is injected (§1)', () => {
   });
 });
 
-describe('classic mode (§2)', () => {
+describe('classic mode', () => {
   it('adds label, volume, init container and sidecar with minimal operations', () => {
     const p = pod();
     const r = plan(p, { meshConfig: { sidecar: { holdApplicationUntilProxyStarts: false, gracefulExitUntilDownstreamEnds: false } } });
@@ -153,7 +153,7 @@ describe('classic mode (§2)', () => {
     });
   });
 
-  it('denies bad exclusion annotations with the reference message, before anything is created', () => {
+  it('denies bad exclusion annotations with the mesh\'s own message, before anything is created', () => {
     const r = plan(pod({ annotations: { 'flomesh.io/outbound-port-exclusion-list': '6060, 70000', 'flomesh.io/outbound-ip-range-exclusion-list': 'foobar' } }));
     expect(r.action).toBe('deny');
     expect(r.message).toContain("Invalid port value '70000' specified for annotation 'flomesh.io/outbound-port-exclusion-list' on Pod apps/web-7c9f5d-*");
@@ -190,7 +190,7 @@ describe('classic mode (§2)', () => {
   });
 });
 
-describe('native sidecar mode (§3)', () => {
+describe('native sidecar mode', () => {
   it('puts init then sidecar (restartPolicy Always, startupProbe) ahead of the pod\'s own init containers', () => {
     const p = pod({ spec: { initContainers: [{ name: 'migrate', image: 'm' }] } });
     const r = plan(p, { mode: 'native' });
@@ -212,7 +212,7 @@ describe('native sidecar mode (§3)', () => {
   });
 });
 
-describe('probes (§5)', () => {
+describe('probes', () => {
   const probed = () =>
     pod({
       spec: {
@@ -278,7 +278,7 @@ describe('probes (§5)', () => {
   });
 });
 
-describe('already-injected pods (§6)', () => {
+describe('already-injected pods', () => {
   it('a reinvocation of an injected pod is a no-op', () => {
     const p = pod();
     const once = applied(p, plan(p));

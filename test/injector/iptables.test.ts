@@ -21,8 +21,8 @@ const settings = (over: Partial<InterceptionSettings> = {}): InterceptionSetting
   ...over,
 });
 
-// The reference's TestGenerateIptablesCommands expectations, minus the dead
-// `-A FSM_PROXY_OUT_REDIRECT -p tcp --dport 15000 -j ACCEPT` line (injection.md §9 fix 8).
+// The mesh's own TestGenerateIptablesCommands expectations, minus the dead
+// `-A FSM_PROXY_OUT_REDIRECT -p tcp --dport 15000 -j ACCEPT` line (docs/injection.md#the-interception-script).
 const CASE1_V4 = `iptables-restore --noflush <<EOF
 # FSM sidecar interception rules
 *nat
@@ -172,7 +172,7 @@ describe('TestGenerateIptablesCommands (ported, exact strings)', () => {
     expect(ip6tablesRestore(settings())).toBe(CASE1_V6);
   });
 
-  it('(2) with exclusions and inclusions; -I keeps the reference order (head: multiport, eth1, eth0, 15010, ...)', () => {
+  it('(2) with exclusions and inclusions; -I keeps the mesh\'s order (head: multiport, eth1, eth0, 15010, ...)', () => {
     expect(iptablesRestore(CASE2)).toBe(CASE2_V4);
     // IPv4-only lists: the IPv6 table has the same structure without the CIDR lines; inclusions being set, IPv6
     // traffic (no IPv6 range included) is not redirected.
@@ -189,13 +189,13 @@ describe('TestGenerateIptablesCommands (ported, exact strings)', () => {
   });
 });
 
-describe('fixes over the reference', () => {
-  it('never emits the dead --dport 15000 ACCEPT after the REDIRECT (fix 8)', () => {
+describe('changes to the mesh\'s rules', () => {
+  it('never emits the dead --dport 15000 ACCEPT after the REDIRECT', () => {
     for (const s of [settings(), CASE2, settings({ localProxyMode: 'PodIP', localDnsProxy: true })])
       expect(initScript(s)).not.toContain('--dport 15000');
   });
 
-  it('splits port lists at 15 per multiport rule, order kept (fix 6)', () => {
+  it('splits port lists at 15 per multiport rule, order kept', () => {
     const ports = Array.from({ length: 32 }, (_, i) => 1000 + i);
     const s = settings({ inboundPortExclusions: ports, outboundPortExclusions: ports });
     const v4 = lines(s, 4);
@@ -213,7 +213,7 @@ describe('fixes over the reference', () => {
     ]);
   });
 
-  it('puts IPv6 CIDRs in the ip6tables part only, IPv4 CIDRs in the iptables part only (fix 6)', () => {
+  it('puts IPv6 CIDRs in the ip6tables part only, IPv4 CIDRs in the iptables part only', () => {
     const s = settings({
       outboundIPRangeExclusions: ['10.0.0.0/8', 'fd00::/8', '2001:db8::1/128'],
       outboundIPRangeInclusions: ['192.168.0.0/16', '2001:db8:1::/48'],
@@ -275,7 +275,7 @@ describe('fixes over the reference', () => {
   });
 });
 
-describe('shell safety (fix 7)', () => {
+describe('shell safety', () => {
   const rich = settings({
     outboundPortExclusions: Array.from({ length: 20 }, (_, i) => i + 1),
     inboundPortExclusions: [8080],

@@ -1,10 +1,10 @@
-// Property test of the patch (injection.md §8): over many generated pods, under both flavors and both sidecar modes,
+// Property test of the patch (docs/injection.md#the-patch): over many generated pods, under both flavors and both sidecar modes,
 //   1. the patch applies cleanly (RFC 6902, validated) to the request object;
 //   2. the result is exactly the intended pod: the original with only the documented additions and probe rewrites,
 //      every unknown field (top level, metadata, spec, containers, probes, volumes, dnsConfig) and every native-sidecar
 //      field of the user's init containers preserved;
 //   3. the patch is minimal: only add/replace, only at the allowed paths, never a rewrite of an existing array or map;
-//   4. a second admission of the result is a no-op (§6).
+//   4. a second admission of the result is a no-op (docs/injection.md#already-injected-pods).
 import fc from 'fast-check';
 import type { V1Container } from '@kubernetes/client-node';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
@@ -43,7 +43,8 @@ function apply(pod: KubeObject, patch: Operation[]): Json {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// What the injector is meant to do, written independently of src/ from the contract (§2, §3, §5).
+// What the injector is meant to do, written independently of src/ from the contract (docs/injection.md: what is
+// added, native sidecar mode, probes).
 
 function boolWord(v: unknown): boolean | undefined {
   if (typeof v !== 'string') return undefined;
@@ -105,7 +106,7 @@ interface ProbeIntent {
   grpcPort?: number;
 }
 
-/** §5: HTTP → 1590x + path + Original-Http-Port/Path; HTTPS → HTTP + Original-Tcp-Port; TCP → 15904; gRPC, exec, already rewritten: unchanged. */
+/** Probes: HTTP → 1590x + path + Original-Http-Port/Path; HTTPS → HTTP + Original-Tcp-Port; TCP → 15904; gRPC, exec, already rewritten: unchanged. */
 function probeIntent(c: Json, probe: Json, kind: (typeof PROBE_FIELDS)[number], healthPath: string): ProbeIntent {
   const same = { probe, rewritten: false, viaSidecarPort: false, viaHealthcheck: false };
   if (!isObj(probe)) return same;
@@ -190,7 +191,7 @@ function expectedPod(s: Scenario, it: Intent, out: Json | undefined): Expected {
     const userOptions: Json[] = (userDns?.options ?? []).filter(isObj);
     pod.spec.dnsPolicy = 'None';
     pod.spec.dnsConfig = {
-      ...(userDns ?? {}), // unknown dnsConfig fields are the user's: merged, not dropped (§2, §8, §9.11)
+      ...(userDns ?? {}), // unknown dnsConfig fields are the user's: merged, not dropped
       nameservers,
       searches: [...new Set([...it.dns.searches, ...(userDns?.searches ?? [])])],
       options: [...userOptions, ...it.dns.options.filter((o) => !userOptions.some((u) => u.name === o.name))],
@@ -215,7 +216,7 @@ const ALLOWED_ADD = [
   /^\/spec\/(dnsPolicy|dnsConfig)$/,
 ];
 
-/** §8: explicit minimal operations; returns nothing, fails through expect. */
+/** The patch: explicit minimal operations; returns nothing, fails through expect. */
 function checkMinimal(s: Scenario, it: Intent, exp: Expected, patch: Operation[]): void {
   const pod: Json = s.pod;
   const spec = pod.spec;
@@ -288,7 +289,7 @@ function checkMinimal(s: Scenario, it: Intent, exp: Expected, patch: Operation[]
   expect(seen.hostAliases).toBe(it.hostAlias ? 1 : 0);
 }
 
-/** The containers this injector adds (§2, §3). */
+/** The containers this injector adds (classic and native mode). */
 function checkInjectedContainers(s: Scenario, it: Intent, exp: Expected, out: Json): void {
   const containers: Json[] = out.spec.containers;
   const inits: Json[] = out.spec.initContainers ?? [];
@@ -338,7 +339,7 @@ const COMBOS: [FlavorName, 'classic' | 'native'][] = [
   ['osm-edge', 'native'],
 ];
 
-describe.each(COMBOS)('the patch over generated pods (§8): %s, --sidecar-mode %s', (flavor, modeFlag) => {
+describe.each(COMBOS)('the patch over generated pods: %s, --sidecar-mode %s', (flavor, modeFlag) => {
   const arb = scenario(flavor, modeFlag);
 
   it('applies cleanly and yields exactly the intended pod, unknown and native-sidecar fields included', () => {
@@ -423,8 +424,8 @@ describe.each(COMBOS)('the patch over generated pods (§8): %s, --sidecar-mode %
 });
 
 // The local DNS proxy merges spec.dnsConfig; a dnsConfig field this server does not know must survive the merge
-// (§8: fields this server does not know pass through untouched; §9.2). This property found that it once did not.
-describe('the patch keeps unknown spec.dnsConfig fields when the local DNS proxy merges it (§2, §8, §9.2, §9.11)', () => {
+// (fields this server does not know pass through untouched). This property found that it once did not.
+describe('the patch keeps unknown spec.dnsConfig fields when the local DNS proxy merges it', () => {
   const arb = fc.oneof(...COMBOS.map(([flavor, mode]) => scenario(flavor, mode, { unknownDnsConfigFields: true })));
 
   it('yields exactly the intended pod, the user dnsConfig\'s unknown fields included', () => {

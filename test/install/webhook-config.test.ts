@@ -30,7 +30,7 @@ const FSM_SELECTOR = {
 };
 
 describe('MutatingWebhookConfiguration', () => {
-  it('is exactly the object of server.md §7 for fsm', () => {
+  it('is exactly the injection configuration the install applies for fsm', () => {
     expect(mutatingWebhookConfiguration(FSM, { target: SERVICE })).toEqual({
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
@@ -99,7 +99,7 @@ describe('ValidatingWebhookConfiguration', () => {
   const v = validatingWebhookConfiguration(FSM, { target: SERVICE, caBundle: CA });
   const [policy, services, references] = v.webhooks;
 
-  it('has the policy entry, the Services entry and the references entry, labelled and named as §4/§7 say', () => {
+  it('has the policy entry, the Services entry and the references entry, labelled and named as the install and the caBundle patcher expect', () => {
     expect(v.apiVersion).toBe('admissionregistration.k8s.io/v1');
     expect(v.kind).toBe('ValidatingWebhookConfiguration');
     expect(v.metadata).toEqual({ name: 'mesh-admission-fsm', labels: { 'app.kubernetes.io/name': 'mesh-admission', 'app.kubernetes.io/instance': 'fsm' } });

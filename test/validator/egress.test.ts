@@ -202,7 +202,7 @@ describe('Egress: Go validator unit tests (TestEgressValidator)', () => {
   });
 });
 
-describe('Egress: suggested acceptance cases (reference §5)', () => {
+describe('Egress: acceptance cases suggested by the mesh\'s own unit tests', () => {
   it('protocol grpc or HTTP2 is rejected; protocol is case-insensitive', () => {
     const v = check(
       egress('e', {
@@ -480,7 +480,7 @@ describe('Egress: fields', () => {
   });
 });
 
-describe('Egress: server-first across policies sharing a source ServiceAccount (spec §2.3)', () => {
+describe('Egress: server-first across policies sharing a source ServiceAccount', () => {
   const dbHttp = egress('db-http', { sources: [CURL], hosts: ['db.example.com'], ports: [{ number: 3306, protocol: 'http' }] });
   const dbSf = egress('db-sf', { sources: [CURL], ports: [{ number: 3306, protocol: 'tcp-server-first' }] });
 
@@ -548,7 +548,7 @@ describe('Egress: server-first across policies sharing a source ServiceAccount (
   });
 });
 
-describe('Egress: server-first against Services of the mesh (spec §2.3)', () => {
+describe('Egress: server-first against Services of the mesh', () => {
   const mysql = service('db', 'mysql', [{ name: 'tcp-server-first-mysql', port: 3306, protocol: 'TCP' }]);
   const permissive = meshConfig({ traffic: { enablePermissiveTrafficPolicyMode: true } });
   const strict = meshConfig({ traffic: { enablePermissiveTrafficPolicyMode: false } });

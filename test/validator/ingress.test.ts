@@ -23,7 +23,7 @@ const CONFLICT = (kind: Kind) =>
 const MTLS = (subject: string, backend = 'https port 80') =>
   `spec.sources: Required value: HTTPS ${subject} with client certificate validation enabled must specify at least one 'AuthenticatedPrincipal' source (backend ${backend} is https and tls.skipClientCertValidation is not true)`;
 
-// The 18 cases of the Go TestIngressBackendValidator / TestAccessControlValidator tables (reference §5), run against
+// The 18 cases of the Go TestIngressBackendValidator / TestAccessControlValidator tables of the mesh, run against
 // BOTH validators: the Go AccessControl table called the IngressBackend validator by mistake. Sources are added where
 // the Go input had none, because `sources` is required here (it is in both CRDs); the case's point is kept.
 for (const [kind, subject, make] of [

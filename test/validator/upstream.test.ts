@@ -15,7 +15,7 @@ const STATUS_TEXT =
   "must be a 4xx or 5xx code of Envoy's StatusCode enum (400-417, 421-424, 426, 428, 429, 431, 500-508, 510, 511); see https://www.envoyproxy.io/docs/envoy/latest/api-v3/type/v3/http_status.proto#enum-type-v3-statuscode";
 const httpLimit = (extra: Record<string, unknown> = {}) => ({ requests: 100, unit: 'minute', ...extra });
 
-// The 6 cases of the Go TestUpstreamTrafficSettingValidator table (reference §5). Rate limits get the `requests`,
+// The 6 cases of the Go TestUpstreamTrafficSettingValidator table of the mesh. Rate limits get the `requests`,
 // `unit` and `path` both CRDs require; the verbatim Go inputs are checked separately below.
 describe('UpstreamTrafficSetting: the Go unit-test table', () => {
   it('#1 unique host is allowed', () => {

@@ -6,7 +6,9 @@ import { defineConfig } from 'vitest/config';
 // little the unit tests do not already see.
 export default defineConfig({
   test: {
-    include: ['test/kube/**/*.test.ts', 'test/controllers/**/*.test.ts'],
+    // plus the tests of the modules that use a controller's parts in process (the serving-certificate slot, the
+    // access review behind the side port)
+    include: ['test/kube/**/*.test.ts', 'test/controllers/**/*.test.ts', 'test/certs/serving-manager.test.ts', 'test/server/side-ports.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

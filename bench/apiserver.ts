@@ -247,7 +247,7 @@ export async function apiserverBench(): Promise<ApiserverBench | undefined> {
     if (ONLY.includes('parts')) {
       const kubeconfig = await cluster.serviceAccountKubeConfig('bench-parts');
       const b = await cluster.startServer(kubeconfig, ['--audit-interval-seconds', '0'], { dist: true, ...(PROFILE_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/admitting`] } : {}) });
-      const c = await cluster.startServer(kubeconfig, ['--audit-interval-seconds', '0'], { dist: true });
+      const c = await cluster.startServer(kubeconfig, ['--audit-interval-seconds', '0'], { dist: true, ...(PROFILE_DIR ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}/watching`] } : {}) });
       // the floors, at the same load: a bare watch; a bare watch that POSTs a Secret of the same size per pod
       await admin.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-floor' } });
       const secretFile = join(cp.dir, 'floor-secret.json');

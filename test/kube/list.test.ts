@@ -70,4 +70,46 @@ describe('listPages', () => {
     const items = await listAll(kube, SERVICES, { apiVersion: 'v1', kind: 'Service', limit: 500 });
     expect(items.map((i) => [i.apiVersion, i.kind])).toEqual(items.map(() => ['v1', 'Service']));
   });
+
+  it('a failure on a later page other than 410 is the caller\'s too: no start over', async () => {
+    let pages = 0;
+    const failing = {
+      json: async <T>(req: KubeRequest): Promise<T> => {
+        if (++pages === 2) throw Object.assign(new Error('boom'), { status: 500 });
+        return kube.json<T>(req);
+      },
+    } as unknown as KubeHttp;
+    await expect(listPages(failing, SERVICES, { limit: 2 })).rejects.toThrow('boom');
+    expect(pages).toBe(2);
+  });
+
+  it('passes the Accept header, the abort signal and the timeout on to every page', async () => {
+    // a write moves the API server past the history an earlier test expired, so this list's pages do not expire
+    api.addObject({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's5', namespace: 'app' } });
+    const seen: KubeRequest[] = [];
+    const recording = { json: async <T>(req: KubeRequest): Promise<T> => (seen.push(req), kube.json<T>(req)) } as unknown as KubeHttp;
+    const signal = new AbortController().signal;
+    await listPages(recording, SERVICES, { limit: 3, accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1', signal, timeoutMs: 1234 });
+    expect(seen.map((r) => [r.accept, r.signal === signal, r.timeoutMs])).toEqual([
+      ['application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1', true, 1234],
+      ['application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1', true, 1234],
+    ]);
+    seen.length = 0;
+    await listPages(recording, SERVICES);
+    expect(seen.map((r) => [r.accept, 'signal' in r, r.timeoutMs, r.query?.limit])).toEqual([[undefined, false, 60_000, 500]]);
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(listPages(kube, SERVICES, { signal: aborted.signal })).rejects.toThrow(/aborted/);
+  });
+
+  it('an answer without items or metadata is an empty, finished list', async () => {
+    const answers: unknown[] = [{}, { items: [], metadata: {} }, { metadata: { continue: '', resourceVersion: '5' } }];
+    for (const answer of answers) {
+      const bare = { json: async () => answer } as unknown as KubeHttp;
+      const listed = await listPages(bare, SERVICES);
+      expect(listed.items).toEqual([]);
+    }
+    expect((await listPages({ json: async () => ({ metadata: { resourceVersion: '5' } }) } as unknown as KubeHttp, SERVICES)).resourceVersion).toBe('5');
+    expect((await listPages({ json: async () => null } as unknown as KubeHttp, SERVICES))).toEqual({ items: [], resourceVersion: undefined });
+  });
 });

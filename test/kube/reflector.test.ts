@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KubeHttp } from '../../src/kube/http.js';
-import { Reflector, type ReflectorOptions } from '../../src/kube/reflector.js';
+import { dropMetadataNoise, Reflector, type ReflectorOptions } from '../../src/kube/reflector.js';
 import type { KubeObject } from '../../src/mesh/objects.js';
 import { FakeApiServer, waitFor } from '../support/fake-apiserver.js';
 import { quietPeriod } from '../support/wait.js';
@@ -227,5 +227,169 @@ describe('Reflector', () => {
     await waitFor(() => api.watchCount('services') === 0, { what: 'the watch closed' });
     expect(await h.reflector.whenCurrent(0)).toBe(false);
   });
+});
 
+/**
+ * A bare API server whose watches follow a script: the n-th watch request is answered by `watches[n]` (the last one
+ * again once the script runs out), lists by `list`. Requests are recorded with their query.
+ */
+async function scripted(watches: Array<(res: http.ServerResponse) => void>, list: Record<string, unknown> = { kind: 'ServiceList', metadata: { resourceVersion: '7' }, items: [] }): Promise<{ kube: KubeHttp; requests: URLSearchParams[] }> {
+  const requests: URLSearchParams[] = [];
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    requests.push(q);
+    if (q.get('watch') === 'true') return watches[Math.min(n++, watches.length - 1)]!(res);
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(list));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const api = await FakeApiServer.start();
+  const kc = api.kubeConfig();
+  await api.close();
+  kc.clusters = kc.clusters.map((c) => ({ ...c, server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }));
+  const kube = new KubeHttp(kc);
+  cleanups.push(() => {
+    kube.close();
+    server.closeAllConnections();
+    server.close();
+  });
+  return { kube, requests };
+}
+
+const lines = (...events: unknown[]): ((res: http.ServerResponse) => void) => (res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(events.map((e) => `${typeof e === 'string' ? e : JSON.stringify(e)}\n`).join(''));
+/** A watch that stays open and says nothing (the reflector's next move is then visible as the absence of requests). */
+const hold = (res: http.ServerResponse): void => void res.writeHead(200, { 'Content-Type': 'application/json' }).flushHeaders();
+const isWatch = (q: URLSearchParams): boolean => q.get('watch') === 'true';
+const event = (type: string, name: string, rv: string): Record<string, unknown> => ({ type, object: { metadata: { name, namespace: 'app', resourceVersion: rv } } });
+
+describe('Reflector, edge by edge', () => {
+  it('drops managedFields and kubectl\'s last-applied copy, keeps every other annotation, and leaves objects without metadata alone', () => {
+    const last = 'kubectl.kubernetes.io/last-applied-configuration';
+    expect(dropMetadataNoise({ metadata: { name: 'a', managedFields: [{ manager: 'kubectl' }], annotations: { [last]: '{}', keep: 'me' } } })).toEqual({ metadata: { name: 'a', annotations: { keep: 'me' } } });
+    expect(dropMetadataNoise({ metadata: { name: 'a', annotations: { [last]: '{}' } } })).toEqual({ metadata: { name: 'a' } });
+    expect(dropMetadataNoise({ metadata: { name: 'a', annotations: { keep: 'me' } } })).toEqual({ metadata: { name: 'a', annotations: { keep: 'me' } } });
+    expect(dropMetadataNoise({ kind: 'X' })).toEqual({ kind: 'X' });
+    expect(dropMetadataNoise({ kind: 'X', metadata: 'odd' as unknown as undefined })).toEqual({ kind: 'X', metadata: 'odd' });
+  });
+
+  it('status() says what it knows and leaves out what it does not', async () => {
+    const { kube } = await scripted([lines(event('ADDED', 'a', '9')), hold]);
+    let now = 1000;
+    const h = reflect(kube, { now: () => now++ });
+    expect(h.reflector.status()).toEqual({ path: SERVICES, listed: false, current: false });
+    expect(h.reflector.currentSince()).toBeUndefined();
+    h.reflector.start();
+    await waitFor(() => h.items.has('app/a'), { what: 'the event' });
+    const s = h.reflector.status();
+    expect(s).toEqual({ path: SERVICES, listed: true, current: true, currentSince: h.reflector.currentSince(), resourceVersion: '9', lastEventAt: h.reflector.lastEvent() });
+    expect(typeof s.currentSince).toBe('number');
+    expect(s.lastEventAt).toBeGreaterThan(s.currentSince!);
+  });
+
+  it('watches from the last event\'s resourceVersion (bookmarks included), with the selectors and a jittered server timeout', async () => {
+    const { kube, requests } = await scripted([lines(event('ADDED', 'a', '8'), event('BOOKMARK', '', '11'), event('MODIFIED', 'a', '12'), { type: 'BOOKMARK', object: { metadata: { resourceVersion: '' } } }), hold]);
+    const h = reflect(kube, { labelSelector: 'app=x', fieldSelector: 'spec.type=ClusterIP', watchTimeoutSeconds: 100, random: () => 0.5, pageSize: 7 });
+    h.reflector.start();
+    await waitFor(() => requests.filter(isWatch).length === 2, { what: 'the second watch' });
+    const [list, first, second] = requests;
+    expect(Object.fromEntries(list!)).toEqual({ labelSelector: 'app=x', fieldSelector: 'spec.type=ClusterIP', limit: '7', resourceVersion: '0' });
+    expect(Object.fromEntries(first!)).toEqual({ labelSelector: 'app=x', fieldSelector: 'spec.type=ClusterIP', watch: 'true', allowWatchBookmarks: 'true', resourceVersion: '7', timeoutSeconds: '150' });
+    // the stream ended normally after events: watch again at once from the newest resourceVersion, no list
+    expect(second!.get('resourceVersion')).toBe('12');
+    expect(requests.filter((q) => !isWatch(q))).toHaveLength(1);
+    expect(h.items.get('app/a')).toMatchObject({ apiVersion: 'v1', kind: 'Service' });
+  });
+
+  it('lists 500 at a time unless told otherwise', async () => {
+    const { kube, requests } = await scripted([hold]);
+    const h = reflect(kube);
+    h.reflector.start();
+    await waitFor(() => requests.some(isWatch), { what: 'watching' });
+    expect(requests[0]!.get('limit')).toBe('500');
+    // the server's watch timeout: 300 s by default, times 1 to 2
+    const t = Number(requests.find(isWatch)!.get('timeoutSeconds'));
+    expect(t >= 300 && t <= 600).toBe(true);
+  });
+
+  for (const [what, status] of [
+    ['code 410', { code: 410 }],
+    ['reason Expired', { reason: 'Expired' }],
+    ['reason Gone', { reason: 'Gone' }],
+  ] as const) {
+    it(`an ERROR event with ${what} relists at once, from etcd, without another watch first`, async () => {
+      const { kube, requests } = await scripted([lines({ type: 'ERROR', object: { kind: 'Status', ...status, message: 'too old resource version' } }), hold]);
+      const h = reflect(kube, { backoff: { initialMs: HOUR, maxMs: HOUR } });
+      h.reflector.start();
+      await waitFor(() => requests.filter(isWatch).length === 2, { what: 'watching again' });
+      expect(requests.map((q) => (isWatch(q) ? 'watch' : `list rv=${q.get('resourceVersion')}`))).toEqual(['list rv=0', 'watch', 'list rv=null', 'watch']);
+      expect(h.replaced).toBe(2);
+      expect(h.logs.filter((l) => l.msg === 'watch expired (410 Gone): relisting')).toHaveLength(1);
+    });
+  }
+
+  it('an ERROR event of another kind is a failure with its message and code; one without either says so', async () => {
+    const { kube, requests } = await scripted([lines({ type: 'ERROR', object: { kind: 'Status', reason: 'Forbidden', message: 'no' } })]);
+    const h = reflect(kube, { backoff: { initialMs: HOUR, maxMs: HOUR } });
+    h.reflector.start();
+    await waitFor(() => h.reflector.failure() !== undefined, { what: 'the failure' });
+    expect(h.reflector.failure()).toBe(`watch ${SERVICES}: no`);
+    expect(h.logs.find((l) => l.msg === 'watch failed; re-watching')).toMatchObject({ status: 0, listing: false, attempt: 1 });
+    expect(requests.filter(isWatch)).toHaveLength(2);
+
+    const other = await scripted([lines({ type: 'ERROR', object: { kind: 'Status', code: 500 } })]);
+    const h2 = reflect(other.kube, { backoff: { initialMs: HOUR, maxMs: HOUR } });
+    h2.reflector.start();
+    await waitFor(() => h2.reflector.failure() !== undefined, { what: 'the second failure' });
+    expect(h2.reflector.failure()).toBe(`watch ${SERVICES}: error event`);
+    expect(h2.logs.find((l) => l.msg === 'watch failed; re-watching')).toMatchObject({ status: 500 });
+  });
+
+  it('ignores what is not an event: an unparseable line, an event without an object, an unknown type; the watch goes on', async () => {
+    const { kube, requests } = await scripted([lines('not json', { type: 'ADDED' }, { type: 'ADDED', object: 'text' }, { type: 'STRANGE', object: { metadata: { name: 'x', namespace: 'app', resourceVersion: '99' } } }, event('ADDED', 'a', '20')), hold]);
+    const h = reflect(kube);
+    h.reflector.start();
+    await waitFor(() => requests.filter(isWatch).length === 2, { what: 'the second watch' });
+    expect([...h.items.keys()]).toEqual(['app/a']);
+    expect(requests.filter(isWatch)[1]!.get('resourceVersion')).toBe('20');
+    expect(h.logs.filter((l) => l.msg === 'unparseable watch line ignored').map((l) => l.line)).toEqual(['not json']);
+  });
+
+  it('start() is once: a second call, or a call after stop(), sends nothing', async () => {
+    const { kube, requests } = await scripted([hold]);
+    const h = reflect(kube);
+    h.reflector.start();
+    h.reflector.start();
+    await waitFor(() => requests.some(isWatch), { what: 'watching' });
+    expect(requests.map(isWatch)).toEqual([false, true]);
+    await h.reflector.stop();
+    h.reflector.start();
+    await quietPeriod(100);
+    expect(requests).toHaveLength(2);
+    const stopped = reflect(kube);
+    await stopped.reflector.stop();
+    stopped.reflector.start();
+    await quietPeriod(100);
+    expect(requests).toHaveLength(2);
+  });
+
+  it('whenCurrent() without a deadline waits as long as it takes; with one that has passed, answers at once', async () => {
+    const { api, kube } = await fake();
+    api.failLists(3, { resource: 'services', status: 503 });
+    const h = reflect(kube);
+    const patient = h.reflector.whenCurrent(0);
+    expect(await h.reflector.whenCurrent(Date.now() - 1000)).toBe(false);
+    h.reflector.start();
+    expect(await patient).toBe(true);
+  });
+
+  it('freshen() during a list waits for that list instead of starting another', async () => {
+    const { api, kube } = await fake();
+    api.setLatency(200);
+    const h = reflect(kube);
+    h.reflector.start();
+    await waitFor(() => api.requestsFor({ verb: 'list', resource: 'services' }).length === 1, { what: 'the list under way' });
+    expect(await h.reflector.freshen(Date.now() + 15_000)).toBe(true);
+    expect(api.requestsFor({ verb: 'list', resource: 'services' })).toHaveLength(1);
+    expect(api.requestsFor({ verb: 'list', resource: 'services' })[0]?.query.resourceVersion).toBe('0');
+  });
 });

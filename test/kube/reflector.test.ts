@@ -327,6 +327,17 @@ describe('Reflector, edge by edge', () => {
     });
   }
 
+  it('a watch refused with HTTP 410 (the resourceVersion already compacted) relists at once, from etcd', async () => {
+    const gone = (res: http.ServerResponse): void => void res.writeHead(410, { 'Content-Type': 'application/json' }).end(JSON.stringify({ kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version: 7 (12)' }));
+    const { kube, requests } = await scripted([gone, hold]);
+    const h = reflect(kube, { backoff: { initialMs: HOUR, maxMs: HOUR } });
+    h.reflector.start();
+    await waitFor(() => requests.filter(isWatch).length === 2, { what: 'watching again' });
+    expect(requests.map((q) => (isWatch(q) ? `watch rv=${q.get('resourceVersion')}` : `list rv=${q.get('resourceVersion')}`))).toEqual(['list rv=0', 'watch rv=7', 'list rv=null', 'watch rv=7']);
+    expect(h.logs.filter((l) => l.msg === 'resourceVersion expired (410 Gone): relisting')).toHaveLength(1);
+    expect(h.reflector.failure()).toBeUndefined();
+  });
+
   it('an ERROR event of another kind is a failure with its message and code; one without either says so', async () => {
     const { kube, requests } = await scripted([lines({ type: 'ERROR', object: { kind: 'Status', reason: 'Forbidden', message: 'no' } })]);
     const h = reflect(kube, { backoff: { initialMs: HOUR, maxMs: HOUR } });

@@ -314,7 +314,7 @@ export class KubeHttp {
     if (r.signal?.aborted) onAbort(); // aborted while the credentials were being prepared
     arm(idle ? timeoutMs : startedAt + timeoutMs - performance.now());
     try {
-      for (let attempt = 1; ; attempt++) {
+      for (;;) {
         if (failure) throw failure;
         if (this.closed) throw new KubeApiError(`${what}: client closed`, 0, 'Closed');
         const req = lib.request({ protocol: target.protocol, hostname: target.hostname, port: target.port, path, agent: credentials.agent, method, headers, ...(credentials.auth ? { auth: credentials.auth } : {}) });
@@ -340,9 +340,12 @@ export class KubeHttp {
         } catch (err) {
           if (failure) throw failure;
           // A pooled connection the server closed just before the request went out (idle timeout, restart): nothing
-          // reached the server, so a read is sent again on a fresh connection.
+          // reached the server, so a read is sent again. Again as long as the connection was a pooled one, as Go's
+          // net/http does: after a burst and a restart several pooled connections are dead at once, and the client may
+          // not have read their close yet. Each retry uses up (destroys) one of them, so a fresh connection, which
+          // ends the retries, comes after at most the pool's free connections.
           const code = (err as NodeJS.ErrnoException).code ?? '';
-          if (attempt === 1 && req.reusedSocket && STALE_CONNECTION_CODES.has(code) && REPLAYABLE_METHODS.has(method.toUpperCase())) continue;
+          if (req.reusedSocket && STALE_CONNECTION_CODES.has(code) && REPLAYABLE_METHODS.has(method.toUpperCase())) continue;
           throw wrapNetworkError(r, err);
         }
       }

@@ -133,6 +133,8 @@ export class LeaderElector {
   /** local time the record was last seen to change */
   private observedAt = 0;
   private observedHolder = '';
+  /** the last write failed with 409: another replica wrote the lease first (see followerDelay) */
+  private lostRace = false;
   private reportedLeader = '';
   /** a write naming this replica got no answer: it may hold the lease without knowing */
   private writeUncertain = false;
@@ -261,10 +263,18 @@ export class LeaderElector {
     return this.renewedAt + this.renewDeadlineMs - this.now();
   }
 
-  /** retryPeriod with jitter, but no later than the moment the observed holder's lease expires */
+  /**
+   * retryPeriod with jitter, but no later than the moment the observed holder's lease expires. Once it has expired,
+   * the attempt just made was the takeover, and it failed: after a 409 another replica has just written the lease, and
+   * a read at once shows who (its fresh record then sets the pace); after any other failure (a refusal, an error) the
+   * full retryPeriod, or a follower whose writes keep failing would send a read and a write every millisecond.
+   */
   private followerDelay(): number {
+    const lostRace = this.lostRace;
+    this.lostRace = false;
     const delay = this.retryPeriodMs * (1 + this.random() * JITTER);
     const untilExpiry = this.observedHolder && this.observedHolder !== this.identity ? this.observedAt + this.holderDurationMs() - this.now() : Infinity;
+    if (untilExpiry < 0) return lostRace ? 1 : delay;
     return Math.max(1, Math.min(delay, Math.ceil(untilExpiry) + 1));
   }
 
@@ -319,8 +329,10 @@ export class LeaderElector {
       return true;
     } catch (err) {
       if (signal.aborted) return false;
-      if (isApiStatus(err, 409)) this.logger.debug('leader election: another replica wrote the lease first');
-      else this.logger.warn({ err: errorMessage(err) }, 'leader election: writing the lease failed; retrying');
+      if (isApiStatus(err, 409)) {
+        this.lostRace = true;
+        this.logger.debug('leader election: another replica wrote the lease first');
+      } else this.logger.warn({ err: errorMessage(err) }, 'leader election: writing the lease failed; retrying');
       return false;
     }
   }

@@ -269,6 +269,8 @@ describe('Reflector, edge by edge', () => {
     expect(dropMetadataNoise({ metadata: { name: 'a', annotations: { [last]: '{}' } } })).toEqual({ metadata: { name: 'a' } });
     expect(dropMetadataNoise({ metadata: { name: 'a', annotations: { keep: 'me' } } })).toEqual({ metadata: { name: 'a', annotations: { keep: 'me' } } });
     expect(dropMetadataNoise({ kind: 'X' })).toEqual({ kind: 'X' });
+    expect(dropMetadataNoise({ metadata: { name: 'a' } })).toEqual({ metadata: { name: 'a' } });
+    expect(dropMetadataNoise({ metadata: { name: 'a', annotations: null as unknown as Record<string, string> } })).toEqual({ metadata: { name: 'a', annotations: null } });
     expect(dropMetadataNoise({ kind: 'X', metadata: 'odd' as unknown as undefined })).toEqual({ kind: 'X', metadata: 'odd' });
   });
 
@@ -277,6 +279,8 @@ describe('Reflector, edge by edge', () => {
     let now = 1000;
     const h = reflect(kube, { now: () => now++ });
     expect(h.reflector.status()).toEqual({ path: SERVICES, listed: false, current: false });
+    // absent, not present and undefined: the status is served as JSON
+    expect(Object.keys(h.reflector.status())).toEqual(['path', 'listed', 'current']);
     expect(h.reflector.currentSince()).toBeUndefined();
     h.reflector.start();
     await waitFor(() => h.items.has('app/a'), { what: 'the event' });
@@ -356,13 +360,14 @@ describe('Reflector, edge by edge', () => {
   });
 
   it('ignores what is not an event: an unparseable line, an event without an object, an unknown type; the watch goes on', async () => {
-    const { kube, requests } = await scripted([lines('not json', { type: 'ADDED' }, { type: 'ADDED', object: 'text' }, { type: 'STRANGE', object: { metadata: { name: 'x', namespace: 'app', resourceVersion: '99' } } }, event('ADDED', 'a', '20')), hold]);
+    const { kube, requests } = await scripted([lines('not json', `{${'x'.repeat(300)}`, { type: 'ADDED' }, { type: 'ADDED', object: 'text' }, { type: 'STRANGE', object: { metadata: { name: 'x', namespace: 'app', resourceVersion: '99' } } }, event('ADDED', 'a', '20')), hold]);
     const h = reflect(kube);
     h.reflector.start();
     await waitFor(() => requests.filter(isWatch).length === 2, { what: 'the second watch' });
     expect([...h.items.keys()]).toEqual(['app/a']);
     expect(requests.filter(isWatch)[1]!.get('resourceVersion')).toBe('20');
-    expect(h.logs.filter((l) => l.msg === 'unparseable watch line ignored').map((l) => l.line)).toEqual(['not json']);
+    // a long line is logged by its start only
+    expect(h.logs.filter((l) => l.msg === 'unparseable watch line ignored').map((l) => l.line)).toEqual(['not json', `{${'x'.repeat(199)}`]);
   });
 
   it('start() is once: a second call, or a call after stop(), sends nothing', async () => {
@@ -402,5 +407,57 @@ describe('Reflector, edge by edge', () => {
     expect(await h.reflector.freshen(Date.now() + 15_000)).toBe(true);
     expect(api.requestsFor({ verb: 'list', resource: 'services' })).toHaveLength(1);
     expect(api.requestsFor({ verb: 'list', resource: 'services' })[0]?.query.resourceVersion).toBe('0');
+  });
+
+  it('an event whose object has no metadata is handed over, and the watch resumes from the last resourceVersion it had', async () => {
+    const { kube, requests } = await scripted([lines(event('ADDED', 'a', '15'), { type: 'MODIFIED', object: { spec: {} } }), hold]);
+    const upserts: KubeObject[] = [];
+    const h = reflect(kube, { transform: (o) => (upserts.push(o), o) });
+    h.reflector.start();
+    await waitFor(() => requests.filter(isWatch).length === 2, { what: 'the second watch' });
+    expect(upserts.map((o) => o.metadata?.name ?? '(none)')).toEqual(['a', '(none)']);
+    expect(requests.filter(isWatch)[1]!.get('resourceVersion')).toBe('15');
+  });
+
+  it('following one named object that does not exist: an empty list, current, watching for it', async () => {
+    const { api, kube } = await fake();
+    const h = reflect(kube, { path: '/api/v1/namespaces/app/services', name: 'missing' });
+    h.reflector.start();
+    await waitFor(() => api.watchCount('services') === 1 && h.reflector.isCurrent(), { what: 'watching' });
+    expect(h.replaced).toBe(1);
+    expect(h.items.size).toBe(0);
+    api.addObject(svc('missing'));
+    await waitFor(() => h.items.has('app/missing'), { what: 'the object once created' });
+  });
+
+  it('stop() answers every waiter: false when the cache was not current', async () => {
+    const { api, kube } = await fake();
+    api.failLists(1000, { resource: 'services', status: 503 });
+    const h = reflect(kube, { backoff: { initialMs: HOUR, maxMs: HOUR } });
+    h.reflector.start();
+    await waitFor(() => h.reflector.failure() !== undefined, { what: 'the failure' });
+    const waiting = h.reflector.whenCurrent(0);
+    await h.reflector.stop();
+    await expect(waiting).resolves.toBe(false);
+  });
+
+  it('freshen() on a current cache answers at once, with no request', async () => {
+    const { api, kube } = await fake();
+    const h = reflect(kube);
+    h.reflector.start();
+    await waitFor(() => api.watchCount('services') === 1 && h.reflector.isCurrent(), { what: 'watching' });
+    const before = api.requests.length;
+    expect(await h.reflector.freshen(Date.now() + 15_000)).toBe(true);
+    expect(api.requests.length).toBe(before);
+  });
+
+  it('relist() lists again at once, whatever the backoff', async () => {
+    const { api, kube } = await fake();
+    const h = reflect(kube, { backoff: { initialMs: HOUR, maxMs: HOUR } });
+    h.reflector.start();
+    await waitFor(() => api.watchCount('services') === 1 && h.reflector.isCurrent(), { what: 'watching' });
+    h.reflector.relist();
+    await waitFor(() => api.requestsFor({ verb: 'list', resource: 'services' }).length === 2 && api.watchCount('services') === 1, { what: 'listed and watching again' });
+    expect(h.replaced).toBe(2);
   });
 });

@@ -14,25 +14,10 @@ import type { InjectorOptions } from '../injector/settings.js';
 import { PLACEMENT_RULE } from '../validator/plugin.js';
 import { validate } from '../validator/validate.js';
 import type { OwnWebhooks, WebhookConfigurations } from '../mesh/webhook-conflicts.js';
+import type { Finding, Severity } from './finding.js';
 import { webhookFindings } from './webhooks.js';
 
-export type Severity = 'error' | 'warning';
-
-export interface Finding {
-  /** error: admission would refuse it now, or it cannot work; warning: it works, but not as written */
-  readonly severity: Severity;
-  readonly kind: string;
-  /** API group ('' for the core group) */
-  readonly group: string;
-  /** '' for cluster-scoped objects */
-  readonly namespace: string;
-  readonly name: string;
-  /** the rule id (the validator's, or `pod-...` for the injection checks) */
-  readonly rule: string;
-  /** Kubernetes field path ('' for the whole object) */
-  readonly field: string;
-  readonly message: string;
-}
+export type { Finding, Severity } from './finding.js';
 
 export interface AuditInput {
   /** the cluster as the webhooks see it: policies, Namespaces, Services, the MeshConfig */

@@ -2,24 +2,13 @@
 // injector of the mesh's pods, another validator of its kinds, a leftover pointing at its Service), one finding per
 // webhook entry, naming the configuration and what to do (mesh/webhook-conflicts.ts decides).
 import type { MeshIdentity } from '../mesh/flavor.js';
+import type { Finding } from './finding.js';
 import type { KubeObject } from '../mesh/objects.js';
 import { webhookConflicts, type OwnWebhooks, type WebhookConfigurations } from '../mesh/webhook-conflicts.js';
 
 export const WEBHOOK_CONFLICT_RULE = 'webhook-conflict';
 
-/** A finding of audit.ts's shape (kept apart so that neither file imports the other back). */
-export interface WebhookFinding {
-  readonly severity: 'error' | 'warning';
-  readonly kind: string;
-  readonly group: string;
-  readonly namespace: string;
-  readonly name: string;
-  readonly rule: string;
-  readonly field: string;
-  readonly message: string;
-}
-
-export function webhookFindings(mesh: MeshIdentity, own: OwnWebhooks, configurations: WebhookConfigurations, namespaces: readonly KubeObject[]): WebhookFinding[] {
+export function webhookFindings(mesh: MeshIdentity, own: OwnWebhooks, configurations: WebhookConfigurations, namespaces: readonly KubeObject[]): Finding[] {
   return webhookConflicts(mesh, own, configurations, namespaces).map((c) => ({
     severity: c.severity,
     kind: c.configurationKind,

@@ -152,6 +152,18 @@ describe('LeaderElector edges', () => {
     return t;
   };
 
+  /** a ghost's 1 s lease, taken over at 1001 ms, but a rival writes it first (the takeover is answered 409) */
+  const raceForTakeover = (): Tracked => {
+    ghost({ leaseDurationSeconds: 1 });
+    store.next('PUT', (call, s) => {
+      s.modify({ holderIdentity: 'rival' });
+      return s.apply(call);
+    });
+    const t = elector({ leaseDurationMs: 10_000, renewDeadlineMs: 8000, retryPeriodMs: 4000 });
+    t.elector.start();
+    return t;
+  };
+
   beforeEach(() => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     vi.setSystemTime(T0);
@@ -544,13 +556,7 @@ describe('LeaderElector edges', () => {
     });
 
     it('after losing a takeover race, reads again 1 ms later and follows the winner', async () => {
-      ghost({ leaseDurationSeconds: 1 });
-      store.next('PUT', (call, s) => {
-        s.modify({ holderIdentity: 'rival' });
-        return s.apply(call);
-      });
-      const t = elector({ leaseDurationMs: 10_000, renewDeadlineMs: 8000, retryPeriodMs: 4000 });
-      t.elector.start();
+      const t = raceForTakeover();
       await advance(1002);
       expect(calls()).toEqual(['GET@0', 'GET@1001', 'PUT@1001', 'GET@1002']);
       expect([t.elector.leader(), t.newLeaders, t.started]).toEqual(['rival', ['ghost', 'rival'], 0]);
@@ -714,13 +720,7 @@ describe('LeaderElector edges', () => {
     });
 
     it('a takeover refused with 409 leaves nothing to release', async () => {
-      ghost({ leaseDurationSeconds: 1 });
-      store.next('PUT', (call, s) => {
-        s.modify({ holderIdentity: 'rival' });
-        return s.apply(call);
-      });
-      const t = elector({ leaseDurationMs: 10_000, renewDeadlineMs: 8000, retryPeriodMs: 4000 });
-      t.elector.start();
+      const t = raceForTakeover();
       await advance(1001);
       const mark = store.calls.length;
       await t.elector.stop();

@@ -57,14 +57,9 @@ async function fake(): Promise<{ api: FakeApiServer; kube: KubeHttp }> {
   return { api, kube };
 }
 
-/** A bare server for behaviours the fake has no switch for; `watch` answers every watch request. */
-async function bare(watch: (res: http.ServerResponse) => void): Promise<{ kube: KubeHttp; requests: string[] }> {
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    requests.push(req.url ?? '');
-    if (req.url?.includes('watch=true')) return watch(res);
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ kind: 'ServiceList', metadata: { resourceVersion: '7' }, items: [] }));
-  });
+/** A plain HTTP server answering with `handler`, and a client for it (both closed after the test). */
+async function listen(handler: http.RequestListener): Promise<KubeHttp> {
+  const server = http.createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const api = await FakeApiServer.start();
   const kc = api.kubeConfig();
@@ -75,6 +70,19 @@ async function bare(watch: (res: http.ServerResponse) => void): Promise<{ kube: 
     kube.close();
     server.closeAllConnections();
     server.close();
+  });
+  return kube;
+}
+
+const EMPTY_LIST = { kind: 'ServiceList', metadata: { resourceVersion: '7' }, items: [] };
+
+/** A bare server for behaviours the fake has no switch for; `watch` answers every watch request. */
+async function bare(watch: (res: http.ServerResponse) => void): Promise<{ kube: KubeHttp; requests: string[] }> {
+  const requests: string[] = [];
+  const kube = await listen((req, res) => {
+    requests.push(req.url ?? '');
+    if (req.url?.includes('watch=true')) return watch(res);
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(EMPTY_LIST));
   });
   return { kube, requests };
 }
@@ -233,25 +241,14 @@ describe('Reflector', () => {
  * A bare API server whose watches follow a script: the n-th watch request is answered by `watches[n]` (the last one
  * again once the script runs out), lists by `list`. Requests are recorded with their query.
  */
-async function scripted(watches: Array<(res: http.ServerResponse) => void>, list: Record<string, unknown> = { kind: 'ServiceList', metadata: { resourceVersion: '7' }, items: [] }): Promise<{ kube: KubeHttp; requests: URLSearchParams[] }> {
+async function scripted(watches: Array<(res: http.ServerResponse) => void>, list: Record<string, unknown> = EMPTY_LIST): Promise<{ kube: KubeHttp; requests: URLSearchParams[] }> {
   const requests: URLSearchParams[] = [];
   let n = 0;
-  const server = http.createServer((req, res) => {
+  const kube = await listen((req, res) => {
     const q = new URL(req.url ?? '/', 'http://x').searchParams;
     requests.push(q);
     if (q.get('watch') === 'true') return watches[Math.min(n++, watches.length - 1)]!(res);
     res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(list));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const api = await FakeApiServer.start();
-  const kc = api.kubeConfig();
-  await api.close();
-  kc.clusters = kc.clusters.map((c) => ({ ...c, server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }));
-  const kube = new KubeHttp(kc);
-  cleanups.push(() => {
-    kube.close();
-    server.closeAllConnections();
-    server.close();
   });
   return { kube, requests };
 }

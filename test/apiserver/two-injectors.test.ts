@@ -125,7 +125,10 @@ describeApiServer('the mesh\'s injector called first (FSM\'s default order)', ()
       'conflicting webhook: MutatingWebhookConfiguration fsm-webhook-fsm (fsm-inject.k8s.io): the mesh\'s own sidecar injector, called before mesh-admission-fsm for pod CREATE in apps: pods are injected by it, and this server adds nothing to them; run one injector per mesh: scale fsm-injector to zero and delete this configuration (README: "Replacing the mesh\'s own webhooks")',
     ]);
     expect(await s.server.metrics()).toContain('mesh_admission_conflicting_webhooks{name="fsm-webhook-fsm"} 1');
-    const errors = s.server.logs().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('conflicting webhook: MutatingWebhookConfiguration fsm-webhook-fsm'));
+    // log lines are written in batches (flushed within 250 ms): wait for the line rather than read at once
+    const conflictLines = (): ReturnType<typeof s.server.logs> => s.server.logs().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('conflicting webhook: MutatingWebhookConfiguration fsm-webhook-fsm'));
+    await waitFor(() => conflictLines().length > 0, { what: 'the conflict logged' });
+    const errors = conflictLines();
     expect(errors).toHaveLength(1);
     expect(errors[0]!.level).toBe(50);
   });

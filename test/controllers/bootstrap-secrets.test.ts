@@ -235,20 +235,21 @@ describe('BootstrapSecretController', () => {
     // the API server's quota admission reads its own cache, which can lag the watch that told us of the change
     const logged: { msg?: string; attempt?: number; retryInMs?: number }[] = [];
     const logger = pino({ level: 'debug' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
-    const c = await start({ logger, retry: { initialMs: 100, maxMs: 600_000 }, random: () => 0 });
+    // steep growth: after three refusals the next try is 50 s away, so no timer can beat the quota's watch event
+    const c = await start({ logger, retry: { initialMs: 10, maxMs: 600_000, factor: 100 }, random: () => 0 });
     const quota = api.addObject({ apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-secrets', namespace: 'apps' }, spec: { hard: { 'count/secrets': '0' } } });
     const p = api.addObject(admitted());
     const refusals = (): typeof logged => logged.filter((l) => l.attempt !== undefined);
     await waitFor(() => refusals().length >= 3, { what: 'three refusals' });
-    expect(refusals().slice(0, 3).map((l) => l.retryInMs)).toEqual([50, 100, 200]);
+    expect(refusals().slice(0, 3).map((l) => l.retryInMs)).toEqual([5, 500, 50_000]);
     const before = refusals().length;
     api.failRequests({ count: 1, verb: 'create', resource: 'secrets', status: 403, message: 'secrets is forbidden: exceeded quota: no-secrets' });
     api.modifyObject('v1', 'ResourceQuota', 'apps', quota.metadata!.name!, (o) => void (o.spec = { hard: { 'count/secrets': '10' } }));
     await waitFor(() => secretOf(p), { what: 'the Secret after the quota was raised' });
-    // every refusal after the change counts from the start again (without the reset: attempt 4 and 400 ms, and more)
+    // every refusal after the change counts from the start again (without the reset: attempt 4 and 300 s)
     const after = refusals().slice(before);
     expect(after.length).toBeGreaterThan(0);
-    expect(after[0]).toMatchObject({ attempt: 1, retryInMs: 50 });
+    expect(after[0]).toMatchObject({ attempt: 1, retryInMs: 5 });
     expect(c.waitingCount()).toBe(0);
   });
 });

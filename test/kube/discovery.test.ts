@@ -56,6 +56,15 @@ describe('discoverServed', () => {
     expect((await discoverServed(documents({}).get, [egress])).size).toBe(0);
   });
 
+  it('reads each wanted group\'s own versions, wherever the group stands in the list', async () => {
+    const { get, reads } = documents({
+      '/apis': { groups: [{ name: 'other.example', preferredVersion: { version: 'v9' } }, { name: 'plugin.flomesh.io', preferredVersion: { version: 'v1alpha1' } }] },
+      '/apis/plugin.flomesh.io/v1alpha1': { resources: [{ name: 'plugins' }] },
+    });
+    expect([...(await discoverServed(get, [plugin])).values()]).toEqual([{ spec: plugin, version: 'v1alpha1' }]);
+    expect(reads).toEqual(['/apis', '/apis/plugin.flomesh.io/v1alpha1']);
+  });
+
   it('takes the first listed version when the group names no preferred one', async () => {
     const { get } = documents({
       '/apis': { groups: [{ name: 'plugin.flomesh.io', versions: [{}, { version: 'v1alpha1' }] }] },

@@ -34,7 +34,7 @@ describe('loadKubeConfig', () => {
         'apiVersion: v1',
         'kind: Config',
         `clusters: [{name: ${cluster}, cluster: {server: '${server}'}}, {name: shared, cluster: {server: 'https://${cluster}.shared'}}]`,
-        `users: [{name: ${cluster}-user, user: {token: t}}]`,
+        `users: [{name: ${cluster}-user, user: {token: t}}, {name: shared-user, user: {token: ${cluster}}}]`,
         `contexts: [{name: ${cluster}, context: {cluster: ${cluster}, user: ${cluster}-user}}, {name: shared, context: {cluster: shared, user: ${cluster}-user}}]`,
         ...(current ? [`current-context: ${current}`] : []),
         '',
@@ -48,6 +48,7 @@ describe('loadKubeConfig', () => {
     expect(kc.getCurrentContext()).toBe('b');
     expect(kc.getCurrentCluster()?.server).toBe('https://b.example');
     expect(kc.clusters.map((c) => `${c.name} ${c.server}`)).toEqual(['a https://a.example', 'shared https://a.shared', 'b https://b.example']);
+    expect(kc.users.map((u) => `${u.name} ${u.token}`)).toEqual(['a-user t', 'shared-user a', 'b-user t']);
     expect(loadKubeConfig({ kubeconfig: [a, b], context: 'shared', env: {} })!.getCurrentCluster()?.server).toBe('https://a.shared');
     writeFileSync(a, config('a', 'https://a.example', 'a'));
     expect(loadKubeConfig({ kubeconfig: [a, b], env: {} })!.getCurrentContext()).toBe('a');

@@ -445,6 +445,7 @@ describe('Reflector, edge by edge', () => {
     await waitFor(() => api.watchCount('services') === 1 && h.reflector.isCurrent(), { what: 'watching' });
     const before = api.requests.length;
     expect(await h.reflector.freshen(Date.now() + 15_000)).toBe(true);
+    await quietPeriod(200); // nor one sent just after the answer
     expect(api.requests.length).toBe(before);
   });
 
@@ -456,5 +457,57 @@ describe('Reflector, edge by edge', () => {
     h.reflector.relist();
     await waitFor(() => api.requestsFor({ verb: 'list', resource: 'services' }).length === 2 && api.watchCount('services') === 1, { what: 'listed and watching again' });
     expect(h.replaced).toBe(2);
+  });
+});
+
+// What earns a broken or ended watch a new one at once, judged by the reflector's own clock (injected: the server
+// advances it while "holding" a watch open, so a second passes without the test waiting one).
+describe('Reflector, the free retry and the one-second rule', () => {
+  const boom = { type: 'ERROR', object: { kind: 'Status', code: 500, reason: 'InternalError', message: 'boom' } };
+
+  async function run(watches: Array<(res: http.ServerResponse) => void>, clock: { now: number }): Promise<URLSearchParams[]> {
+    const { kube, requests } = await scripted(watches);
+    const h = reflect(kube, { backoff: { initialMs: HOUR, maxMs: HOUR }, now: () => clock.now });
+    h.reflector.start();
+    await waitFor(() => requests.some(isWatch), { what: 'the first watch' });
+    return requests;
+  }
+  /** a watch the server keeps open for `ms` of the reflector's clock, then ends as `then` does */
+  const openFor = (clock: { now: number }, ms: number, then: (res: http.ServerResponse) => void) => (res: http.ServerResponse): void => {
+    clock.now += ms;
+    then(res);
+  };
+
+  it.each([
+    [1000, 3],
+    [999, 2],
+  ])('a watch open %i ms before it fails: %i watches before the backoff (a second or more earns the next failure a retry at once)', async (ms, expected) => {
+    const clock = { now: 1_000_000 };
+    // the list's free retry goes to the first failure; the second watch's own merit decides about the third
+    const requests = await run([lines(boom), openFor(clock, ms, lines(boom)), lines(boom), hold], clock);
+    await waitFor(() => requests.filter(isWatch).length >= expected, { what: `${expected} watches` });
+    await quietPeriod(300);
+    expect(requests.filter(isWatch)).toHaveLength(expected);
+  });
+
+  it('a watch that delivered an event (a bookmark) before it failed earns the next failure a retry at once', async () => {
+    const clock = { now: 1_000_000 };
+    const requests = await run([lines(boom), lines(event('BOOKMARK', '', '11'), boom), lines(boom), hold], clock);
+    await waitFor(() => requests.filter(isWatch).length >= 3, { what: 'three watches' });
+    await quietPeriod(300);
+    expect(requests.filter(isWatch)).toHaveLength(3);
+    expect(requests.filter(isWatch)[2]!.get('resourceVersion')).toBe('11');
+  });
+
+  it.each([
+    [1000, 2],
+    [999, 1],
+  ])('a watch that ends quietly after %i ms: %i watches before the backoff (only from a second on is it a normal end)', async (ms, expected) => {
+    const clock = { now: 1_000_000 };
+    const ends = (res: http.ServerResponse): void => void res.writeHead(200, { 'Content-Type': 'application/json' }).end();
+    const requests = await run([openFor(clock, ms, ends), hold], clock);
+    await waitFor(() => requests.filter(isWatch).length >= expected, { what: `${expected} watches` });
+    await quietPeriod(300);
+    expect(requests.filter(isWatch)).toHaveLength(expected);
   });
 });

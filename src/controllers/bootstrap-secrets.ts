@@ -70,6 +70,8 @@ interface Pending {
   /** failed attempts so far */
   attempts: number;
   queued: boolean;
+  /** its create request is under way (it then has no place in the queue and no retry timer, yet is not idle) */
+  creating: boolean;
   retryTimer?: NodeJS.Timeout;
   /** the certificate of the first attempt, kept for the next ones (what it was issued for, to notice a change) */
   cert?: { readonly key: string; readonly issued: IssuedBootstrapCertificate };
@@ -189,7 +191,8 @@ export class BootstrapSecretController {
 
   /** This replica just became responsible (took the Lease): everything pending is its work now. */
   resume(): void {
-    for (const [uid, p] of this.pending) if (!p.queued && !p.retryTimer) this.enqueue(uid, p);
+    // a pod whose create is under way is not idle: queueing it again would send a second, concurrent POST
+    for (const [uid, p] of this.pending) if (!p.queued && !p.creating && !p.retryTimer) this.enqueue(uid, p);
     this.pump();
   }
 
@@ -227,7 +230,7 @@ export class BootstrapSecretController {
       known.pod = pod;
       return;
     }
-    const p: Pending = { pod, seenAt: this.now(), attempts: 0, queued: false, reported: new Set() };
+    const p: Pending = { pod, seenAt: this.now(), attempts: 0, queued: false, creating: false, reported: new Set() };
     this.pending.set(uid, p);
     this.enqueue(uid, p);
     this.pump();
@@ -257,8 +260,10 @@ export class BootstrapSecretController {
       const p = this.pending.get(uid);
       if (!p) continue;
       p.queued = false;
+      p.creating = true;
       this.running++;
       const work = this.create(uid, p).finally(() => {
+        p.creating = false;
         this.running--;
         this.inflight.delete(work);
         this.pump();

@@ -190,7 +190,7 @@ export class LiveView implements ClusterView {
         resolve(this.isReady);
       };
       this.syncWaiters.add(done);
-      if (deadline > 0) timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+      if (deadline > 0) timer = setTimeout(done, Math.max(0, deadline - this.now()));
     });
   }
 

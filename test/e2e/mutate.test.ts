@@ -1,7 +1,7 @@
 // The mutating webhook end to end over real TLS: patches that apply, bootstrap Secrets written and verifiable against
 // the mesh CA, nothing written on dryRun, no second injection on reinvocation.
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -30,6 +30,7 @@ beforeAll(async () => {
 afterAll(async () => {
   http?.close();
   await server?.shutdown(1, 0);
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 interface Answer {

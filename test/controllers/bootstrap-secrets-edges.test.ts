@@ -539,6 +539,14 @@ describe('BootstrapSecretController edges', () => {
       expect(c.pendingCount()).toBe(0);
     });
 
+    it('stop() ends both watches: no pod or quota event reaches a stopped controller', async () => {
+      const c = await start({}, []);
+      expect(() => kube.send(PODS, 'ADDED', admitted())).not.toThrow();
+      await c.stop();
+      expect(() => kube.send(PODS, 'ADDED', admitted())).toThrow(`no open watch on ${PODS}`);
+      expect(() => kube.send(QUOTAS, 'ADDED', { metadata: { name: 'q', namespace: 'app' } })).toThrow(`no open watch on ${QUOTAS}`);
+    });
+
     it('resume (the Lease regained) while a create is under way sends no second, concurrent create for that pod', async () => {
       kube.holdSecrets = true;
       const c = await start({}, [admitted()]);

@@ -313,4 +313,23 @@ describe('Reflector', () => {
     expect(logged(h, 'watch broke; re-watching at once')).toBe(0);
     expect(requests.filter(isWatch)[1]!.searchParams.get('resourceVersion')).toBe('15');
   });
+  it('a watch that delivered events is followed by the next one at once, however soon it ended (no backoff)', async () => {
+    const { kube, requests } = await scripted([lines(event('ADDED', 'a', '9')), hold]);
+    const h = reflect(kube, {}, { initialMs: 3_600_000, maxMs: 3_600_000 });
+    h.reflector.start();
+    await waitFor(() => requests.filter(isWatch).length === 2, { what: 'the second watch' });
+    expect(requests.filter(isWatch)[1]!.searchParams.get('resourceVersion')).toBe('9');
+  });
+
+  it('stop() during a list under way ends it at once, without waiting out the backoff or reporting a failure', async () => {
+    let listed = false;
+    const { kube } = await scripted([hold], () => void (listed = true));
+    const h = reflect(kube, {}, { initialMs: 3_600_000, maxMs: 3_600_000 });
+    h.reflector.start();
+    await waitFor(() => listed, { what: 'the list under way' });
+    await h.reflector.stop();
+    expect(h.reflector.isCurrent()).toBe(false);
+    expect(h.reflector.failure()).toBeUndefined();
+    expect(h.logs.filter((l) => l.level === 40)).toEqual([]);
+  });
 });

@@ -696,6 +696,19 @@ describe('LiveView edges', () => {
       expect(viewLogs().filter((l) => l[1] === SYNCED)).toEqual([['info', SYNCED, { resources: ['namespaces.v1', FSM_ID] }]]);
     });
 
+    it('once ready it names nothing: a never-listed resource re-watched at a new version is not reported for ever', async () => {
+      kube.serve(PLUGIN);
+      kube.fail(is('list', PLUGIN_PATH), apiError('plugins: 403 forbidden', 403), Number.POSITIVE_INFINITY);
+      const v = await started({ resources: [NS, PLUGIN] });
+      expect(v.ready()).toBe(false);
+      kube.serve(PLUGIN, 'v1beta1', true);
+      kube.collections.set('/apis/plugin.flomesh.io/v1beta1/plugins', []);
+      await v.discoverNow();
+      await advance(5000);
+      expect(v.ready()).toBe(true);
+      expect(v.notReady()).toEqual([]);
+    });
+
     it('the last unlisted resource dropped makes the view ready at once', async () => {
       kube.serve(PLUGIN);
       kube.fail(is('list', PLUGIN_PATH), apiError('plugins: 403 forbidden', 403), Number.POSITIVE_INFINITY);

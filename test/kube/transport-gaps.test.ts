@@ -332,4 +332,13 @@ describe('Reflector', () => {
     expect(h.reflector.failure()).toBeUndefined();
     expect(h.logs.filter((l) => l.level === 40)).toEqual([]);
   });
+  it('a broken watch retried at once leaves the cache not current until the new watch has said something', async () => {
+    const boom = { type: 'ERROR', object: { kind: 'Status', code: 500, reason: 'InternalError', message: 'boom' } };
+    const { kube, requests } = await scripted([lines(boom), hold]);
+    const h = reflect(kube, {}, { initialMs: 3_600_000, maxMs: 3_600_000 });
+    h.reflector.start();
+    await waitFor(() => requests.filter(isWatch).length === 2, { what: 'the second watch' });
+    expect(h.reflector.isCurrent()).toBe(false);
+    expect(h.reflector.status().currentSince).toBeUndefined();
+  });
 });

@@ -896,6 +896,18 @@ describe('LiveView edges', () => {
       expect(v.get('Namespace', '', 'absent')).toBeUndefined();
     });
 
+    it('keeps no handle of a request once it has ended (namespace reads on the admission path, discovery): nothing accumulates', async () => {
+      const v = await started({ resources: [NS] });
+      const handles = (): number => (v as unknown as { requests: Set<AbortController> }).requests.size;
+      await v.discoverNow();
+      expect(handles()).toBe(0);
+      kube.namespaces.set('fresh', { metadata: { name: 'fresh', resourceVersion: '1' } });
+      await v.fetchNamespace('fresh');
+      kube.fail(is('get', '/api/v1/namespaces/broken'), apiError('GET /api/v1/namespaces/broken: 500 boom', 500));
+      await expect(v.fetchNamespace('broken')).rejects.toThrow('500 boom');
+      expect(handles()).toBe(0);
+    });
+
     it('uses fetchTimeoutMs when given', async () => {
       const v = view({ resources: [NS], fetchTimeoutMs: 750, requestTimeoutMs: 9000 });
       await v.fetchNamespace('x');

@@ -14,6 +14,7 @@ import { statusError, type KubeHttp, type KubeRequest } from '../../src/kube/htt
 import { meshIdentity } from '../../src/mesh/flavor.js';
 import type { KubeObject } from '../../src/mesh/objects.js';
 import { meshConfigObject, namespace, pod } from '../injector/helpers.js';
+import { recordingLogger, type LogEntry } from '../support/recording-logger.js';
 
 const T0 = Date.UTC(2030, 0, 2, 3, 4, 5, 678);
 const mesh = meshIdentity('fsm');
@@ -161,11 +162,6 @@ class FakeKube {
   }
 }
 
-interface LogEntry {
-  readonly level: string;
-  readonly msg: string;
-  readonly obj: Record<string, unknown>;
-}
 
 let seq = 0;
 
@@ -181,16 +177,7 @@ describe('BootstrapSecretController edges', () => {
   let failed: string[];
   let controllers: BootstrapSecretController[];
 
-  const logger = (): Logger => {
-    const log =
-      (level: string) =>
-      (a: unknown, b?: string): void => {
-        const [obj, msg] = typeof a === 'string' ? [{}, a] : [a as Record<string, unknown>, b ?? ''];
-        logs.push({ level, msg, obj });
-      };
-    const l = { trace: log('trace'), debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: (b: Record<string, unknown>) => (bindings.push(b), l) };
-    return l as unknown as Logger;
-  };
+  const logger = (): Logger => recordingLogger(logs, { bindings });
 
   /** hands out CERT-1, CERT-2, … and records what was asked */
   const issuer = {

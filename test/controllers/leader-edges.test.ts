@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { KubeApiError, type KubeHttp, type KubeRequest } from '../../src/kube/http.js';
 import { leasePath } from '../../src/kube/paths.js';
 import { LEASE_API_GROUP, LeaderElector, leaderElectionRules, microTime, type Lease, type LeaderElectorOptions, type LeaseSpec } from '../../src/controllers/leader.js';
+import { recordingLogger, type LogEntry } from '../support/recording-logger.js';
 
 const NS = 'ns';
 const NAME = 'lease';
@@ -74,11 +75,6 @@ class LeaseStore {
   }
 }
 
-interface LogEntry {
-  readonly level: string;
-  readonly msg: string;
-  readonly obj: Record<string, unknown>;
-}
 
 interface Tracked {
   readonly elector: LeaderElector;
@@ -99,20 +95,15 @@ describe('LeaderElector edges', () => {
   let skew: number;
   let electors: LeaderElector[];
 
-  const logger = (): Logger => {
-    const log =
-      (level: string) =>
-      (a: unknown, b?: string): void => {
-        const [obj, msg] = typeof a === 'string' ? [{}, a] : [a as Record<string, unknown>, b ?? ''];
-        logs.push({ level, msg, obj });
-        if (trap === msg) {
-          trap = undefined;
-          throw new Error('boom');
-        }
-      };
-    const l = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error'), child: (b: Record<string, unknown>) => (bindings.push(b), l) };
-    return l as unknown as Logger;
-  };
+  const logger = (): Logger =>
+    recordingLogger(logs, {
+      bindings,
+      onLine: ({ msg }) => {
+        if (trap !== msg) return;
+        trap = undefined;
+        throw new Error('boom');
+      },
+    });
 
   const elector = (extra: Partial<LeaderElectorOptions> = {}): Tracked => {
     const t: Tracked = { elector: undefined as unknown as LeaderElector, started: 0, stopped: 0, newLeaders: [] };
